@@ -1,0 +1,346 @@
+//! The checks of the suite. Each panics with a precise message on failure.
+
+use burn::tensor::{Device, Tensor, TensorData};
+use lrp_core::{
+    ExplainConfig, HostExplanation, LrpError, LstmModel, LstmWeights, Matrix, ModelParams,
+    Precision, Target,
+};
+
+use crate::compare::{Tolerance, assert_close, worst};
+use crate::golden;
+use crate::random::{Rng, single_layer_shapes};
+
+/// `x (B, T, E)` on `device` in `precision`.
+pub fn input(
+    values: &[f64],
+    shape: [usize; 3],
+    device: &Device,
+    precision: Precision,
+) -> Tensor<3> {
+    Tensor::from_data(
+        TensorData::new(values.to_vec(), shape),
+        (device, precision.dtype()),
+    )
+}
+
+fn explain(
+    model: &LstmModel,
+    x: &[f64],
+    shape: [usize; 3],
+    config: &ExplainConfig,
+) -> HostExplanation {
+    let x = input(x, shape, model.device(), model.precision());
+    model
+        .explain(x, config)
+        .unwrap_or_else(|e| panic!("explain failed: {e}"))
+        .to_host()
+        .expect("read back")
+}
+
+/// The worst scaled errors `|a − e| / max(1, |e|)` of one golden case.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GoldenReport {
+    /// The case.
+    pub name: String,
+    /// Worst error of the logits.
+    pub logits: f64,
+    /// Worst error of the relevance.
+    pub relevance: f64,
+    /// Worst error of the rest.
+    pub rest: f64,
+    /// Whether the explained classes equal the reference's.
+    pub same_targets: bool,
+    /// The case's ε (0 means no stabiliser: the relevance is ill-conditioned in f32).
+    pub eps: f64,
+}
+
+/// Runs every golden case and reports its worst errors (no assertion on the errors; see
+/// [`golden_cases`]). In f32 the reference's own targets are explained, so that a near-tie
+/// flipped by f32 rounding does not compare different classes.
+pub fn golden_report(device: &Device, precision: Precision) -> Vec<GoldenReport> {
+    golden::cases()
+        .iter()
+        .filter(|case| {
+            precision == Precision::F64 || !golden::F64_ONLY.contains(&case.name.as_str())
+        })
+        .map(|case| {
+            let model = LstmModel::new(&case.params, device, precision).expect("model");
+            let mut config = case.config.clone();
+            if precision == Precision::F32 {
+                config = config.with_target(Target::PerSample(
+                    case.target.iter().map(|&t| t as usize).collect(),
+                ));
+            }
+            let shape = [case.x.shape[0], case.x.shape[1], case.x.shape[2]];
+            let out = explain(&model, &case.x.data, shape, &config);
+            GoldenReport {
+                name: case.name.clone(),
+                logits: worst(&out.logits, &case.logits).scaled_error,
+                relevance: worst(&out.relevance, &case.relevance).scaled_error,
+                rest: worst(&out.rest, &case.rest).scaled_error,
+                same_targets: out.target == case.target,
+                eps: case.config.eps,
+            }
+        })
+        .collect()
+}
+
+/// Every golden case: logits, target, relevance and rest equal the reference's within the
+/// precision's tolerance ([`Tolerance::for_precision`]).
+pub fn golden_cases(device: &Device, precision: Precision) {
+    let tol = Tolerance::for_precision(precision);
+    let report = golden_report(device, precision);
+    for r in &report {
+        println!(
+            "{precision} {:40} logits {:.2e}  relevance {:.2e}  rest {:.2e}",
+            r.name, r.logits, r.relevance, r.rest
+        );
+    }
+    for r in &report {
+        let name = &r.name;
+        assert!(
+            r.same_targets,
+            "{name}: explained classes differ from the reference"
+        );
+        assert!(
+            r.logits <= tol.logits,
+            "{name}: logits error {:.3e} > {:.1e}",
+            r.logits,
+            tol.logits
+        );
+        let rel_tol = tol.relevance_for(r.eps);
+        assert!(
+            r.relevance <= rel_tol,
+            "{name}: relevance error {:.3e} > {rel_tol:.1e}",
+            r.relevance
+        );
+        assert!(
+            r.rest <= rel_tol,
+            "{name}: rest error {:.3e} > {rel_tol:.1e}",
+            r.rest
+        );
+    }
+}
+
+/// `|Σ relevance + rest − logit| <= tol · (|logit| + Σ|relevance| + |rest|)` per sample: the
+/// error is measured against the size of the terms summed, so cancellation cannot hide it.
+#[track_caller]
+pub fn assert_conserved(what: &str, out: &HostExplanation, tol: f64) {
+    let per_sample = out.steps * out.features;
+    for (b, logit) in out.explained_logits().into_iter().enumerate() {
+        let r = &out.relevance[b * per_sample..(b + 1) * per_sample];
+        let total: f64 = r.iter().sum::<f64>() + out.rest[b];
+        let scale = logit.abs() + r.iter().map(|v| v.abs()).sum::<f64>() + out.rest[b].abs();
+        let err = (total - logit).abs();
+        assert!(
+            err <= tol * scale.max(f64::MIN_POSITIVE),
+            "{what}, sample {b}: relevance + rest = {total}, explained logit = {logit} \
+             (error {err:.3e}, {:.3e} relative to the terms' size {scale:.3e})",
+            err / scale
+        );
+    }
+}
+
+/// Conservation at `eps = 0`, `bias_factor = 1` on random single-layer models of many shapes,
+/// for batches with `B = 1` and `B = 3` and sequences with `T = 1` and `T = 6`.
+pub fn conservation_on_random_models(device: &Device, precision: Precision) {
+    let tol = Tolerance::for_precision(precision).property;
+    let config = ExplainConfig::new().with_eps(0.0).with_bias_factor(1.0);
+    let mut rng = Rng::new(2024);
+    for shape in single_layer_shapes() {
+        let params = shape.random(&mut rng);
+        let model = LstmModel::new(&params, device, precision).expect("model");
+        for (b, t) in [(1, 1), (3, 6), (1, 6)] {
+            let x = rng.normals(b * t * shape.e, 1.0);
+            let out = explain(&model, &x, [b, t, shape.e], &config);
+            assert_conserved(&format!("{shape:?}, B={b}, T={t}"), &out, tol);
+        }
+    }
+}
+
+/// A batch of N sequences gives the same explanation as the N sequences one at a time.
+pub fn batch_equals_singles(device: &Device, precision: Precision) {
+    let tol = Tolerance::for_precision(precision).property;
+    let mut rng = Rng::new(7);
+    for shape in single_layer_shapes() {
+        let params = shape.random(&mut rng);
+        let model = LstmModel::new(&params, device, precision).expect("model");
+        let (b, t, e) = (4, 5, shape.e);
+        let x = rng.normals(b * t * e, 1.0);
+        for config in [
+            ExplainConfig::new(),
+            ExplainConfig::new().with_eps(0.0).with_bias_factor(1.0),
+            ExplainConfig::new().with_eps(0.01).with_bias_factor(0.5),
+        ] {
+            let all = explain(&model, &x, [b, t, e], &config);
+            for s in 0..b {
+                let one = explain(&model, &x[s * t * e..(s + 1) * t * e], [1, t, e], &config);
+                let what = format!("{shape:?}, sample {s}");
+                assert_eq!(one.target[0], all.target[s], "{what}: target");
+                let rel = &all.relevance[s * t * e..(s + 1) * t * e];
+                assert_close(&format!("{what}: relevance"), &one.relevance, rel, tol);
+                assert_close(
+                    &format!("{what}: rest"),
+                    &one.rest,
+                    &all.rest[s..s + 1],
+                    tol,
+                );
+                let c = shape.c;
+                let logits = &all.logits[s * c..(s + 1) * c];
+                assert_close(&format!("{what}: logits"), &one.logits, logits, tol);
+            }
+        }
+    }
+}
+
+fn small_model(device: &Device, precision: Precision) -> LstmModel {
+    let mut rng = Rng::new(99);
+    let params = crate::random::SingleLayer {
+        e: 3,
+        h: 2,
+        c: 2,
+        bidirectional: true,
+    }
+    .random(&mut rng);
+    LstmModel::new(&params, device, precision).expect("model")
+}
+
+/// Wrong feature size, empty batch, empty sequence, NaN and infinite values, out-of-range and
+/// miscounted targets and invalid settings each get their own typed error.
+pub fn bad_input_errors(device: &Device, precision: Precision) {
+    let model = small_model(device, precision);
+    let config = ExplainConfig::new();
+    let err = |x: Tensor<3>, config: &ExplainConfig| -> LrpError {
+        model
+            .explain(x, config)
+            .expect_err("bad input must be refused")
+    };
+    let zeros =
+        |shape: [usize; 3]| input(&vec![0.0; shape.iter().product()], shape, device, precision);
+
+    assert_eq!(
+        err(zeros([2, 4, 5]), &config),
+        LrpError::FeatureSize {
+            expected: 3,
+            actual: 5
+        }
+    );
+    assert_eq!(err(zeros([0, 4, 3]), &config), LrpError::EmptyBatch);
+    assert_eq!(
+        err(zeros([2, 0, 3]), &config),
+        LrpError::EmptySequence { sample: 0 }
+    );
+    for bad in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+        let mut values = vec![0.5; 3 * 4 * 3];
+        values[2 * 12 + 7] = bad;
+        let x = input(&values, [3, 4, 3], device, precision);
+        assert_eq!(
+            err(x, &config),
+            LrpError::NonFiniteInput { sample: 2 },
+            "{bad}"
+        );
+    }
+    assert_eq!(
+        err(
+            zeros([2, 4, 3]),
+            &config.clone().with_target(Target::Class(2))
+        ),
+        LrpError::TargetOutOfRange {
+            sample: 0,
+            class: 2,
+            classes: 2
+        }
+    );
+    assert_eq!(
+        err(
+            zeros([2, 4, 3]),
+            &config.clone().with_target(Target::PerSample(vec![0, 5]))
+        ),
+        LrpError::TargetOutOfRange {
+            sample: 1,
+            class: 5,
+            classes: 2
+        }
+    );
+    assert_eq!(
+        err(
+            zeros([2, 4, 3]),
+            &config.clone().with_target(Target::PerSample(vec![0]))
+        ),
+        LrpError::TargetCount { given: 1, batch: 2 }
+    );
+    assert!(matches!(
+        err(zeros([2, 4, 3]), &config.clone().with_eps(-1.0)),
+        LrpError::InvalidSetting { name: "eps", .. }
+    ));
+    assert!(matches!(
+        model.forward(zeros([1, 2, 4])),
+        Err(LrpError::FeatureSize { .. })
+    ));
+}
+
+/// With `eps = 0`, denominators that are exactly zero (an all-zero model; a zero input step
+/// with zero biases) give finite relevance, never NaN: the quotient of a zero denominator is 0.
+pub fn zero_denominators_are_defined(device: &Device, precision: Precision) {
+    let zero_lstm = |e: usize, h: usize| LstmWeights {
+        w_x: Matrix::zeros(e, 4 * h),
+        w_h: Matrix::zeros(h, 4 * h),
+        b: vec![0.0; 4 * h],
+    };
+    let config = ExplainConfig::new().with_eps(0.0).with_bias_factor(1.0);
+    // Everything zero: every denominator is 0, the logits are 0, all relevance is 0.
+    let params = ModelParams::single_layer(
+        zero_lstm(2, 3),
+        Some(zero_lstm(2, 3)),
+        Matrix::zeros(6, 2),
+        vec![0.0, 0.0],
+    )
+    .expect("params");
+    let model = LstmModel::new(&params, device, precision).expect("model");
+    let out = explain(&model, &[1.0, -2.0, 0.5, 3.0], [1, 2, 2], &config);
+    assert!(
+        out.relevance.iter().chain(&out.rest).all(|v| *v == 0.0),
+        "{out:?}"
+    );
+
+    // Random weights, zero biases, a zero first step: g's pre-activation and c are exactly 0
+    // there.
+    let mut rng = Rng::new(5);
+    let mut fw = rng.lstm_weights(2, 3);
+    fw.b = vec![0.0; 12];
+    let params =
+        ModelParams::single_layer(fw, None, rng.matrix(3, 2), vec![0.0, 0.0]).expect("params");
+    let model = LstmModel::new(&params, device, precision).expect("model");
+    let out = explain(&model, &[0.0, 0.0, 1.0, -1.0, 0.3, 2.0], [1, 3, 2], &config);
+    assert!(
+        out.relevance.iter().chain(&out.rest).all(|v| v.is_finite()),
+        "{out:?}"
+    );
+    assert!(
+        out.relevance[..2].iter().all(|v| *v == 0.0),
+        "a zero step gets no relevance"
+    );
+}
+
+/// Every class can be explained, not only the predicted one, and conservation holds for each.
+pub fn explicit_targets(device: &Device, precision: Precision) {
+    let tol = Tolerance::for_precision(precision).property;
+    let mut rng = Rng::new(11);
+    let shape = crate::random::SingleLayer {
+        e: 4,
+        h: 5,
+        c: 3,
+        bidirectional: true,
+    };
+    let model = LstmModel::new(&shape.random(&mut rng), device, precision).expect("model");
+    let x = rng.normals(2 * 4 * 4, 1.0);
+    for class in 0..3 {
+        let config = ExplainConfig::new()
+            .with_eps(0.0)
+            .with_bias_factor(1.0)
+            .with_target(Target::Class(class));
+        let out = explain(&model, &x, [2, 4, 4], &config);
+        assert_eq!(out.target, vec![class as i64; 2]);
+        assert_conserved(&format!("class {class}"), &out, tol);
+    }
+}

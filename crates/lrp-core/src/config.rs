@@ -1,0 +1,160 @@
+//! Settings of an explanation and of the numeric precision.
+
+use burn::config::Config;
+use burn::tensor::{DType, FloatDType};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{LrpError, Result};
+
+/// Which output score is explained for each sample.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Target {
+    /// The class with the highest logit (the model's prediction; ties go to the lowest index).
+    #[default]
+    Predicted,
+    /// The same class for every sample.
+    Class(usize),
+    /// One class per sample, in batch order.
+    PerSample(Vec<usize>),
+}
+
+/// Settings of the LRP pass.
+///
+/// The ε-rule used on every linear map redistributes the relevance `R_j` of an output
+/// `z_j = Σ_i x_i w_ij + b_j` onto its `N` inputs as
+///
+/// ```text
+/// R_i = Σ_j (x_i w_ij + bias_factor · (b_j + eps · s_j) / N) / (z_j + eps · s_j) · R_j,
+/// s_j = +1 if z_j >= 0 else -1
+/// ```
+///
+/// With `eps = 0` and `bias_factor = 1` the relevance is conserved: the input relevances plus
+/// the `rest` left on the initial LSTM states add up to the explained logit.
+///
+/// ```
+/// use lrp_core::{ExplainConfig, Target};
+/// let config = ExplainConfig::new().with_eps(0.0).with_bias_factor(1.0).with_target(Target::Class(2));
+/// assert_eq!(config.eps, 0.0);
+/// ```
+#[derive(Config, Debug, PartialEq)]
+pub struct ExplainConfig {
+    /// Stabiliser ε ≥ 0 added to every denominator, away from zero. Larger values absorb more
+    /// relevance and give smoother explanations. With `eps = 0`, a denominator that is exactly 0
+    /// passes no relevance (its quotient is defined as 0) instead of producing NaN.
+    #[config(default = 1e-3)]
+    pub eps: f64,
+    /// Share of the bias and stabiliser terms redistributed to the inputs (0 = none, the
+    /// references' recommendation; 1 = all, which makes the relevance conserved).
+    #[config(default = 0.0)]
+    pub bias_factor: f64,
+    /// The class explained for each sample.
+    #[config(default = "Target::Predicted")]
+    pub target: Target,
+}
+
+impl ExplainConfig {
+    /// Checks that `eps` is finite and non-negative and `bias_factor` is finite.
+    pub fn validate(&self) -> Result<()> {
+        if !(self.eps.is_finite() && self.eps >= 0.0) {
+            return Err(LrpError::InvalidSetting {
+                name: "eps",
+                value: self.eps,
+                reason: "must be finite and >= 0",
+            });
+        }
+        if !self.bias_factor.is_finite() {
+            return Err(LrpError::InvalidSetting {
+                name: "bias_factor",
+                value: self.bias_factor,
+                reason: "must be finite",
+            });
+        }
+        Ok(())
+    }
+}
+
+/// The floating-point precision a model computes in.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Precision {
+    /// IEEE binary32 (what GPUs run fast; ~1e-6 relative).
+    F32,
+    /// IEEE binary64 (what the references use; ~1e-15 relative).
+    #[default]
+    F64,
+}
+
+impl Precision {
+    /// The burn float dtype.
+    pub fn float_dtype(self) -> FloatDType {
+        match self {
+            Precision::F32 => FloatDType::F32,
+            Precision::F64 => FloatDType::F64,
+        }
+    }
+
+    /// The burn dtype.
+    pub fn dtype(self) -> DType {
+        DType::from(self.float_dtype())
+    }
+}
+
+impl core::fmt::Display for Precision {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            Precision::F32 => "f32",
+            Precision::F64 => "f64",
+        })
+    }
+}
+
+impl core::str::FromStr for Precision {
+    type Err = String;
+    fn from_str(s: &str) -> core::result::Result<Self, Self::Err> {
+        match s {
+            "f32" | "F32" | "float32" => Ok(Precision::F32),
+            "f64" | "F64" | "float64" => Ok(Precision::F64),
+            other => Err(format!("unknown precision `{other}` (expected f32 or f64)")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_the_references() {
+        let c = ExplainConfig::new();
+        assert_eq!(c.eps, 1e-3);
+        assert_eq!(c.bias_factor, 0.0);
+        assert_eq!(c.target, Target::Predicted);
+        c.validate().unwrap();
+    }
+
+    #[test]
+    fn bad_settings_are_refused() {
+        for eps in [-1e-3, f64::NAN, f64::INFINITY] {
+            let err = ExplainConfig::new().with_eps(eps).validate().unwrap_err();
+            assert!(matches!(err, LrpError::InvalidSetting { name: "eps", .. }));
+        }
+        let err = ExplainConfig::new()
+            .with_bias_factor(f64::NAN)
+            .validate()
+            .unwrap_err();
+        assert!(matches!(
+            err,
+            LrpError::InvalidSetting {
+                name: "bias_factor",
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn precision_parses() {
+        assert_eq!("f32".parse::<Precision>().unwrap(), Precision::F32);
+        assert!("f16".parse::<Precision>().is_err());
+    }
+}

@@ -1,0 +1,136 @@
+//! The one error type of the core: every way a model, an input or a setting can be wrong.
+
+use thiserror::Error;
+
+/// Everything that can go wrong when building a model or explaining an input.
+///
+/// Each variant names the offending parameter, dimension or value so that a message can be
+/// shown to a user as it is.
+#[derive(Debug, Clone, PartialEq, Error)]
+#[non_exhaustive]
+pub enum LrpError {
+    /// A parameter array does not have the shape its role requires.
+    #[error("parameter `{name}` has shape {actual:?}, expected {expected:?}")]
+    ParamShape {
+        /// Which parameter, e.g. `lstm[0].forward.w_h`.
+        name: String,
+        /// The shape the model structure requires.
+        expected: Vec<usize>,
+        /// The shape that was given.
+        actual: Vec<usize>,
+    },
+    /// A parameter's data length does not match its declared shape.
+    #[error(
+        "parameter `{name}` declares shape {shape:?} ({expected} values) but holds {actual} values"
+    )]
+    ParamLength {
+        /// Which parameter.
+        name: String,
+        /// The declared shape.
+        shape: Vec<usize>,
+        /// Number of values the shape implies.
+        expected: usize,
+        /// Number of values present.
+        actual: usize,
+    },
+    /// A parameter holds NaN or an infinity.
+    #[error("parameter `{name}` holds a non-finite value ({value}) at flat index {index}")]
+    ParamNotFinite {
+        /// Which parameter.
+        name: String,
+        /// Flat (row-major) index of the first bad value.
+        index: usize,
+        /// The value itself.
+        value: f64,
+    },
+    /// The model description is not one the library can run (e.g. no LSTM layer).
+    #[error("invalid model: {0}")]
+    InvalidModel(String),
+    /// The input tensor has the wrong number of dimensions.
+    #[error("input has {actual} dimensions, expected {expected} ({layout})")]
+    InputRank {
+        /// Expected rank.
+        expected: usize,
+        /// Given rank.
+        actual: usize,
+        /// The expected layout, e.g. `(batch, time, features)`.
+        layout: &'static str,
+    },
+    /// The input's feature dimension does not match the model's input size.
+    #[error("input has {actual} features per time step, but the model expects {expected}")]
+    FeatureSize {
+        /// The model's input size E.
+        expected: usize,
+        /// The input's last dimension.
+        actual: usize,
+    },
+    /// The input batch holds no sequence.
+    #[error("input batch is empty (batch size 0)")]
+    EmptyBatch,
+    /// The input sequences have no time step, or a sequence's length is 0.
+    #[error(
+        "input sequence {sample} is empty (0 time steps); every sequence needs at least one step"
+    )]
+    EmptySequence {
+        /// Index of the sample in the batch (0 when the whole input has T = 0).
+        sample: usize,
+    },
+    /// The input holds NaN or an infinity.
+    #[error("input holds a non-finite value (NaN or infinity) in sample {sample}")]
+    NonFiniteInput {
+        /// Index of the first sample with a bad value.
+        sample: usize,
+    },
+    /// A token id is outside the embedding table.
+    #[error("token id {id} in sample {sample} is outside the vocabulary of {vocab} ids")]
+    TokenOutOfRange {
+        /// Sample index.
+        sample: usize,
+        /// The bad id.
+        id: i64,
+        /// Vocabulary size.
+        vocab: usize,
+    },
+    /// Sequence lengths or a padding mask do not fit the input.
+    #[error("invalid padding: {0}")]
+    InvalidPadding(String),
+    /// A target class is outside `0..classes`.
+    #[error(
+        "target class {class} for sample {sample} is out of range: the model has {classes} classes"
+    )]
+    TargetOutOfRange {
+        /// Sample index.
+        sample: usize,
+        /// The requested class.
+        class: i64,
+        /// Number of model outputs C.
+        classes: usize,
+    },
+    /// A per-sample target list has the wrong length.
+    #[error("{given} target classes were given for a batch of {batch} samples")]
+    TargetCount {
+        /// Number of targets given.
+        given: usize,
+        /// Batch size B.
+        batch: usize,
+    },
+    /// An explanation setting is out of its domain.
+    #[error("invalid setting `{name}` = {value}: {reason}")]
+    InvalidSetting {
+        /// Setting name, e.g. `eps`.
+        name: &'static str,
+        /// The value given.
+        value: f64,
+        /// What the domain is.
+        reason: &'static str,
+    },
+    /// The model uses a feature this version cannot explain.
+    #[error("unsupported: {0}")]
+    Unsupported(String),
+    /// A tensor could not be read back from the device.
+    #[error("device error: {0}")]
+    Device(String),
+}
+
+/// Shorthand for results of this crate.
+pub type Result<T, E = LrpError> = core::result::Result<T, E>;

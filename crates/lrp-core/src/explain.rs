@@ -1,0 +1,181 @@
+//! The public entry points: [`LstmModel::forward`] and [`LstmModel::explain`], and their result.
+
+use burn::tensor::{Bool, Int, Tensor, TensorData};
+
+use crate::config::{ExplainConfig, Target};
+use crate::error::{LrpError, Result};
+use crate::input::Input;
+use crate::model::LstmModel;
+use crate::rules::epsilon::EpsilonRule;
+use crate::tensor_ops::{to_f64_vec, to_i64_vec};
+
+/// The result of [`LstmModel::explain`], on the model's device.
+#[derive(Debug, Clone)]
+pub struct Explanation {
+    /// Relevance of every input value, `(B, T, E)`, in the units of the logit: for feature input
+    /// per feature, for token input per embedding dimension. Padding steps hold exactly 0.
+    pub relevance: Tensor<3>,
+    /// `(B)`: relevance left on the initial states `h`, `c` of every LSTM layer and direction.
+    /// With `eps = 0` and `bias_factor = 1`, `relevance.sum() + rest` equals the explained logit.
+    pub rest: Tensor<1>,
+    /// `(B, C)`: the model's scores before the last layer's activation (softmax/sigmoid are
+    /// skipped; the explained score is the logit).
+    pub logits: Tensor<2>,
+    /// `(B)`: the explained class per sample.
+    pub target: Tensor<1, Int>,
+}
+
+impl Explanation {
+    /// Relevance per time step (token), `(B, T)`: the sum over the feature/embedding axis.
+    pub fn step_relevance(&self) -> Tensor<2> {
+        let [b, t, _] = self.relevance.dims();
+        self.relevance.clone().sum_dim(2).reshape([b, t])
+    }
+
+    /// Copies the explanation to host memory as `f64`.
+    pub fn to_host(&self) -> Result<HostExplanation> {
+        let [batch, steps, features] = self.relevance.dims();
+        let classes = self.logits.dims()[1];
+        Ok(HostExplanation {
+            batch,
+            steps,
+            features,
+            classes,
+            relevance: to_f64_vec(self.relevance.clone())?,
+            rest: to_f64_vec(self.rest.clone())?,
+            logits: to_f64_vec(self.logits.clone())?,
+            target: to_i64_vec(self.target.clone())?,
+        })
+    }
+}
+
+/// An [`Explanation`] in host memory, row-major `f64`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HostExplanation {
+    /// B.
+    pub batch: usize,
+    /// T.
+    pub steps: usize,
+    /// E.
+    pub features: usize,
+    /// C.
+    pub classes: usize,
+    /// `(B, T, E)`.
+    pub relevance: Vec<f64>,
+    /// `(B)`.
+    pub rest: Vec<f64>,
+    /// `(B, C)`.
+    pub logits: Vec<f64>,
+    /// `(B)`.
+    pub target: Vec<i64>,
+}
+
+impl HostExplanation {
+    /// The explained logit of each sample, `logits[b, target[b]]`.
+    pub fn explained_logits(&self) -> Vec<f64> {
+        self.target
+            .iter()
+            .enumerate()
+            .map(|(b, &c)| self.logits[b * self.classes + c as usize])
+            .collect()
+    }
+
+    /// Relevance per time step, `(B, T)`, summed over features.
+    pub fn step_relevance(&self) -> Vec<f64> {
+        self.relevance
+            .chunks(self.features)
+            .map(|c| c.iter().sum())
+            .collect()
+    }
+}
+
+impl LstmModel {
+    /// The logits `(B, C)` (scores before the last layer's softmax/sigmoid).
+    pub fn forward(&self, input: impl Into<Input>) -> Result<Tensor<2>> {
+        let prepared = self.prepare(input.into())?;
+        Ok(self.run(&prepared, false).logits())
+    }
+
+    /// Explains the target class of every sample with LRP.
+    ///
+    /// Returns the relevance of every input value `(B, T, E)`, the rest `(B)`, the logits
+    /// `(B, C)` and the explained class `(B)`; see [`Explanation`].
+    ///
+    /// # Errors
+    /// An [`LrpError`] naming the problem for an invalid setting, an input of the wrong size,
+    /// an empty batch or sequence, NaN or infinite input values, token ids outside the
+    /// vocabulary, padding that does not fit, or a target class out of range.
+    pub fn explain(&self, input: impl Into<Input>, config: &ExplainConfig) -> Result<Explanation> {
+        config.validate()?;
+        let prepared = self.prepare(input.into())?;
+        if let Target::PerSample(classes) = &config.target
+            && classes.len() != prepared.batch
+        {
+            return Err(LrpError::TargetCount {
+                given: classes.len(),
+                batch: prepared.batch,
+            });
+        }
+        let trace = self.run(&prepared, true);
+        let logits = trace.logits();
+        let targets = self.resolve_targets(&config.target, &logits, prepared.batch)?;
+        let start = self.target_relevance(&logits, &targets);
+        let rule = EpsilonRule {
+            eps: config.eps,
+            bias_factor: config.bias_factor,
+        };
+        let (relevance, rest) = self.relevance(&trace, start, rule);
+        let target = Tensor::from_data(
+            TensorData::new(targets.iter().map(|&c| c as i64).collect(), [targets.len()]),
+            &self.device,
+        );
+        Ok(Explanation {
+            relevance: relevance.swap_dims(0, 1),
+            rest,
+            logits,
+            target,
+        })
+    }
+
+    fn resolve_targets(
+        &self,
+        target: &Target,
+        logits: &Tensor<2>,
+        batch: usize,
+    ) -> Result<Vec<usize>> {
+        let classes = self.num_classes;
+        let check = |sample: usize, class: usize| {
+            if class < classes {
+                Ok(class)
+            } else {
+                Err(LrpError::TargetOutOfRange {
+                    sample,
+                    class: class as i64,
+                    classes,
+                })
+            }
+        };
+        match target {
+            Target::Predicted => {
+                let argmax = to_i64_vec(logits.clone().argmax(1).reshape([batch]))?;
+                Ok(argmax.into_iter().map(|c| c as usize).collect())
+            }
+            Target::Class(c) => (0..batch).map(|b| check(b, *c)).collect(),
+            Target::PerSample(cs) => cs.iter().enumerate().map(|(b, &c)| check(b, c)).collect(),
+        }
+    }
+
+    /// `logits` with every entry but the target class zeroed: the relevance the pass starts from.
+    fn target_relevance(&self, logits: &Tensor<2>, targets: &[usize]) -> Tensor<2> {
+        let classes = self.num_classes;
+        let others: Vec<bool> = targets
+            .iter()
+            .flat_map(|&t| (0..classes).map(move |c| c != t))
+            .collect();
+        let mask: Tensor<2, Bool> = Tensor::from_data(
+            TensorData::new(others, [targets.len(), classes]),
+            &self.device,
+        );
+        logits.clone().mask_fill(mask, 0.0)
+    }
+}

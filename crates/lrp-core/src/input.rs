@@ -1,0 +1,262 @@
+//! What a model reads: a batch of sequences, and which of their time steps are padding.
+
+use burn::tensor::{Bool, Int, Tensor, TensorData};
+
+use crate::error::{LrpError, Result};
+use crate::model::{InputTensors, LstmModel};
+use crate::tensor_ops::{to_bool_vec, to_i64_vec};
+
+/// A batch of sequences to run or explain.
+///
+/// Either feature vectors `x (B, T, E)` or token ids `(B, T)` for a model with an embedding
+/// layer, optionally with the padding made explicit. Without explicit padding, a model with
+/// Keras masking (`Embedding(mask_zero=True)` or `Masking(mask_value)`) derives it from the
+/// values; otherwise every step is real.
+///
+/// ```
+/// # #![allow(deprecated)]
+/// use burn::tensor::{Device, Tensor};
+/// use lrp_core::Input;
+/// let device = Device::ndarray();
+/// let x = Tensor::<3>::zeros([2, 5, 3], &device);
+/// // The second sequence has 3 real steps followed by 2 padding steps.
+/// let input = Input::features(x).with_lengths(vec![5, 3]);
+/// ```
+#[derive(Debug, Clone)]
+pub struct Input {
+    pub(crate) values: InputValues,
+    pub(crate) padding: Option<Padding>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) enum InputValues {
+    Features(Tensor<3>),
+    Tokens(Tensor<2, Int>),
+}
+
+/// Which time steps of a padded batch are real.
+#[derive(Debug, Clone)]
+pub enum Padding {
+    /// The number of real steps of each sequence; the steps from `lengths[b]` on are padding
+    /// (post-padding, as PyTorch's `pack_padded_sequence`). One length per sample, each in `1..=T`.
+    Lengths(Vec<usize>),
+    /// `(B, T)`, `true` for a real step (Keras' mask convention). Any pattern is allowed, e.g.
+    /// pre-padding; each sequence needs at least one real step.
+    Mask(Tensor<2, Bool>),
+}
+
+impl Input {
+    /// Feature vectors `x (B, T, E)`.
+    pub fn features(x: Tensor<3>) -> Self {
+        Self {
+            values: InputValues::Features(x),
+            padding: None,
+        }
+    }
+
+    /// Token ids `(B, T)` for a model with an embedding layer.
+    pub fn tokens(ids: Tensor<2, Int>) -> Self {
+        Self {
+            values: InputValues::Tokens(ids),
+            padding: None,
+        }
+    }
+
+    /// Declares the real length of each sequence (post-padding).
+    pub fn with_lengths(mut self, lengths: Vec<usize>) -> Self {
+        self.padding = Some(Padding::Lengths(lengths));
+        self
+    }
+
+    /// Declares the real steps with a `(B, T)` mask, `true` = real.
+    pub fn with_mask(mut self, mask: Tensor<2, Bool>) -> Self {
+        self.padding = Some(Padding::Mask(mask));
+        self
+    }
+
+    /// `[B, T]`.
+    pub fn batch_and_steps(&self) -> [usize; 2] {
+        match &self.values {
+            InputValues::Features(x) => {
+                let [b, t, _] = x.dims();
+                [b, t]
+            }
+            InputValues::Tokens(ids) => ids.dims(),
+        }
+    }
+}
+
+impl From<Tensor<3>> for Input {
+    fn from(x: Tensor<3>) -> Self {
+        Input::features(x)
+    }
+}
+
+impl From<Tensor<2, Int>> for Input {
+    fn from(ids: Tensor<2, Int>) -> Self {
+        Input::tokens(ids)
+    }
+}
+
+/// A validated input, time-major, in the model's dtype and on its device.
+#[derive(Debug, Clone)]
+pub(crate) struct Prepared {
+    /// `(T, B, E)`: the vectors the first LSTM layer reads.
+    pub x: Tensor<3>,
+    /// `(T, B)`, `true` at padding; `None` when every step is real.
+    pub pad: Option<Tensor<2, Bool>>,
+    pub batch: usize,
+}
+
+impl LstmModel {
+    /// Validates `input` against the model and brings it into the layout the passes use.
+    pub(crate) fn prepare(&self, input: Input) -> Result<Prepared> {
+        let [batch, steps] = input.batch_and_steps();
+        if batch == 0 {
+            return Err(LrpError::EmptyBatch);
+        }
+        if steps == 0 {
+            return Err(LrpError::EmptySequence { sample: 0 });
+        }
+        let (x, derived_pad) = match (&self.input, input.values) {
+            (InputTensors::Features { size, mask_value }, InputValues::Features(x)) => {
+                let e = x.dims()[2];
+                if e != *size {
+                    return Err(LrpError::FeatureSize {
+                        expected: *size,
+                        actual: e,
+                    });
+                }
+                let x = x.to_device(&self.device).cast(self.precision.float_dtype());
+                check_finite(&x)?;
+                let pad = mask_value.map(|v| {
+                    // Keras `Masking`: a step is padding when all its features equal the value.
+                    x.clone().equal_elem(v).all_dim(2).reshape([batch, steps])
+                });
+                (x, pad)
+            }
+            (
+                InputTensors::Embedding {
+                    table,
+                    vocab,
+                    mask_zero,
+                },
+                InputValues::Tokens(ids),
+            ) => {
+                let ids = ids.to_device(&self.device);
+                check_token_range(&ids, *vocab)?;
+                let pad = mask_zero.then(|| ids.clone().equal_elem(0));
+                let flat = ids.reshape([batch * steps]);
+                let e = table.dims()[1];
+                let x = table.clone().select(0, flat).reshape([batch, steps, e]);
+                (x, pad)
+            }
+            (InputTensors::Features { .. }, InputValues::Tokens(_)) => {
+                return Err(LrpError::InputRank {
+                    expected: 3,
+                    actual: 2,
+                    layout: "(batch, time, features): this model has no embedding layer",
+                });
+            }
+            (InputTensors::Embedding { .. }, InputValues::Features(_)) => {
+                return Err(LrpError::InputRank {
+                    expected: 2,
+                    actual: 3,
+                    layout: "(batch, time) token ids: this model starts with an embedding layer",
+                });
+            }
+        };
+        // Explicit padding overrides what the model derives from the values.
+        let pad = match input.padding {
+            Some(Padding::Lengths(lengths)) => Some(self.lengths_to_pad(&lengths, batch, steps)?),
+            Some(Padding::Mask(mask)) => {
+                let dims = mask.dims();
+                if dims != [batch, steps] {
+                    return Err(LrpError::InvalidPadding(format!(
+                        "the mask has shape {dims:?}, expected [batch, time] = [{batch}, {steps}]"
+                    )));
+                }
+                Some(mask.to_device(&self.device).bool_not())
+            }
+            None => derived_pad,
+        };
+        let pad = match pad {
+            Some(pad) => self.check_padding(pad, batch, steps)?,
+            None => None,
+        };
+        Ok(Prepared {
+            x: x.swap_dims(0, 1),
+            pad: pad.map(|p| p.swap_dims(0, 1)),
+            batch,
+        })
+    }
+
+    fn lengths_to_pad(
+        &self,
+        lengths: &[usize],
+        batch: usize,
+        steps: usize,
+    ) -> Result<Tensor<2, Bool>> {
+        if lengths.len() != batch {
+            return Err(LrpError::InvalidPadding(format!(
+                "{} lengths were given for a batch of {batch} sequences",
+                lengths.len()
+            )));
+        }
+        if let Some((sample, &len)) = lengths.iter().enumerate().find(|(_, l)| **l > steps) {
+            return Err(LrpError::InvalidPadding(format!(
+                "sequence {sample} has length {len}, longer than the input's {steps} time steps"
+            )));
+        }
+        let pad: Vec<bool> = lengths
+            .iter()
+            .flat_map(|&len| (0..steps).map(move |t| t >= len))
+            .collect();
+        Ok(Tensor::from_data(
+            TensorData::new(pad, [batch, steps]),
+            &self.device,
+        ))
+    }
+
+    /// Checks that every sequence has a real step; `None` when no step is padding.
+    fn check_padding(
+        &self,
+        pad: Tensor<2, Bool>,
+        batch: usize,
+        steps: usize,
+    ) -> Result<Option<Tensor<2, Bool>>> {
+        let flags = to_bool_vec(pad.clone())?;
+        for (sample, row) in flags.chunks(steps).enumerate() {
+            if row.iter().all(|&p| p) {
+                return Err(LrpError::EmptySequence { sample });
+            }
+        }
+        debug_assert_eq!(flags.len(), batch * steps);
+        Ok(flags.iter().any(|&p| p).then_some(pad))
+    }
+}
+
+fn check_finite(x: &Tensor<3>) -> Result<()> {
+    let [b, _, _] = x.dims();
+    let ok = x.clone().is_finite().all_dim(2).all_dim(1).reshape([b]);
+    match to_bool_vec(ok)?.iter().position(|&ok| !ok) {
+        Some(sample) => Err(LrpError::NonFiniteInput { sample }),
+        None => Ok(()),
+    }
+}
+
+fn check_token_range(ids: &Tensor<2, Int>, vocab: usize) -> Result<()> {
+    let [_, t] = ids.dims();
+    let values = to_i64_vec(ids.clone())?;
+    match values
+        .iter()
+        .position(|&id| id < 0 || id as u64 >= vocab as u64)
+    {
+        Some(pos) => Err(LrpError::TokenOutOfRange {
+            sample: pos / t,
+            id: values[pos],
+            vocab,
+        }),
+        None => Ok(()),
+    }
+}

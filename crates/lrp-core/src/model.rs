@@ -1,0 +1,220 @@
+//! The model on a device: the canonical parameters uploaded as tensors in the layout the forward
+//! and relevance passes want.
+
+use burn::tensor::{DType, Device, Tensor};
+
+use crate::config::Precision;
+use crate::error::Result;
+use crate::params::{
+    Activation, GateActivation, InputLayer, LstmLayer, LstmWeights, Matrix, MergeMode, ModelParams,
+};
+use crate::tensor_ops::from_f64;
+
+/// An LSTM classifier on a burn [`Device`], ready to run and explain.
+///
+/// Built from validated [`ModelParams`]; all tensors are created in the chosen [`Precision`],
+/// independent of the device's default dtype, so f32 and f64 models can share a device.
+///
+/// ```
+/// # #![allow(deprecated)]
+/// use burn::tensor::{Device, Tensor, TensorData};
+/// use lrp_core::{ExplainConfig, LstmModel, LstmWeights, Matrix, ModelParams, Precision};
+///
+/// // A 1-feature, 1-unit unidirectional LSTM with a 2-class head.
+/// let weights = LstmWeights {
+///     w_x: Matrix::new(1, 4, vec![0.5, 0.1, 0.9, 0.3])?,
+///     w_h: Matrix::new(1, 4, vec![0.2, 0.2, 0.2, 0.2])?,
+///     b: vec![0.0; 4],
+/// };
+/// let params = ModelParams::single_layer(weights, None, Matrix::new(1, 2, vec![1.0, -1.0])?, vec![0.0, 0.0])?;
+/// let device = Device::ndarray();
+/// let model = lrp_core::LstmModel::new(&params, &device, Precision::F64)?;
+///
+/// // Batch of one sequence of three steps: x has shape (B, T, E) = (1, 3, 1).
+/// let x = Tensor::<3>::from_data(TensorData::new(vec![1.0, -0.5, 2.0], [1, 3, 1]), (&device, Precision::F64.dtype()));
+/// let explanation = model.explain(x, &ExplainConfig::new().with_eps(0.0).with_bias_factor(1.0))?;
+/// let host = explanation.to_host()?;
+/// // Conservation: the relevances plus the rest add up to the explained logit.
+/// let total: f64 = host.relevance.iter().sum::<f64>() + host.rest[0];
+/// assert!((total - host.explained_logits()[0]).abs() < 1e-12);
+/// # Ok::<(), lrp_core::LrpError>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct LstmModel {
+    pub(crate) device: Device,
+    pub(crate) precision: Precision,
+    pub(crate) input: InputTensors,
+    pub(crate) layers: Vec<LstmLayerTensors>,
+    pub(crate) head: Vec<DenseTensors>,
+    pub(crate) num_classes: usize,
+}
+
+/// The input layer on the device.
+#[derive(Debug, Clone)]
+pub(crate) enum InputTensors {
+    Features {
+        size: usize,
+        mask_value: Option<f64>,
+    },
+    Embedding {
+        /// `(V, E)`.
+        table: Tensor<2>,
+        vocab: usize,
+        mask_zero: bool,
+    },
+}
+
+/// One LSTM layer, both directions stacked along a leading direction axis `D` (1 or 2), gates
+/// reordered internally to i, f, o, g so the three sigmoid gates are one contiguous slice.
+#[derive(Debug, Clone)]
+pub(crate) struct LstmLayerTensors {
+    pub directions: usize,
+    pub hidden: usize,
+    pub input: usize,
+    pub merge: MergeMode,
+    pub gate_activation: GateActivation,
+    /// `(D, E, 4H)`, gate order i, f, o, g.
+    pub w_x: Tensor<3>,
+    /// `(D, H, 4H)`, gate order i, f, o, g.
+    pub w_h: Tensor<3>,
+    /// `(D, 1, 4H)`, gate order i, f, o, g.
+    pub b: Tensor<3>,
+    /// The cell candidate's input kernel, transposed: `(D, H, E)`.
+    pub w_x_g_t: Tensor<3>,
+    /// The cell candidate's recurrent kernel, transposed: `(D, H, H)`.
+    pub w_h_g_t: Tensor<3>,
+    /// The cell candidate's bias: `(D, 1, H)`.
+    pub b_g: Tensor<3>,
+}
+
+/// A Dense layer on the device.
+#[derive(Debug, Clone)]
+pub(crate) struct DenseTensors {
+    /// `(D, C)`.
+    pub w: Tensor<2>,
+    /// `(C, D)`.
+    pub w_t: Tensor<2>,
+    /// `(1, C)`.
+    pub b: Tensor<2>,
+    pub inputs: usize,
+    pub activation: Activation,
+}
+
+impl LstmModel {
+    /// Uploads `params` to `device` in `precision`.
+    pub fn new(params: &ModelParams, device: &Device, precision: Precision) -> Result<Self> {
+        let dtype = precision.dtype();
+        let input = match params.input() {
+            InputLayer::Features { size, mask_value } => InputTensors::Features {
+                size: *size,
+                mask_value: *mask_value,
+            },
+            InputLayer::Embedding { table, mask_zero } => InputTensors::Embedding {
+                table: matrix_tensor(table, device, dtype),
+                vocab: table.rows(),
+                mask_zero: *mask_zero,
+            },
+        };
+        let layers = params
+            .lstm()
+            .iter()
+            .map(|layer| upload_lstm(layer, device, dtype))
+            .collect();
+        let head = params
+            .head()
+            .iter()
+            .map(|dense| DenseTensors {
+                w: matrix_tensor(&dense.w, device, dtype),
+                w_t: matrix_tensor(&dense.w.transpose(), device, dtype),
+                b: from_f64(dense.b.clone(), [1, dense.b.len()], device, dtype),
+                inputs: dense.w.rows(),
+                activation: dense.activation,
+            })
+            .collect();
+        Ok(Self {
+            device: device.clone(),
+            precision,
+            input,
+            layers,
+            head,
+            num_classes: params.num_classes(),
+        })
+    }
+
+    /// The device the model lives on.
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    /// The precision the model computes in.
+    pub fn precision(&self) -> Precision {
+        self.precision
+    }
+
+    /// Number of classes C.
+    pub fn num_classes(&self) -> usize {
+        self.num_classes
+    }
+
+    /// Feature size E of the vectors the first LSTM layer reads (the embedding size for token
+    /// models).
+    pub fn feature_size(&self) -> usize {
+        self.layers[0].input
+    }
+
+    /// Whether the model reads token ids (it has an embedding layer).
+    pub fn reads_tokens(&self) -> bool {
+        matches!(self.input, InputTensors::Embedding { .. })
+    }
+}
+
+fn matrix_tensor(m: &Matrix, device: &Device, dtype: DType) -> Tensor<2> {
+    from_f64(m.data().to_vec(), m.shape(), device, dtype)
+}
+
+/// Canonical gate blocks i, f, c, o → internal i, f, o, c (= g).
+fn internal_gate_order(row: &[f64], h: usize) -> impl Iterator<Item = f64> + '_ {
+    row[..2 * h]
+        .iter()
+        .chain(&row[3 * h..4 * h])
+        .chain(&row[2 * h..3 * h])
+        .copied()
+}
+
+fn reorder_columns(m: &Matrix, h: usize) -> Vec<f64> {
+    m.data()
+        .chunks(m.cols())
+        .flat_map(|row| internal_gate_order(row, h))
+        .collect()
+}
+
+fn upload_lstm(layer: &LstmLayer, device: &Device, dtype: DType) -> LstmLayerTensors {
+    let h = layer.hidden_size();
+    let e = layer.input_size();
+    let dirs: Vec<&LstmWeights> = core::iter::once(&layer.forward)
+        .chain(layer.backward.as_ref())
+        .collect();
+    let d = dirs.len();
+    let gather = |f: &dyn Fn(&LstmWeights) -> Vec<f64>| -> Vec<f64> {
+        dirs.iter().flat_map(|w| f(w)).collect()
+    };
+    let w_x = gather(&|w| reorder_columns(&w.w_x, h));
+    let w_h = gather(&|w| reorder_columns(&w.w_h, h));
+    let b = gather(&|w| internal_gate_order(&w.b, h).collect());
+    let w_x_g_t = gather(&|w| w.w_x.columns(2 * h..3 * h).transpose().into_data());
+    let w_h_g_t = gather(&|w| w.w_h.columns(2 * h..3 * h).transpose().into_data());
+    let b_g = gather(&|w| w.b[2 * h..3 * h].to_vec());
+    LstmLayerTensors {
+        directions: d,
+        hidden: h,
+        input: e,
+        merge: layer.merge,
+        gate_activation: layer.gate_activation,
+        w_x: from_f64(w_x, [d, e, 4 * h], device, dtype),
+        w_h: from_f64(w_h, [d, h, 4 * h], device, dtype),
+        b: from_f64(b, [d, 1, 4 * h], device, dtype),
+        w_x_g_t: from_f64(w_x_g_t, [d, h, e], device, dtype),
+        w_h_g_t: from_f64(w_h_g_t, [d, h, h], device, dtype),
+        b_g: from_f64(b_g, [d, 1, h], device, dtype),
+    }
+}
