@@ -1,1 +1,140 @@
-fn main() {}
+//! Throughput of `explain` and of the forward pass alone at the TF reference's benchmark
+//! configuration: bidirectional LSTM, T = 25, H = 300, E = 200, C = 2, batch 10 and 100, on every
+//! CPU backend built in, side by side in one run, f64 (and f32 with `--precision f32`).
+//!
+//! ```text
+//! cargo bench --bench explain                       # f64, both backends
+//! cargo bench --bench explain -- --precision f32 --batches 100,1000
+//! ```
+//!
+//! A plain `--bench` harness (no criterion): each configuration is run once to warm up, then
+//! repeatedly for at least `--seconds` (default 3) and at least 3 times; the table reports the
+//! median time per batch and per sample, and the explain/forward ratio. Results and analysis:
+//! `benches/README.md`.
+
+use std::time::{Duration, Instant};
+
+use lrp_conformance::random::{Rng, SingleLayer};
+use lstm_lrp::burn::tensor::{Device, Tensor, TensorData};
+use lstm_lrp::{ExplainConfig, LstmModel, Precision};
+
+const T: usize = 25;
+const H: usize = 300;
+const E: usize = 200;
+const C: usize = 2;
+
+/// The TF reference on this kind of machine, float64, ms per sample (from the issue).
+const REFERENCE_MS_PER_SAMPLE: [(usize, f64); 2] = [(10, 67.0), (100, 63.0)];
+
+struct Options {
+    precision: Precision,
+    batches: Vec<usize>,
+    seconds: f64,
+    backends: Vec<String>,
+}
+
+fn options() -> Options {
+    let mut o = Options {
+        precision: Precision::F64,
+        batches: vec![10, 100],
+        seconds: 3.0,
+        backends: vec!["flex".into(), "ndarray".into()],
+    };
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut i = 0;
+    while i < args.len() {
+        let value = args.get(i + 1).cloned().unwrap_or_default();
+        match args[i].as_str() {
+            "--precision" => o.precision = value.parse().expect("--precision f32|f64"),
+            "--batches" => {
+                o.batches = value
+                    .split(',')
+                    .map(|b| b.parse().expect("--batches 10,100"))
+                    .collect()
+            }
+            "--seconds" => o.seconds = value.parse().expect("--seconds 3"),
+            "--backends" => o.backends = value.split(',').map(String::from).collect(),
+            // `cargo bench` passes `--bench`; ignore anything else.
+            _ => {
+                i += 1;
+                continue;
+            }
+        }
+        i += 2;
+    }
+    o
+}
+
+fn device(name: &str) -> Device {
+    match name {
+        "flex" => lrp_flex::device(),
+        "ndarray" => lrp_ndarray::device(),
+        other => panic!("unknown backend {other} (flex, ndarray)"),
+    }
+}
+
+/// Median wall time of `f` over at least 3 runs and `seconds`, after one warm-up run.
+fn measure(seconds: f64, mut f: impl FnMut()) -> Duration {
+    f();
+    let mut times = Vec::new();
+    let start = Instant::now();
+    while times.len() < 3 || start.elapsed().as_secs_f64() < seconds {
+        let t = Instant::now();
+        f();
+        times.push(t.elapsed());
+    }
+    times.sort();
+    times[times.len() / 2]
+}
+
+fn main() {
+    let o = options();
+    let mut rng = Rng::new(1);
+    let params = SingleLayer {
+        e: E,
+        h: H,
+        c: C,
+        bidirectional: true,
+    }
+    .random(&mut rng);
+    let config = ExplainConfig::new();
+    println!(
+        "bidirectional LSTM T={T} H={H} E={E} C={C}, {}, eps=1e-3, predicted class; \
+         median of >= 3 runs and >= {}s each",
+        o.precision, o.seconds
+    );
+    println!(
+        "| backend | batch | explain ms/batch | explain ms/sample | forward ms/sample | explain/forward | vs TF reference |"
+    );
+    println!("|---|---|---|---|---|---|---|");
+    for name in &o.backends {
+        let device = device(name);
+        let model = LstmModel::new(&params, &device, o.precision).expect("model");
+        for &batch in &o.batches {
+            let x: Tensor<3> = Tensor::from_data(
+                TensorData::new(rng.normals(batch * T * E, 1.0), [batch, T, E]),
+                (&device, o.precision.dtype()),
+            );
+            let explain = measure(o.seconds, || {
+                let e = model.explain(x.clone(), &config).expect("explain");
+                let _ = e.relevance.into_data();
+            });
+            let forward = measure(o.seconds, || {
+                let _ = model.forward(x.clone()).expect("forward").into_data();
+            });
+            let per_sample = explain.as_secs_f64() * 1e3 / batch as f64;
+            let reference = REFERENCE_MS_PER_SAMPLE
+                .iter()
+                .find(|(b, _)| *b == batch)
+                .map_or("–".to_string(), |(_, ms)| {
+                    format!("{:.0}× faster", ms / per_sample)
+                });
+            println!(
+                "| {name} | {batch} | {:.1} | {per_sample:.3} | {:.3} | {:.2} | {reference} |",
+                explain.as_secs_f64() * 1e3,
+                forward.as_secs_f64() * 1e3 / batch as f64,
+                explain.as_secs_f64() / forward.as_secs_f64(),
+            );
+        }
+    }
+}

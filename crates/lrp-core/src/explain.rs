@@ -80,6 +80,23 @@ impl HostExplanation {
             .collect()
     }
 
+    /// Appends the samples of `other` (same T, E and C) after those of `self`.
+    ///
+    /// # Panics
+    /// When the step, feature or class counts differ.
+    pub fn append(&mut self, other: HostExplanation) {
+        assert_eq!(
+            (self.steps, self.features, self.classes),
+            (other.steps, other.features, other.classes),
+            "explanations of different shapes"
+        );
+        self.batch += other.batch;
+        self.relevance.extend(other.relevance);
+        self.rest.extend(other.rest);
+        self.logits.extend(other.logits);
+        self.target.extend(other.target);
+    }
+
     /// Relevance per time step, `(B, T)`, summed over features.
     pub fn step_relevance(&self) -> Vec<f64> {
         self.relevance
@@ -89,7 +106,41 @@ impl HostExplanation {
     }
 }
 
+/// The output of every layer for one batch, batch-major, for checking an imported model against
+/// the framework it came from.
+#[derive(Debug, Clone)]
+pub struct LayerOutputs {
+    /// The vectors the first LSTM layer reads, `(B, T, E)`: the embedding lookup for token
+    /// models (the row of the padding id at padding steps, as Keras').
+    pub inputs: Tensor<3>,
+    /// The output sequence `(B, T, out)` of every LSTM layer but the last (0 at padding steps).
+    pub sequences: Vec<Tensor<3>>,
+    /// The last LSTM layer's merged final state `(B, out)`.
+    pub final_state: Tensor<2>,
+    /// Every Dense layer's output after its activation, except the last.
+    pub hidden: Vec<Tensor<2>>,
+    /// The last Dense layer's output before its activation: the logits `(B, C)`.
+    pub logits: Tensor<2>,
+}
+
 impl LstmModel {
+    /// The output of every layer; see [`LayerOutputs`].
+    pub fn forward_layers(&self, input: impl Into<Input>) -> Result<LayerOutputs> {
+        let prepared = self.prepare(input.into())?;
+        let trace = self.run(&prepared, false);
+        Ok(LayerOutputs {
+            inputs: prepared.x.swap_dims(0, 1),
+            sequences: trace
+                .sequences
+                .iter()
+                .map(|s| s.clone().swap_dims(0, 1))
+                .collect(),
+            final_state: trace.head_inputs[0].clone(),
+            hidden: trace.hidden.clone(),
+            logits: trace.logits(),
+        })
+    }
+
     /// The logits `(B, C)` (scores before the last layer's softmax/sigmoid).
     pub fn forward(&self, input: impl Into<Input>) -> Result<Tensor<2>> {
         let prepared = self.prepare(input.into())?;

@@ -1,0 +1,46 @@
+//! Argument parsing and dispatch.
+
+mod error;
+mod explain;
+
+use clap::{Parser, Subcommand};
+
+pub use error::CliError;
+
+/// Explain LSTM classifiers with Layer-wise Relevance Propagation.
+#[derive(Debug, Parser)]
+#[command(name = "lstm-lrp", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Explain every sequence of an input file and write the relevances.
+    Explain(explain::ExplainArgs),
+}
+
+/// Parses the command line and runs the command.
+pub fn run() -> Result<(), CliError> {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => {
+            use clap::error::ErrorKind::*;
+            if matches!(
+                err.kind(),
+                DisplayHelp | DisplayVersion | DisplayHelpOnMissingArgumentOrSubcommand
+            ) {
+                err.exit();
+            }
+            // clap's own message spans several lines (usage, tips): keep its first line.
+            let rendered = err.render().to_string();
+            let first = rendered.lines().next().unwrap_or_default();
+            let first = first.strip_prefix("error: ").unwrap_or(first);
+            return Err(CliError::usage(format!("{first} (see `lstm-lrp --help`)")));
+        }
+    };
+    match cli.command {
+        Command::Explain(args) => explain::run(args),
+    }
+}
