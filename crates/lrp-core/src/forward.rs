@@ -14,7 +14,7 @@ use burn::tensor::{Bool, Tensor};
 use crate::input::Prepared;
 use crate::model::{DenseTensors, LstmLayerTensors, LstmModel};
 use crate::params::{Activation, MergeMode};
-use crate::tensor_ops::gate_activation;
+use crate::tensor_ops::{lstm_gates, tanh};
 
 /// What one reading step of an LSTM layer leaves for the relevance pass, each `(D, B, H)`.
 #[derive(Debug, Clone)]
@@ -51,6 +51,10 @@ pub(crate) struct LayerTrace {
 #[derive(Debug, Clone)]
 pub(crate) struct Trace {
     pub layers: Vec<LayerTrace>,
+    /// The output sequence `(T, B, out)` of every LSTM layer but the last.
+    pub sequences: Vec<Tensor<3>>,
+    /// The output of every Dense layer after its activation, except the last (the logits).
+    pub hidden: Vec<Tensor<2>>,
     /// Input of each Dense layer `(B, D_k)`.
     pub head_inputs: Vec<Tensor<2>>,
     /// Pre-activation of each Dense layer `(B, C_k)`; the last one is the logits.
@@ -80,6 +84,7 @@ impl LstmModel {
     pub(crate) fn run(&self, input: &Prepared, keep: bool) -> Trace {
         let mut x = input.x.clone();
         let mut layers = Vec::with_capacity(self.layers.len());
+        let mut sequences = Vec::with_capacity(self.layers.len() - 1);
         let mut features = None;
         let last = self.layers.len() - 1;
         for (l, layer) in self.layers.iter().enumerate() {
@@ -88,7 +93,10 @@ impl LstmModel {
                 layers.push(out.trace);
             }
             match (out.sequence, out.last) {
-                (Some(seq), _) => x = seq,
+                (Some(seq), _) => {
+                    sequences.push(seq.clone());
+                    x = seq;
+                }
                 (None, Some(last)) => features = Some(last),
                 (None, None) => unreachable!("every layer returns a sequence or a final state"),
             }
@@ -96,6 +104,7 @@ impl LstmModel {
         let mut a = features.expect("the last LSTM layer returns its final state");
         let mut head_inputs = Vec::with_capacity(self.head.len());
         let mut head_z = Vec::with_capacity(self.head.len());
+        let mut hidden = Vec::with_capacity(self.head.len() - 1);
         let last_dense = self.head.len() - 1;
         for (k, dense) in self.head.iter().enumerate() {
             let z = dense_pre_activation(dense, a.clone());
@@ -105,12 +114,16 @@ impl LstmModel {
                 // is the logit.
                 z.clone()
             } else {
-                hidden_activation(z.clone(), dense.activation)
+                let out = hidden_activation(z.clone(), dense.activation);
+                hidden.push(out.clone());
+                out
             };
             head_z.push(z);
         }
         Trace {
             layers,
+            sequences,
+            hidden,
             head_inputs,
             head_z,
         }
@@ -125,7 +138,7 @@ fn hidden_activation(z: Tensor<2>, activation: Activation) -> Tensor<2> {
     match activation {
         Activation::Linear => z,
         Activation::Relu => z.clamp_min(0.0),
-        Activation::Tanh => z.tanh(),
+        Activation::Tanh => tanh(z),
         // Validation keeps these to the last layer.
         Activation::Softmax | Activation::Sigmoid => z,
     }
@@ -165,8 +178,7 @@ fn lstm_layer(
         .reshape([d, t_len * batch, e])
         .matmul(layer.w_x.clone())
         .add(layer.b.clone())
-        .reshape([d, t_len, batch, 4 * h])
-        .swap_dims(0, 1);
+        .reshape([d, t_len, batch, 4 * h]);
 
     // (T, D, B, 1) padding flags in reading order.
     let pad: Option<Tensor<4, Bool>> = pad.map(|p| {
@@ -176,7 +188,7 @@ fn lstm_layer(
 
     let zeros = projected
         .clone()
-        .slice_dim(0, 0..1)
+        .slice_dim(1, 0..1)
         .slice_dim(3, 0..h)
         .reshape([d, batch, h])
         .zeros_like();
@@ -186,20 +198,21 @@ fn lstm_layer(
     let mut outputs = Vec::with_capacity(if is_last { 0 } else { t_len });
 
     for s in 0..t_len {
+        // The step's slice of the projection is a strided view; the addition reads it in place.
+        let recurrent = h_state.clone().matmul(layer.w_h.clone());
         let pre = projected
             .clone()
-            .slice_dim(0, s..s + 1)
-            .reshape([d, batch, 4 * h])
-            .add(h_state.clone().matmul(layer.w_h.clone()));
-        let gates = gate_activation(pre.clone().slice_dim(2, 0..3 * h), layer.gate_activation);
-        let g_pre = pre.slice_dim(2, 3 * h..4 * h);
-        let i = gates.clone().slice_dim(2, 0..h);
-        let f = gates.clone().slice_dim(2, h..2 * h);
-        let o = gates.slice_dim(2, 2 * h..3 * h);
-        let ig = i.mul(g_pre.clone().tanh());
+            .slice_dim(1, s..s + 1)
+            .add(recurrent.reshape([d, 1, batch, 4 * h]))
+            .reshape([d, batch, 4 * h]);
+        // Internal layout: the g columns hold −2 z_g (exactly). Taken before `lstm_gates` so that
+        // `pre` is unique again there and its `exp` can run in place.
+        let g_pre = keep.then(|| pre.clone().slice_dim(2, 3 * h..4 * h).mul_scalar(-0.5));
+        let (i, f, o, g) = lstm_gates(pre, h, layer.gate_activation);
+        let ig = i.mul(g);
         let fc = f.mul(c_state.clone());
         let mut c_new = fc.clone().add(ig.clone());
-        let mut h_new = o.mul(c_new.clone().tanh());
+        let mut h_new = o.mul(tanh(c_new.clone()));
         let step_pad = pad.as_ref().map(|p| {
             p.clone()
                 .slice_dim(0, s..s + 1)
@@ -221,7 +234,7 @@ fn lstm_layer(
                 fc,
                 ig,
                 c: c_new.clone(),
-                g_pre,
+                g_pre: g_pre.expect("kept when tracing"),
                 h_prev: h_state,
             });
         }

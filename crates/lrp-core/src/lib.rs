@@ -29,7 +29,7 @@ mod tensor_ops;
 
 pub use config::{ExplainConfig, Precision, Target};
 pub use error::{LrpError, Result};
-pub use explain::{Explanation, HostExplanation};
+pub use explain::{Explanation, HostExplanation, LayerOutputs};
 pub use input::{Input, Padding};
 pub use model::LstmModel;
 pub use params::{

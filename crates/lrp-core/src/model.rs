@@ -64,8 +64,13 @@ pub(crate) enum InputTensors {
     },
 }
 
-/// One LSTM layer, both directions stacked along a leading direction axis `D` (1 or 2), gates
-/// reordered internally to i, f, o, g so the three sigmoid gates are one contiguous slice.
+/// One LSTM layer, both directions stacked along a leading direction axis `D` (1 or 2).
+///
+/// Internal layout of `w_x`, `w_h`, `b`: gates reordered to i, f, o, g (the three sigmoid gates
+/// one contiguous slice) and scaled by −1 (i, f, o) and −2 (g), so that the pre-activations come
+/// out as `[−z_i, −z_f, −z_o, −2 z_g]` and one `exp` yields all four gates
+/// ([`crate::tensor_ops::lstm_gates`]). The cell candidate's kernels for the relevance pass are
+/// kept unscaled.
 #[derive(Debug, Clone)]
 pub(crate) struct LstmLayerTensors {
     pub directions: usize,
@@ -73,11 +78,11 @@ pub(crate) struct LstmLayerTensors {
     pub input: usize,
     pub merge: MergeMode,
     pub gate_activation: GateActivation,
-    /// `(D, E, 4H)`, gate order i, f, o, g.
+    /// `(D, E, 4H)`, internal layout.
     pub w_x: Tensor<3>,
-    /// `(D, H, 4H)`, gate order i, f, o, g.
+    /// `(D, H, 4H)`, internal layout.
     pub w_h: Tensor<3>,
-    /// `(D, 1, 4H)`, gate order i, f, o, g.
+    /// `(D, 1, 4H)`, internal layout.
     pub b: Tensor<3>,
     /// The cell candidate's input kernel, transposed: `(D, H, E)`.
     pub w_x_g_t: Tensor<3>,
@@ -172,13 +177,11 @@ fn matrix_tensor(m: &Matrix, device: &Device, dtype: DType) -> Tensor<2> {
     from_f64(m.data().to_vec(), m.shape(), device, dtype)
 }
 
-/// Canonical gate blocks i, f, c, o → internal i, f, o, c (= g).
+/// Canonical gate blocks i, f, c, o → internal i, f, o, g, scaled by −1, −1, −1, −2 (exact).
 fn internal_gate_order(row: &[f64], h: usize) -> impl Iterator<Item = f64> + '_ {
-    row[..2 * h]
-        .iter()
-        .chain(&row[3 * h..4 * h])
-        .chain(&row[2 * h..3 * h])
-        .copied()
+    let sigmoid_gates = row[..2 * h].iter().chain(&row[3 * h..4 * h]).map(|v| -v);
+    let candidate = row[2 * h..3 * h].iter().map(|v| -2.0 * v);
+    sigmoid_gates.chain(candidate)
 }
 
 fn reorder_columns(m: &Matrix, h: usize) -> Vec<f64> {

@@ -40,16 +40,52 @@ pub(crate) fn to_bool_vec<const D: usize>(t: Tensor<D, Bool>) -> Result<Vec<bool
     Ok(data.iter::<bool>().collect())
 }
 
-/// The logistic sigmoid `1 / (1 + exp(-x))`, computed in the tensor's own dtype.
-pub(crate) fn sigmoid<const D: usize>(x: Tensor<D>) -> Tensor<D> {
-    x.neg().exp().add_scalar(1.0).recip()
+/// The four LSTM gates from the pre-activations in the model's internal layout.
+///
+/// The internal weights are scaled so that `pre = [−z_i, −z_f, −z_o, −2 z_g]` (see
+/// [`crate::model`]): then one `exp` over all `4H` columns gives every gate, since
+/// `σ(z) = 1 / (1 + e^{−z})` and `tanh(z) = 2 σ(2z) − 1`. Scaling by −1 and −2 is exact in
+/// floating point, so `z_g = −pre_g / 2` is recovered bit for bit. Transcendental functions are
+/// the CPU backends' most expensive element-wise operations; this halves their count.
+///
+/// Returns `(i, f, o, g)`, each `(D, B, H)`.
+pub(crate) fn lstm_gates(
+    pre: Tensor<3>,
+    h: usize,
+    kind: GateActivation,
+) -> (Tensor<3>, Tensor<3>, Tensor<3>, Tensor<3>) {
+    let (ifo, g) = match kind {
+        GateActivation::Sigmoid => {
+            let s = pre.exp().add_scalar(1.0).recip();
+            (
+                s.clone().slice_dim(2, 0..3 * h),
+                s.slice_dim(2, 3 * h..4 * h),
+            )
+        }
+        hard => {
+            let ifo = pre.clone().slice_dim(2, 0..3 * h);
+            let g = pre.slice_dim(2, 3 * h..4 * h).exp().add_scalar(1.0).recip();
+            let ifo = match hard {
+                GateActivation::HardSigmoidKeras2 => ifo.mul_scalar(-0.2).add_scalar(0.5),
+                _ => ifo.mul_scalar(-1.0 / 6.0).add_scalar(0.5),
+            };
+            (ifo.clamp(0.0, 1.0), g)
+        }
+    };
+    let i = ifo.clone().slice_dim(2, 0..h);
+    let f = ifo.clone().slice_dim(2, h..2 * h);
+    let o = ifo.slice_dim(2, 2 * h..3 * h);
+    (i, f, o, g.mul_scalar(2.0).sub_scalar(1.0))
 }
 
-/// The LSTM gate nonlinearity.
-pub(crate) fn gate_activation<const D: usize>(x: Tensor<D>, kind: GateActivation) -> Tensor<D> {
-    match kind {
-        GateActivation::Sigmoid => sigmoid(x),
-        GateActivation::HardSigmoidKeras2 => x.mul_scalar(0.2).add_scalar(0.5).clamp(0.0, 1.0),
-        GateActivation::HardSigmoidKeras3 => x.add_scalar(3.0).clamp(0.0, 6.0).div_scalar(6.0),
-    }
+/// `tanh(x) = 2 / (1 + e^{−2x}) − 1`: one `exp` and cheap arithmetic, about twice as fast as the
+/// backends' scalar `tanh` on CPUs, within a few ulps of it in absolute terms, and saturating
+/// to ±1 without NaN for large `|x|`.
+pub(crate) fn tanh<const D: usize>(x: Tensor<D>) -> Tensor<D> {
+    x.mul_scalar(-2.0)
+        .exp()
+        .add_scalar(1.0)
+        .recip()
+        .mul_scalar(2.0)
+        .sub_scalar(1.0)
 }
