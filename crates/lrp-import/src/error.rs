@@ -49,6 +49,10 @@ pub enum ImportError {
     /// The tensors form an invalid model (shape mismatch, non-finite value, …).
     #[error("{0}")]
     Model(#[from] LrpError),
+    /// The file describes a model the library cannot explain exactly (a GRU, a stateful LSTM,
+    /// a `mul` merge, …); the message names the layer and what is unsupported.
+    #[error("unsupported model: {0}")]
+    Unsupported(String),
     /// Anything else wrong with the file's content.
     #[error("{0}")]
     Format(String),

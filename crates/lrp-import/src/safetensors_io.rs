@@ -151,3 +151,45 @@ mod tests {
         assert!(f16_to_f64(0x7e00).is_nan());
     }
 }
+
+/// A tensor to write: `f64` or `i64` values with their shape.
+#[derive(Debug, Clone, PartialEq)]
+pub enum OutTensor {
+    /// Stored as F64.
+    F64(HostArray<f64>),
+    /// Stored as I64.
+    I64(HostArray<i64>),
+}
+
+/// Serialises named tensors (and optional string metadata) as a safetensors file.
+pub fn serialize(
+    tensors: &[(&str, OutTensor)],
+    metadata: Option<std::collections::HashMap<String, String>>,
+) -> Result<Vec<u8>> {
+    let owned: Vec<(String, Dtype, Vec<usize>, Vec<u8>)> = tensors
+        .iter()
+        .map(|(name, t)| match t {
+            OutTensor::F64(a) => (
+                (*name).to_string(),
+                Dtype::F64,
+                a.shape.clone(),
+                a.data.iter().flat_map(|v| v.to_le_bytes()).collect(),
+            ),
+            OutTensor::I64(a) => (
+                (*name).to_string(),
+                Dtype::I64,
+                a.shape.clone(),
+                a.data.iter().flat_map(|v| v.to_le_bytes()).collect(),
+            ),
+        })
+        .collect();
+    let views = owned
+        .iter()
+        .map(|(name, dtype, shape, bytes)| {
+            safetensors::tensor::TensorView::new(*dtype, shape.clone(), bytes)
+                .map(|v| (name.clone(), v))
+                .map_err(|e| ImportError::SafeTensors(e.to_string()))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    safetensors::serialize(views, metadata).map_err(|e| ImportError::SafeTensors(e.to_string()))
+}

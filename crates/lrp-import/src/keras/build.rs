@@ -1,0 +1,332 @@
+//! From the layer chain and its weights to the canonical [`ModelParams`].
+
+use std::collections::HashMap;
+
+use lrp_core::{
+    Activation, DenseLayer, GateActivation, InputLayer, LstmLayer, LstmWeights, Matrix, MergeMode,
+    ModelParams,
+};
+
+use super::config::{LayerSpec, LstmSpec};
+use super::weights::{Layout, Weight};
+use crate::error::{ImportError, Result};
+use crate::report::{ImportReport, ImportedModel, describe_layers};
+
+/// The Keras major version, which decides what `hard_sigmoid` means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum KerasVersion {
+    Two,
+    Three,
+    Unknown,
+}
+
+impl KerasVersion {
+    pub fn from_version_string(v: &str) -> Self {
+        match v.split('.').next() {
+            Some("2") => KerasVersion::Two,
+            Some("3") => KerasVersion::Three,
+            _ => KerasVersion::Unknown,
+        }
+    }
+}
+
+fn matrix(w: &Weight, rows: usize, cols: usize) -> Result<Matrix> {
+    if w.array.shape != [rows, cols] {
+        return Err(ImportError::Format(format!(
+            "`{}` has shape {:?}, expected [{rows}, {cols}]",
+            w.path, w.array.shape
+        )));
+    }
+    Ok(Matrix::new(rows, cols, w.array.data.clone())?)
+}
+
+fn vector(w: &Weight, len: usize) -> Result<Vec<f64>> {
+    if w.array.shape != [len] {
+        return Err(ImportError::Format(format!(
+            "`{}` has shape {:?}, expected [{len}]",
+            w.path, w.array.shape
+        )));
+    }
+    Ok(w.array.data.clone())
+}
+
+/// One direction's weights from `weights[0..]`: kernel, recurrent kernel and (with `use_bias`)
+/// bias, in Keras gate order i, f, c, o — the canonical order, so nothing is permuted.
+fn lstm_weights(spec: &LstmSpec, input: usize, weights: &[Weight]) -> Result<(LstmWeights, usize)> {
+    let h = spec.units;
+    let needed = if spec.use_bias { 3 } else { 2 };
+    if weights.len() < needed {
+        return Err(ImportError::Format(format!(
+            "LSTM `{}` needs {needed} weight arrays, found {}",
+            spec.name,
+            weights.len()
+        )));
+    }
+    let w_x = matrix(&weights[0], input, 4 * h)?;
+    let w_h = matrix(&weights[1], h, 4 * h)?;
+    let b = if spec.use_bias {
+        vector(&weights[2], 4 * h)?
+    } else {
+        vec![0.0; 4 * h]
+    };
+    Ok((LstmWeights { w_x, w_h, b }, needed))
+}
+
+fn gate_activation(spec: &LstmSpec, version: KerasVersion) -> Result<GateActivation> {
+    match (spec.recurrent_activation.as_str(), version) {
+        ("sigmoid", _) => Ok(GateActivation::Sigmoid),
+        ("hard_sigmoid", KerasVersion::Two) => Ok(GateActivation::HardSigmoidKeras2),
+        ("hard_sigmoid", KerasVersion::Three) => Ok(GateActivation::HardSigmoidKeras3),
+        ("hard_sigmoid", KerasVersion::Unknown) => Err(ImportError::Unsupported(format!(
+            "LSTM `{}` uses hard_sigmoid, whose definition differs between Keras 2 and 3, and the \
+             file does not say which Keras wrote it",
+            spec.name
+        ))),
+        (other, _) => Err(ImportError::Unsupported(format!(
+            "LSTM `{}`: recurrent activation `{other}`",
+            spec.name
+        ))),
+    }
+}
+
+fn dense_activation(name: &str, activation: &str) -> Result<Activation> {
+    Ok(match activation {
+        "linear" => Activation::Linear,
+        "relu" => Activation::Relu,
+        "tanh" => Activation::Tanh,
+        "softmax" => Activation::Softmax,
+        "sigmoid" => Activation::Sigmoid,
+        other => {
+            return Err(ImportError::Unsupported(format!(
+                "layer `{name}` (Dense): activation `{other}` (linear, relu, tanh, and softmax or \
+                 sigmoid on the last layer)"
+            )));
+        }
+    })
+}
+
+/// Assembles the canonical model from the layer chain, reading each layer's weights from
+/// `layout`.
+pub(crate) fn build(
+    specs: &[LayerSpec],
+    layout: &Layout<'_>,
+    version: KerasVersion,
+    format: String,
+) -> Result<ImportedModel> {
+    let mut notes = Vec::new();
+    let mut input: Option<InputLayer> = None;
+    let mut features: Option<usize> = None;
+    let mut mask_value: Option<f64> = None;
+    let mut lstm: Vec<(LstmLayer, bool)> = Vec::new();
+    let mut head: Vec<DenseLayer> = Vec::new();
+    let mut occurrences: HashMap<&'static str, usize> = HashMap::new();
+    let mut next = |class: &'static str| {
+        let n = occurrences.entry(class).or_insert(0);
+        *n += 1;
+        *n - 1
+    };
+    // Output size of the layer chain so far.
+    let mut size: Option<usize> = None;
+
+    for spec in specs {
+        match spec {
+            LayerSpec::Input { features: f } => {
+                features = *f;
+                size = *f;
+            }
+            LayerSpec::Embedding {
+                name,
+                input_dim,
+                output_dim,
+                mask_zero,
+            } => {
+                if input.is_some() || !lstm.is_empty() {
+                    return Err(ImportError::Unsupported(format!(
+                        "layer `{name}` (Embedding) must come first"
+                    )));
+                }
+                let w = layout.layer(name, "Embedding", next("Embedding"))?;
+                let table = matrix(
+                    w.first().ok_or_else(|| {
+                        ImportError::Format(format!("Embedding `{name}` has no weights"))
+                    })?,
+                    *input_dim,
+                    *output_dim,
+                )?;
+                input = Some(InputLayer::Embedding {
+                    table,
+                    mask_zero: *mask_zero,
+                });
+                size = Some(*output_dim);
+            }
+            LayerSpec::Masking {
+                name,
+                mask_value: v,
+            } => {
+                if input.is_some() || !lstm.is_empty() {
+                    return Err(ImportError::Unsupported(format!(
+                        "layer `{name}` (Masking) is only supported directly on the input features"
+                    )));
+                }
+                mask_value = Some(*v);
+            }
+            LayerSpec::Lstm(s) => {
+                if !head.is_empty() {
+                    return Err(ImportError::Unsupported(format!(
+                        "LSTM `{}` after a Dense layer",
+                        s.name
+                    )));
+                }
+                if s.go_backwards {
+                    return Err(ImportError::Unsupported(format!(
+                        "LSTM `{}`: a unidirectional LSTM with go_backwards=True",
+                        s.name
+                    )));
+                }
+                let w = layout.layer(&s.name, "LSTM", next("LSTM"))?;
+                let e = size
+                    .or_else(|| kernel_rows(&w))
+                    .ok_or_else(|| unknown_input(&s.name))?;
+                let (forward, _) = lstm_weights(s, e, &w)?;
+                let mut layer = LstmLayer::unidirectional(forward);
+                layer.gate_activation = gate_activation(s, version)?;
+                size = Some(layer.output_size());
+                lstm.push((layer, s.return_sequences));
+            }
+            LayerSpec::Bidirectional {
+                name,
+                merge_mode,
+                forward,
+                backward,
+            } => {
+                if !head.is_empty() {
+                    return Err(ImportError::Unsupported(format!(
+                        "Bidirectional `{name}` after a Dense layer"
+                    )));
+                }
+                if forward.units != backward.units
+                    || forward.recurrent_activation != backward.recurrent_activation
+                    || forward.return_sequences != backward.return_sequences
+                {
+                    return Err(ImportError::Unsupported(format!(
+                        "Bidirectional `{name}`: forward and backward layers differ in units, \
+                         activation or return_sequences"
+                    )));
+                }
+                let w = layout.layer(name, "Bidirectional", next("Bidirectional"))?;
+                let e = size
+                    .or_else(|| kernel_rows(&w))
+                    .ok_or_else(|| unknown_input(name))?;
+                let (fw, used) = lstm_weights(forward, e, &w)?;
+                let (bw, _) = lstm_weights(backward, e, &w[used..])?;
+                let merge = match merge_mode.as_str() {
+                    "concat" => MergeMode::Concat,
+                    "sum" => MergeMode::Sum,
+                    _ => MergeMode::Ave,
+                };
+                let mut layer = LstmLayer::bidirectional(fw, bw, merge);
+                layer.gate_activation = gate_activation(forward, version)?;
+                size = Some(layer.output_size());
+                lstm.push((layer, forward.return_sequences));
+            }
+            LayerSpec::Dense {
+                name,
+                units,
+                activation,
+                use_bias,
+            } => {
+                if lstm.is_empty() {
+                    return Err(ImportError::Unsupported(format!(
+                        "Dense `{name}` before the first LSTM layer (per-step Dense layers are not supported)"
+                    )));
+                }
+                let d = size.ok_or_else(|| unknown_input(name))?;
+                let w = layout.layer(name, "Dense", next("Dense"))?;
+                let kernel = w
+                    .first()
+                    .ok_or_else(|| ImportError::Format(format!("Dense `{name}` has no kernel")))?;
+                let b = if *use_bias {
+                    vector(
+                        w.get(1).ok_or_else(|| {
+                            ImportError::Format(format!("Dense `{name}` has no bias"))
+                        })?,
+                        *units,
+                    )?
+                } else {
+                    vec![0.0; *units]
+                };
+                head.push(DenseLayer {
+                    w: matrix(kernel, d, *units)?,
+                    b,
+                    activation: dense_activation(name, activation)?,
+                });
+                size = Some(*units);
+            }
+            LayerSpec::Skipped { name, class } => {
+                let why = if class == "NotEqual" {
+                    "the Embedding(mask_zero) mask computation"
+                } else {
+                    "the identity at inference"
+                };
+                notes.push(format!("`{name}` ({class}) skipped: {why}"));
+            }
+        }
+    }
+
+    // Every LSTM layer but the last returns its sequence; the last hands its final state on.
+    let last = lstm.len().saturating_sub(1);
+    for (k, (_, returns_sequences)) in lstm.iter().enumerate() {
+        if k < last && !returns_sequences {
+            return Err(ImportError::Unsupported(format!(
+                "LSTM layer {k} does not return sequences but another LSTM layer follows"
+            )));
+        }
+        if k == last && *returns_sequences {
+            return Err(ImportError::Unsupported(
+                "the last LSTM layer returns sequences (return_sequences=True): per-step outputs \
+                 are not a classifier's logits"
+                    .into(),
+            ));
+        }
+    }
+    let input = match input {
+        Some(i) => i,
+        None => InputLayer::Features {
+            size: features
+                .or_else(|| lstm.first().map(|(l, _)| l.input_size()))
+                .ok_or_else(|| ImportError::Format("the model has no LSTM layer".into()))?,
+            mask_value,
+        },
+    };
+    let params = ModelParams::new(input, lstm.into_iter().map(|(l, _)| l).collect(), head)?;
+    if let Some(last) = params.head().last()
+        && matches!(last.activation, Activation::Softmax | Activation::Sigmoid)
+    {
+        notes.push(format!(
+            "the last layer's {:?} is skipped: the explained score is the logit",
+            last.activation
+        ));
+    }
+    Ok(ImportedModel {
+        report: ImportReport {
+            format,
+            layers: describe_layers(&params),
+            conversions: vec![
+                "gate order i, f, c, o (Keras): kept as is; kernels (inputs, 4H) kept as is".into(),
+            ],
+            notes,
+        },
+        params,
+    })
+}
+
+/// Rows of a layer's first weight (its input size), for models that declare no input shape.
+fn kernel_rows(weights: &[Weight]) -> Option<usize> {
+    weights.first().and_then(|w| w.array.shape.first().copied())
+}
+
+fn unknown_input(name: &str) -> ImportError {
+    ImportError::Format(format!(
+        "the input size of layer `{name}` is unknown (the model declares no input shape)"
+    ))
+}

@@ -1,0 +1,503 @@
+//! The Keras model configuration (JSON, Keras 2 and 3) as a list of layer descriptions.
+//!
+//! Only models that are a simple chain of layers are accepted: `Sequential`, or a functional
+//! model whose every layer reads the previous one (plus, in Keras 3, the `NotEqual` pseudo-layer
+//! that computes an `Embedding(mask_zero=True)` mask). Anything the library cannot run exactly
+//! is refused with an error naming the layer and what is unsupported.
+
+use serde_json::Value;
+
+use crate::error::{ImportError, Result};
+
+/// An LSTM layer's settings.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct LstmSpec {
+    pub name: String,
+    pub units: usize,
+    pub return_sequences: bool,
+    pub go_backwards: bool,
+    pub use_bias: bool,
+    /// Keras `recurrent_activation` (the gates).
+    pub recurrent_activation: String,
+}
+
+/// One layer of the chain.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum LayerSpec {
+    /// The input: the feature size (last dimension) when known.
+    Input {
+        features: Option<usize>,
+    },
+    Embedding {
+        name: String,
+        input_dim: usize,
+        output_dim: usize,
+        mask_zero: bool,
+    },
+    Masking {
+        name: String,
+        mask_value: f64,
+    },
+    Lstm(LstmSpec),
+    Bidirectional {
+        name: String,
+        merge_mode: String,
+        forward: LstmSpec,
+        backward: LstmSpec,
+    },
+    Dense {
+        name: String,
+        units: usize,
+        activation: String,
+        use_bias: bool,
+    },
+    /// Layers that do nothing at inference (Dropout, …), and the Keras 3 mask pseudo-layer.
+    Skipped {
+        name: String,
+        class: String,
+    },
+}
+
+/// Layers that are the identity at inference time.
+const INFERENCE_NO_OPS: &[&str] = &[
+    "Dropout",
+    "SpatialDropout1D",
+    "GaussianNoise",
+    "GaussianDropout",
+    "AlphaDropout",
+    "ActivityRegularization",
+];
+
+fn unsupported(name: &str, class: &str, what: impl AsRef<str>) -> ImportError {
+    ImportError::Unsupported(format!("layer `{name}` ({class}): {}", what.as_ref()))
+}
+
+fn get<'a>(v: &'a Value, key: &str) -> Option<&'a Value> {
+    v.get(key).filter(|x| !x.is_null())
+}
+
+fn str_field(cfg: &Value, key: &str, default: &str) -> String {
+    get(cfg, key)
+        .and_then(Value::as_str)
+        .unwrap_or(default)
+        .to_string()
+}
+
+fn bool_field(cfg: &Value, key: &str, default: bool) -> bool {
+    get(cfg, key).and_then(Value::as_bool).unwrap_or(default)
+}
+
+fn usize_field(cfg: &Value, key: &str, name: &str, class: &str) -> Result<usize> {
+    get(cfg, key)
+        .and_then(Value::as_u64)
+        .and_then(|v| usize::try_from(v).ok())
+        .filter(|&v| v > 0)
+        .ok_or_else(|| {
+            unsupported(
+                name,
+                class,
+                format!("`{key}` is missing or not a positive integer"),
+            )
+        })
+}
+
+/// An activation given as a string or (Keras 3) as a serialised object.
+fn activation(cfg: &Value, key: &str, default: &str) -> String {
+    match get(cfg, key) {
+        Some(Value::String(s)) => s.clone(),
+        Some(obj) => obj
+            .get("config")
+            .and_then(|c| c.get("name"))
+            .or_else(|| obj.get("class_name"))
+            .and_then(Value::as_str)
+            .unwrap_or(default)
+            .to_string(),
+        None => default.to_string(),
+    }
+}
+
+/// The last dimension of an input shape (`batch_shape`, `batch_input_shape`).
+fn input_features(cfg: &Value) -> Option<Option<usize>> {
+    let shape = get(cfg, "batch_shape").or_else(|| get(cfg, "batch_input_shape"))?;
+    let dims = shape.as_array()?;
+    let last = dims.last()?;
+    Some(if dims.len() >= 3 {
+        last.as_u64().and_then(|v| usize::try_from(v).ok())
+    } else {
+        None
+    })
+}
+
+fn lstm_spec(layer: &Value, default_name: &str) -> Result<LstmSpec> {
+    let class = layer
+        .get("class_name")
+        .and_then(Value::as_str)
+        .unwrap_or("?");
+    let cfg = layer.get("config").unwrap_or(&Value::Null);
+    let name = str_field(cfg, "name", default_name);
+    if class != "LSTM" {
+        return Err(unsupported(
+            &name,
+            class,
+            "only LSTM layers are supported (GRU, SimpleRNN, ConvLSTM, … are not)",
+        ));
+    }
+    if bool_field(cfg, "stateful", false) {
+        return Err(unsupported(
+            &name,
+            class,
+            "stateful LSTMs are not supported",
+        ));
+    }
+    if bool_field(cfg, "return_state", false) {
+        return Err(unsupported(
+            &name,
+            class,
+            "return_state=True is not supported",
+        ));
+    }
+    if bool_field(cfg, "time_major", false) {
+        return Err(unsupported(
+            &name,
+            class,
+            "time_major=True is not supported",
+        ));
+    }
+    let cell_activation = activation(cfg, "activation", "tanh");
+    if cell_activation != "tanh" {
+        return Err(unsupported(
+            &name,
+            class,
+            format!("cell activation `{cell_activation}` is not supported (only tanh)"),
+        ));
+    }
+    let recurrent_activation = activation(cfg, "recurrent_activation", "sigmoid");
+    if !matches!(recurrent_activation.as_str(), "sigmoid" | "hard_sigmoid") {
+        return Err(unsupported(
+            &name,
+            class,
+            format!(
+                "recurrent activation `{recurrent_activation}` is not supported (sigmoid or hard_sigmoid)"
+            ),
+        ));
+    }
+    Ok(LstmSpec {
+        units: usize_field(cfg, "units", &name, class)?,
+        return_sequences: bool_field(cfg, "return_sequences", false),
+        go_backwards: bool_field(cfg, "go_backwards", false),
+        use_bias: bool_field(cfg, "use_bias", true),
+        recurrent_activation,
+        name,
+    })
+}
+
+fn parse_layer(layer: &Value) -> Result<LayerSpec> {
+    let class = layer
+        .get("class_name")
+        .and_then(Value::as_str)
+        .ok_or_else(|| ImportError::Format("model config: a layer has no `class_name`".into()))?;
+    let cfg = layer.get("config").unwrap_or(&Value::Null);
+    let name = str_field(cfg, "name", &str_field(layer, "name", class));
+    Ok(match class {
+        "InputLayer" => LayerSpec::Input {
+            features: input_features(cfg).flatten(),
+        },
+        "Embedding" => LayerSpec::Embedding {
+            input_dim: usize_field(cfg, "input_dim", &name, class)?,
+            output_dim: usize_field(cfg, "output_dim", &name, class)?,
+            mask_zero: bool_field(cfg, "mask_zero", false),
+            name,
+        },
+        "Masking" => LayerSpec::Masking {
+            mask_value: get(cfg, "mask_value")
+                .and_then(Value::as_f64)
+                .unwrap_or(0.0),
+            name,
+        },
+        "LSTM" => LayerSpec::Lstm(lstm_spec(layer, &name)?),
+        "Bidirectional" => {
+            let inner = get(cfg, "layer")
+                .ok_or_else(|| unsupported(&name, class, "no wrapped `layer` in its config"))?;
+            let forward = lstm_spec(inner, &format!("{name}/forward"))?;
+            let backward = match get(cfg, "backward_layer") {
+                Some(b) => lstm_spec(b, &format!("{name}/backward"))?,
+                // Keras 2 stores only the forward layer; the backward one is its mirror.
+                None => LstmSpec {
+                    go_backwards: !forward.go_backwards,
+                    name: format!("{name}/backward"),
+                    ..forward.clone()
+                },
+            };
+            if forward.go_backwards || !backward.go_backwards {
+                return Err(unsupported(
+                    &name,
+                    class,
+                    "expected a forward layer and a go_backwards backward layer",
+                ));
+            }
+            let merge_mode = match get(cfg, "merge_mode") {
+                Some(Value::String(m)) => m.clone(),
+                _ => "none".into(),
+            };
+            if !matches!(merge_mode.as_str(), "concat" | "sum" | "ave") {
+                return Err(unsupported(
+                    &name,
+                    class,
+                    format!(
+                        "merge_mode `{merge_mode}` is not supported (concat, sum or ave; a product has no LRP rule)"
+                    ),
+                ));
+            }
+            LayerSpec::Bidirectional {
+                name,
+                merge_mode,
+                forward,
+                backward,
+            }
+        }
+        "Dense" => LayerSpec::Dense {
+            units: usize_field(cfg, "units", &name, class)?,
+            activation: activation(cfg, "activation", "linear"),
+            use_bias: bool_field(cfg, "use_bias", true),
+            name,
+        },
+        "NotEqual" => LayerSpec::Skipped {
+            name,
+            class: class.into(),
+        },
+        c if INFERENCE_NO_OPS.contains(&c) => LayerSpec::Skipped {
+            name,
+            class: class.into(),
+        },
+        other => {
+            return Err(unsupported(
+                &name,
+                other,
+                "not supported; lstm-lrp explains chains of InputLayer, Embedding, Masking, \
+                 LSTM, Bidirectional(LSTM), Dense and Dropout layers",
+            ));
+        }
+    })
+}
+
+/// Names of the layers a functional layer reads (its call's tensor arguments).
+fn inbound_names(layer: &Value) -> Result<Vec<String>> {
+    let nodes = match layer.get("inbound_nodes").and_then(Value::as_array) {
+        Some(n) => n,
+        None => return Ok(vec![]),
+    };
+    if nodes.len() > 1 {
+        return Err(ImportError::Unsupported(format!(
+            "layer `{}` is called {} times (shared layers are not supported)",
+            layer.get("name").and_then(Value::as_str).unwrap_or("?"),
+            nodes.len()
+        )));
+    }
+    let mut names = Vec::new();
+    for node in nodes {
+        match node {
+            // Keras 3: {"args": [tensor, ...], "kwargs": {"mask": tensor, ...}}; only the
+            // positional tensors are data inputs.
+            Value::Object(obj) => {
+                for arg in obj
+                    .get("args")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                {
+                    if let Some(history) = arg
+                        .get("config")
+                        .and_then(|c| c.get("keras_history"))
+                        .and_then(Value::as_array)
+                        && let Some(n) = history.first().and_then(Value::as_str)
+                    {
+                        names.push(n.to_string());
+                    }
+                }
+            }
+            // Keras 2: [["name", node, tensor, kwargs], ...]
+            Value::Array(calls) => {
+                for call in calls {
+                    if let Some(n) = call.get(0).and_then(Value::as_str) {
+                        names.push(n.to_string());
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(names)
+}
+
+/// Parses a Keras model configuration (the JSON of `config.json` or of the `model_config`
+/// attribute) into the chain of layers, input first.
+pub(crate) fn parse_model_config(json: &str) -> Result<Vec<LayerSpec>> {
+    let root: Value = serde_json::from_str(json)
+        .map_err(|e| ImportError::Format(format!("model config is not valid JSON: {e}")))?;
+    let class = root
+        .get("class_name")
+        .and_then(Value::as_str)
+        .unwrap_or("?");
+    let cfg = root.get("config").unwrap_or(&Value::Null);
+    // Keras 2.0–2.2 Sequential: `config` is the layer list itself.
+    let layers = cfg
+        .as_array()
+        .or_else(|| cfg.get("layers").and_then(Value::as_array))
+        .ok_or_else(|| ImportError::Format(format!("model config ({class}) has no layer list")))?;
+    let functional = match class {
+        "Sequential" => false,
+        "Functional" | "Model" => true,
+        other => {
+            return Err(ImportError::Unsupported(format!(
+                "model class `{other}` (expected Sequential or a functional Model)"
+            )));
+        }
+    };
+    let mut specs = Vec::with_capacity(layers.len() + 1);
+    let mut previous: Option<String> = None;
+    for layer in layers {
+        let spec = parse_layer(layer)?;
+        let name = layer
+            .get("name")
+            .or_else(|| layer.get("config").and_then(|c| c.get("name")))
+            .and_then(Value::as_str)
+            .unwrap_or("?")
+            .to_string();
+        if let LayerSpec::Skipped { class, .. } = &spec
+            && class == "NotEqual"
+        {
+            check_mask_op(layer, &name)?;
+            specs.push(spec);
+            continue;
+        }
+        if functional {
+            let inbound = inbound_names(layer)?;
+            let expected: Vec<String> = previous.iter().cloned().collect();
+            if inbound != expected {
+                return Err(ImportError::Unsupported(format!(
+                    "the model is not a simple chain of layers: layer `{name}` reads {inbound:?}, \
+                     expected {expected:?}"
+                )));
+            }
+        }
+        // Keras 2 Sequential models declare their input shape on the first layer.
+        if specs.is_empty()
+            && !matches!(spec, LayerSpec::Input { .. })
+            && let Some(features) = layer.get("config").and_then(input_features)
+        {
+            specs.push(LayerSpec::Input { features });
+        }
+        previous = Some(name);
+        specs.push(spec);
+    }
+    Ok(specs)
+}
+
+/// The Keras 3 `NotEqual` pseudo-layer must be the `inputs != 0` of an `Embedding(mask_zero)`.
+fn check_mask_op(layer: &Value, name: &str) -> Result<()> {
+    let args = layer
+        .get("inbound_nodes")
+        .and_then(Value::as_array)
+        .and_then(|n| n.first())
+        .and_then(|n| n.get("args"))
+        .and_then(Value::as_array);
+    let compares_with_zero = args
+        .and_then(|a| a.get(1))
+        .and_then(Value::as_f64)
+        .is_some_and(|v| v == 0.0);
+    if compares_with_zero {
+        Ok(())
+    } else {
+        Err(ImportError::Unsupported(format!(
+            "layer `{name}` (NotEqual): only the `inputs != 0` mask of Embedding(mask_zero=True) is supported"
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keras2_sequential_gets_its_input_and_mirrored_backward_layer() {
+        let json = r#"{"class_name": "Sequential", "config": {"name": "s", "layers": [
+            {"class_name": "Bidirectional", "config": {"name": "bi", "batch_input_shape": [null, null, 60],
+              "layer": {"class_name": "LSTM", "config": {"name": "lstm_3", "units": 60, "activation": "tanh",
+                 "recurrent_activation": "sigmoid", "use_bias": true}}, "merge_mode": "concat"}},
+            {"class_name": "Dropout", "config": {"name": "drop", "rate": 0.5}},
+            {"class_name": "Dense", "config": {"name": "dense_2", "units": 5, "activation": "linear", "use_bias": false}}]}}"#;
+        let specs = parse_model_config(json).unwrap();
+        assert_eq!(specs[0], LayerSpec::Input { features: Some(60) });
+        match &specs[1] {
+            LayerSpec::Bidirectional { backward, .. } => {
+                assert!(backward.go_backwards);
+                assert_eq!(backward.units, 60);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(&specs[2], LayerSpec::Skipped { class, .. } if class == "Dropout"));
+        assert!(matches!(
+            &specs[3],
+            LayerSpec::Dense {
+                use_bias: false,
+                units: 5,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn unsupported_layers_and_settings_are_named() {
+        let model = |layer: &str| {
+            format!(
+                r#"{{"class_name": "Sequential", "config": {{"layers": [{{"class_name": "InputLayer",
+                "config": {{"batch_shape": [null, null, 3]}}}}, {layer}]}}}}"#
+            )
+        };
+        let cases = [
+            (
+                r#"{"class_name": "GRU", "config": {"name": "gru", "units": 4}}"#,
+                "gru",
+            ),
+            (
+                r#"{"class_name": "LSTM", "config": {"name": "l", "units": 4, "stateful": true}}"#,
+                "stateful",
+            ),
+            (
+                r#"{"class_name": "LSTM", "config": {"name": "l", "units": 4, "activation": "relu"}}"#,
+                "relu",
+            ),
+            (
+                r#"{"class_name": "Bidirectional", "config": {"name": "b", "merge_mode": "mul",
+                   "layer": {"class_name": "LSTM", "config": {"name": "l", "units": 4}}}}"#,
+                "mul",
+            ),
+            (
+                r#"{"class_name": "Conv1D", "config": {"name": "conv"}}"#,
+                "Conv1D",
+            ),
+            (
+                r#"{"class_name": "LSTM", "config": {"name": "l", "units": 4, "recurrent_activation": "softsign"}}"#,
+                "softsign",
+            ),
+        ];
+        for (layer, needle) in cases {
+            let err = parse_model_config(&model(layer)).unwrap_err();
+            assert!(matches!(err, ImportError::Unsupported(_)), "{err}");
+            assert!(err.to_string().contains(needle), "{err}");
+        }
+    }
+
+    #[test]
+    fn branching_functional_models_are_refused() {
+        let json = r#"{"class_name": "Functional", "config": {"layers": [
+            {"class_name": "InputLayer", "name": "in", "config": {"name": "in", "batch_shape": [null, null, 3]}, "inbound_nodes": []},
+            {"class_name": "LSTM", "name": "a", "config": {"name": "a", "units": 2}, "inbound_nodes": [[["in", 0, 0, {}]]]},
+            {"class_name": "LSTM", "name": "b", "config": {"name": "b", "units": 2}, "inbound_nodes": [[["in", 0, 0, {}]]]}]}}"#;
+        let err = parse_model_config(json).unwrap_err().to_string();
+        assert!(
+            err.contains("not a simple chain") && err.contains("`b`"),
+            "{err}"
+        );
+    }
+}

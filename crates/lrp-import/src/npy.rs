@@ -1,0 +1,399 @@
+//! NumPy `.npy` arrays (format versions 1, 2 and 3): reading any numeric dtype into `f64` or
+//! `i64` host arrays, and writing `f64`/`i64` arrays.
+//!
+//! Reading never trusts the header: the byte size the shape implies is computed with overflow
+//! checks and compared with the bytes present before anything is allocated.
+
+use crate::error::{ImportError, Result};
+use crate::safetensors_io::HostArray;
+
+const MAGIC: &[u8] = b"\x93NUMPY";
+
+/// The element types `.npy` files can hold that we read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Float,
+    Int,
+    Unsigned,
+    Bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+struct Header {
+    kind: Kind,
+    size: usize,
+    big_endian: bool,
+    fortran_order: bool,
+    shape: Vec<usize>,
+}
+
+fn format_error(msg: impl Into<String>) -> ImportError {
+    ImportError::Format(format!("invalid .npy file: {}", msg.into()))
+}
+
+/// Whether the bytes start like a `.npy` file.
+pub fn is_npy(bytes: &[u8]) -> bool {
+    bytes.starts_with(MAGIC)
+}
+
+fn parse_header(bytes: &[u8]) -> Result<(Header, &[u8])> {
+    if !is_npy(bytes) {
+        return Err(format_error("missing the \\x93NUMPY magic"));
+    }
+    let major = *bytes
+        .get(6)
+        .ok_or_else(|| format_error("truncated header"))?;
+    let (len, start): (usize, usize) = match major {
+        1 => {
+            let b = bytes
+                .get(8..10)
+                .ok_or_else(|| format_error("truncated header"))?;
+            (usize::from(u16::from_le_bytes([b[0], b[1]])), 10)
+        }
+        2 | 3 => {
+            let b = bytes
+                .get(8..12)
+                .ok_or_else(|| format_error("truncated header"))?;
+            (u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize, 12)
+        }
+        v => return Err(format_error(format!("unsupported format version {v}"))),
+    };
+    let end = start
+        .checked_add(len)
+        .filter(|&e| e <= bytes.len())
+        .ok_or_else(|| format_error("truncated header"))?;
+    let text =
+        std::str::from_utf8(&bytes[start..end]).map_err(|_| format_error("header is not text"))?;
+    let descr = dict_value(text, "descr").ok_or_else(|| format_error("header has no 'descr'"))?;
+    let descr = descr.trim().trim_matches(|c| c == '\'' || c == '"');
+    let fortran = dict_value(text, "fortran_order")
+        .ok_or_else(|| format_error("header has no 'fortran_order'"))?;
+    let shape_text =
+        dict_value(text, "shape").ok_or_else(|| format_error("header has no 'shape'"))?;
+    let (kind, size, big_endian) = parse_descr(descr)?;
+    let shape = parse_shape(shape_text)?;
+    Ok((
+        Header {
+            kind,
+            size,
+            big_endian,
+            fortran_order: fortran.trim() == "True",
+            shape,
+        },
+        &bytes[end..],
+    ))
+}
+
+/// The raw text of a key's value in the header's Python dict literal.
+fn dict_value<'a>(text: &'a str, key: &str) -> Option<&'a str> {
+    let pos = text
+        .find(&format!("'{key}'"))
+        .or_else(|| text.find(&format!("\"{key}\"")))?;
+    let rest = &text[pos + key.len() + 2..];
+    let rest = rest.trim_start().strip_prefix(':')?.trim_start();
+    if let Some(inner) = rest.strip_prefix('(') {
+        return Some(&inner[..inner.find(')')?]);
+    }
+    let end = rest
+        .find(',')
+        .or_else(|| rest.find('}'))
+        .unwrap_or(rest.len());
+    Some(&rest[..end])
+}
+
+fn parse_descr(descr: &str) -> Result<(Kind, usize, bool)> {
+    let mut chars = descr.chars();
+    let order = chars.next().ok_or_else(|| format_error("empty dtype"))?;
+    let (big_endian, rest) = match order {
+        '<' | '|' | '=' => (false, chars.as_str()),
+        '>' => (true, chars.as_str()),
+        _ => (false, descr),
+    };
+    let kind = match rest.chars().next() {
+        Some('f') => Kind::Float,
+        Some('i') => Kind::Int,
+        Some('u') => Kind::Unsigned,
+        Some('b') => Kind::Bool,
+        _ => {
+            return Err(format_error(format!(
+                "unsupported dtype '{descr}' (expected a number type)"
+            )));
+        }
+    };
+    let size: usize = rest[1..]
+        .parse()
+        .map_err(|_| format_error(format!("unsupported dtype '{descr}'")))?;
+    let ok = match kind {
+        Kind::Float => matches!(size, 2 | 4 | 8),
+        Kind::Int | Kind::Unsigned => matches!(size, 1 | 2 | 4 | 8),
+        Kind::Bool => size == 1,
+    };
+    if !ok {
+        return Err(format_error(format!("unsupported dtype '{descr}'")));
+    }
+    Ok((kind, size, big_endian))
+}
+
+fn parse_shape(text: &str) -> Result<Vec<usize>> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            s.trim_end_matches('L')
+                .parse::<usize>()
+                .map_err(|_| format_error(format!("bad shape entry '{s}'")))
+        })
+        .collect()
+}
+
+/// The element bytes after the header, checked against the shape without allocating.
+fn element_bytes<'a>(header: &Header, data: &'a [u8]) -> Result<&'a [u8]> {
+    let count = header
+        .shape
+        .iter()
+        .try_fold(1usize, |acc, &d| acc.checked_mul(d))
+        .ok_or_else(|| format_error(format!("shape {:?} overflows", header.shape)))?;
+    let need = count
+        .checked_mul(header.size)
+        .ok_or_else(|| format_error(format!("shape {:?} overflows", header.shape)))?;
+    if data.len() < need {
+        return Err(format_error(format!(
+            "shape {:?} needs {need} bytes of data but the file has {}",
+            header.shape,
+            data.len()
+        )));
+    }
+    Ok(&data[..need])
+}
+
+fn word(chunk: &[u8], big_endian: bool) -> [u8; 8] {
+    let mut w = [0u8; 8];
+    let n = chunk.len();
+    if big_endian {
+        for (i, b) in chunk.iter().rev().enumerate() {
+            w[i] = *b;
+        }
+    } else {
+        w[..n].copy_from_slice(chunk);
+    }
+    w
+}
+
+fn decode(header: &Header, bytes: &[u8]) -> Vec<f64> {
+    let size = header.size;
+    bytes
+        .chunks_exact(size)
+        .map(|c| {
+            let w = word(c, header.big_endian);
+            match (header.kind, size) {
+                (Kind::Float, 8) => f64::from_le_bytes(w),
+                (Kind::Float, 4) => f64::from(f32::from_le_bytes([w[0], w[1], w[2], w[3]])),
+                (Kind::Float, _) => half_to_f64(u16::from_le_bytes([w[0], w[1]])),
+                (Kind::Int, 8) => i64::from_le_bytes(w) as f64,
+                (Kind::Int, 4) => f64::from(i32::from_le_bytes([w[0], w[1], w[2], w[3]])),
+                (Kind::Int, 2) => f64::from(i16::from_le_bytes([w[0], w[1]])),
+                (Kind::Int, _) => f64::from(w[0] as i8),
+                (Kind::Unsigned | Kind::Bool, _) => u64::from_le_bytes(w) as f64,
+            }
+        })
+        .collect()
+}
+
+fn decode_int(header: &Header, bytes: &[u8]) -> Vec<i64> {
+    let size = header.size;
+    bytes
+        .chunks_exact(size)
+        .map(|c| {
+            let w = word(c, header.big_endian);
+            match (header.kind, size) {
+                (Kind::Int, 8) => i64::from_le_bytes(w),
+                (Kind::Int, 4) => i64::from(i32::from_le_bytes([w[0], w[1], w[2], w[3]])),
+                (Kind::Int, 2) => i64::from(i16::from_le_bytes([w[0], w[1]])),
+                (Kind::Int, _) => i64::from(w[0] as i8),
+                _ => u64::from_le_bytes(w) as i64,
+            }
+        })
+        .collect()
+}
+
+fn half_to_f64(bits: u16) -> f64 {
+    let sign = if bits & 0x8000 != 0 { -1.0 } else { 1.0 };
+    let exp = i32::from((bits >> 10) & 0x1f);
+    let frac = f64::from(bits & 0x3ff);
+    match exp {
+        0 => sign * frac * 2f64.powi(-24),
+        31 if frac == 0.0 => sign * f64::INFINITY,
+        31 => f64::NAN,
+        _ => sign * (1.0 + frac / 1024.0) * 2f64.powi(exp - 15),
+    }
+}
+
+/// Reorders a column-major (Fortran) array into row-major order.
+fn to_row_major<T: Copy>(data: Vec<T>, shape: &[usize]) -> Vec<T> {
+    let n = data.len();
+    let rank = shape.len();
+    if rank < 2 {
+        return data;
+    }
+    let mut out = Vec::with_capacity(n);
+    let mut index = vec![0usize; rank];
+    for _ in 0..n {
+        // Fortran offset of the row-major multi-index.
+        let mut offset = 0;
+        let mut stride = 1;
+        for (i, &d) in index.iter().zip(shape) {
+            offset += i * stride;
+            stride *= d;
+        }
+        out.push(data[offset]);
+        for k in (0..rank).rev() {
+            index[k] += 1;
+            if index[k] < shape[k] {
+                break;
+            }
+            index[k] = 0;
+        }
+    }
+    out
+}
+
+/// Reads a numeric `.npy` array as `f64` (integers converted exactly up to 2^53).
+pub fn read_f64(bytes: &[u8]) -> Result<HostArray<f64>> {
+    let (header, rest) = parse_header(bytes)?;
+    let data = decode(&header, element_bytes(&header, rest)?);
+    let data = if header.fortran_order {
+        to_row_major(data, &header.shape)
+    } else {
+        data
+    };
+    Ok(HostArray {
+        shape: header.shape,
+        data,
+    })
+}
+
+/// Reads an integer (or boolean) `.npy` array as `i64`; float arrays are refused.
+pub fn read_i64(bytes: &[u8]) -> Result<HostArray<i64>> {
+    let (header, rest) = parse_header(bytes)?;
+    if header.kind == Kind::Float {
+        return Err(format_error("expected an integer array, found floats"));
+    }
+    let data = decode_int(&header, element_bytes(&header, rest)?);
+    let data = if header.fortran_order {
+        to_row_major(data, &header.shape)
+    } else {
+        data
+    };
+    Ok(HostArray {
+        shape: header.shape,
+        data,
+    })
+}
+
+/// Whether a `.npy` file holds floats (as opposed to integers or booleans).
+pub fn holds_floats(bytes: &[u8]) -> Result<bool> {
+    Ok(parse_header(bytes)?.0.kind == Kind::Float)
+}
+
+fn write(descr: &str, shape: &[usize], payload: Vec<u8>) -> Vec<u8> {
+    let shape_text = match shape {
+        [n] => format!("({n},)"),
+        _ => format!(
+            "({})",
+            shape
+                .iter()
+                .map(usize::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    };
+    let mut header =
+        format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape_text}, }}");
+    // Pad so that the data starts at a multiple of 64 bytes, ending the header with a newline.
+    let unpadded = MAGIC.len() + 4 + header.len() + 1;
+    header.push_str(&" ".repeat((64 - unpadded % 64) % 64));
+    header.push('\n');
+    let mut out = Vec::with_capacity(MAGIC.len() + 4 + header.len() + payload.len());
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&[1, 0]);
+    out.extend_from_slice(&(header.len() as u16).to_le_bytes());
+    out.extend_from_slice(header.as_bytes());
+    out.extend_from_slice(&payload);
+    out
+}
+
+/// Serialises a row-major `f64` array as `.npy` (`<f8`).
+pub fn write_f64(shape: &[usize], data: &[f64]) -> Vec<u8> {
+    write(
+        "<f8",
+        shape,
+        data.iter().flat_map(|v| v.to_le_bytes()).collect(),
+    )
+}
+
+/// Serialises a row-major `i64` array as `.npy` (`<i8`).
+pub fn write_i64(shape: &[usize], data: &[i64]) -> Vec<u8> {
+    write(
+        "<i8",
+        shape,
+        data.iter().flat_map(|v| v.to_le_bytes()).collect(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip() {
+        let bytes = write_f64(&[2, 3], &[1.0, 2.0, 3.0, 4.0, 5.0, -6.5]);
+        assert_eq!(
+            (MAGIC.len() + 4 + u16::from_le_bytes([bytes[8], bytes[9]]) as usize) % 64,
+            0
+        );
+        let a = read_f64(&bytes).unwrap();
+        assert_eq!(a.shape, vec![2, 3]);
+        assert_eq!(a.data, vec![1.0, 2.0, 3.0, 4.0, 5.0, -6.5]);
+        let i = read_i64(&write_i64(&[3], &[1, -2, 3])).unwrap();
+        assert_eq!(i.data, vec![1, -2, 3]);
+        assert!(read_i64(&bytes).is_err());
+    }
+
+    #[test]
+    fn fortran_order_and_other_dtypes() {
+        // A 2x3 int32 array stored column-major: [[1,2,3],[4,5,6]] → 1,4,2,5,3,6.
+        let payload: Vec<u8> = [1i32, 4, 2, 5, 3, 6]
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect();
+        let mut bytes = write("<i4", &[2, 3], payload);
+        let at = bytes.windows(5).position(|w| w == b"False").unwrap();
+        bytes[at..at + 5].copy_from_slice(b"True ");
+        let a = read_f64(&bytes).unwrap();
+        assert_eq!(a.data, vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
+        let big: Vec<u8> = [1.5f32, -2.0]
+            .iter()
+            .flat_map(|v| v.to_be_bytes())
+            .collect();
+        let a = read_f64(&write(">f4", &[2], big)).unwrap();
+        assert_eq!(a.data, vec![1.5, -2.0]);
+    }
+
+    #[test]
+    fn malformed_files_are_refused() {
+        let good = write_f64(&[2], &[1.0, 2.0]);
+        assert!(read_f64(&good[..good.len() - 1]).is_err(), "truncated data");
+        assert!(read_f64(&good[..9]).is_err(), "truncated header");
+        assert!(read_f64(b"not npy at all").is_err());
+        // Absurd dimensions: must fail on the size check, not try to allocate.
+        let absurd = write("<f8", &[usize::MAX / 2, 4], vec![]);
+        let err = read_f64(&absurd).unwrap_err().to_string();
+        assert!(err.contains("overflows"), "{err}");
+        let huge = write("<f8", &[1 << 40], vec![]);
+        assert!(read_f64(&huge).unwrap_err().to_string().contains("needs"));
+        assert!(
+            read_f64(&write("<c16", &[1], vec![0; 16])).is_err(),
+            "complex"
+        );
+    }
+}
