@@ -14,6 +14,10 @@
 
 use std::time::{Duration, Instant};
 
+// The same allocator set-up as the `lstm-lrp` binary (see `lstm_lrp::alloc`).
+#[global_allocator]
+static GLOBAL: lstm_lrp::alloc::MiMalloc = lstm_lrp::alloc::MiMalloc;
+
 use lrp_conformance::random::{Rng, SingleLayer};
 use lstm_lrp::burn::tensor::{Device, Tensor, TensorData};
 use lstm_lrp::{ExplainConfig, LstmModel, Precision};
@@ -88,6 +92,7 @@ fn measure(seconds: f64, mut f: impl FnMut()) -> Duration {
 }
 
 fn main() {
+    lstm_lrp::alloc::keep_freed_memory();
     let o = options();
     let mut rng = Rng::new(1);
     let params = SingleLayer {

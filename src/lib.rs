@@ -18,6 +18,8 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+#[cfg(feature = "mimalloc")]
+pub mod alloc;
 pub mod backends;
 pub mod files;
 

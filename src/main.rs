@@ -4,7 +4,13 @@ mod cli;
 
 use std::process::ExitCode;
 
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static GLOBAL: lstm_lrp::alloc::MiMalloc = lstm_lrp::alloc::MiMalloc;
+
 fn main() -> ExitCode {
+    #[cfg(feature = "mimalloc")]
+    lstm_lrp::alloc::keep_freed_memory();
     match cli::run() {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {

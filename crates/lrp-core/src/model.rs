@@ -47,6 +47,10 @@ pub struct LstmModel {
     pub(crate) layers: Vec<LstmLayerTensors>,
     pub(crate) head: Vec<DenseTensors>,
     pub(crate) num_classes: usize,
+    pub(crate) parallel_directions: bool,
+    /// `(1, 1)` holding −½: multiplying a strided view by a broadcast tensor takes the backends'
+    /// fast binary path, where a scalar operation on a view may not.
+    pub(crate) neg_half: Tensor<2>,
 }
 
 /// The input layer on the device.
@@ -64,32 +68,46 @@ pub(crate) enum InputTensors {
     },
 }
 
-/// One LSTM layer, both directions stacked along a leading direction axis `D` (1 or 2).
+/// One LSTM layer on the device.
 ///
-/// Internal layout of `w_x`, `w_h`, `b`: gates reordered to i, f, o, g (the three sigmoid gates
+/// Internal layout of the gate kernels: gates reordered to i, f, o, g (the three sigmoid gates
 /// one contiguous slice) and scaled by −1 (i, f, o) and −2 (g), so that the pre-activations come
 /// out as `[−z_i, −z_f, −z_o, −2 z_g]` and one `exp` yields all four gates
 /// ([`crate::tensor_ops::lstm_gates`]). The cell candidate's kernels for the relevance pass are
 /// kept unscaled.
 #[derive(Debug, Clone)]
 pub(crate) struct LstmLayerTensors {
-    pub directions: usize,
     pub hidden: usize,
     pub input: usize,
     pub merge: MergeMode,
     pub gate_activation: GateActivation,
-    /// `(D, E, 4H)`, internal layout.
-    pub w_x: Tensor<3>,
-    /// `(D, H, 4H)`, internal layout.
-    pub w_h: Tensor<3>,
-    /// `(D, 1, 4H)`, internal layout.
-    pub b: Tensor<3>,
-    /// The cell candidate's input kernel, transposed: `(D, H, E)`.
-    pub w_x_g_t: Tensor<3>,
-    /// The cell candidate's recurrent kernel, transposed: `(D, H, H)`.
-    pub w_h_g_t: Tensor<3>,
-    /// The cell candidate's bias: `(D, 1, H)`.
-    pub b_g: Tensor<3>,
+    /// `(D·H, E)`: the cell candidates' input kernels, transposed, directions stacked by rows,
+    /// so the input relevance of every step and direction is one matrix product.
+    pub w_x_g_t: Tensor<2>,
+    /// Per direction (forward, then backward).
+    pub dirs: Vec<DirectionTensors>,
+}
+
+/// The weights of one direction.
+#[derive(Debug, Clone)]
+pub(crate) struct DirectionTensors {
+    /// `(E, 4H)`, internal layout.
+    pub w_x: Tensor<2>,
+    /// `(H, 4H)`, internal layout.
+    pub w_h: Tensor<2>,
+    /// `(1, 4H)`, internal layout.
+    pub b: Tensor<2>,
+    /// The cell candidate's recurrent kernel, transposed: `(H, H)`.
+    pub w_h_g_t: Tensor<2>,
+    /// The cell candidate's bias: `(1, H)`.
+    pub b_g: Tensor<2>,
+}
+
+impl LstmLayerTensors {
+    /// Number of directions (1 or 2).
+    pub fn directions(&self) -> usize {
+        self.dirs.len()
+    }
 }
 
 /// A Dense layer on the device.
@@ -143,7 +161,20 @@ impl LstmModel {
             layers,
             head,
             num_classes: params.num_classes(),
+            parallel_directions: true,
+            neg_half: from_f64(vec![-0.5], [1, 1], device, dtype),
         })
+    }
+
+    /// Whether the two directions of a bidirectional layer run in parallel (the default), as two
+    /// rayon tasks.
+    ///
+    /// The directions are independent until they are merged, and CPU backends run each
+    /// element-wise kernel on one core; two tasks keep two cores busy. Results are the same
+    /// either way. Turn it off to keep a model to the calling thread.
+    pub fn with_parallel_directions(mut self, parallel: bool) -> Self {
+        self.parallel_directions = parallel;
+        self
     }
 
     /// The device the model lives on.
@@ -194,30 +225,40 @@ fn reorder_columns(m: &Matrix, h: usize) -> Vec<f64> {
 fn upload_lstm(layer: &LstmLayer, device: &Device, dtype: DType) -> LstmLayerTensors {
     let h = layer.hidden_size();
     let e = layer.input_size();
-    let dirs: Vec<&LstmWeights> = core::iter::once(&layer.forward)
+    let weights: Vec<&LstmWeights> = core::iter::once(&layer.forward)
         .chain(layer.backward.as_ref())
         .collect();
-    let d = dirs.len();
-    let gather = |f: &dyn Fn(&LstmWeights) -> Vec<f64>| -> Vec<f64> {
-        dirs.iter().flat_map(|w| f(w)).collect()
-    };
-    let w_x = gather(&|w| reorder_columns(&w.w_x, h));
-    let w_h = gather(&|w| reorder_columns(&w.w_h, h));
-    let b = gather(&|w| internal_gate_order(&w.b, h).collect());
-    let w_x_g_t = gather(&|w| w.w_x.columns(2 * h..3 * h).transpose().into_data());
-    let w_h_g_t = gather(&|w| w.w_h.columns(2 * h..3 * h).transpose().into_data());
-    let b_g = gather(&|w| w.b[2 * h..3 * h].to_vec());
+    let d = weights.len();
+    let w_x_g_t: Vec<f64> = weights
+        .iter()
+        .flat_map(|w| w.w_x.columns(2 * h..3 * h).transpose().into_data())
+        .collect();
+    let dirs = weights
+        .iter()
+        .map(|w| DirectionTensors {
+            w_x: from_f64(reorder_columns(&w.w_x, h), [e, 4 * h], device, dtype),
+            w_h: from_f64(reorder_columns(&w.w_h, h), [h, 4 * h], device, dtype),
+            b: from_f64(
+                internal_gate_order(&w.b, h).collect(),
+                [1, 4 * h],
+                device,
+                dtype,
+            ),
+            w_h_g_t: from_f64(
+                w.w_h.columns(2 * h..3 * h).transpose().into_data(),
+                [h, h],
+                device,
+                dtype,
+            ),
+            b_g: from_f64(w.b[2 * h..3 * h].to_vec(), [1, h], device, dtype),
+        })
+        .collect();
     LstmLayerTensors {
-        directions: d,
         hidden: h,
         input: e,
         merge: layer.merge,
         gate_activation: layer.gate_activation,
-        w_x: from_f64(w_x, [d, e, 4 * h], device, dtype),
-        w_h: from_f64(w_h, [d, h, 4 * h], device, dtype),
-        b: from_f64(b, [d, 1, 4 * h], device, dtype),
-        w_x_g_t: from_f64(w_x_g_t, [d, h, e], device, dtype),
-        w_h_g_t: from_f64(w_h_g_t, [d, h, h], device, dtype),
-        b_g: from_f64(b_g, [d, 1, h], device, dtype),
+        w_x_g_t: from_f64(w_x_g_t, [d * h, e], device, dtype),
+        dirs,
     }
 }

@@ -40,7 +40,7 @@ pub(crate) fn to_bool_vec<const D: usize>(t: Tensor<D, Bool>) -> Result<Vec<bool
     Ok(data.iter::<bool>().collect())
 }
 
-/// The four LSTM gates from the pre-activations in the model's internal layout.
+/// The LSTM gates from the pre-activations in the model's internal layout.
 ///
 /// The internal weights are scaled so that `pre = [−z_i, −z_f, −z_o, −2 z_g]` (see
 /// [`crate::model`]): then one `exp` over all `4H` columns gives every gate, since
@@ -48,34 +48,41 @@ pub(crate) fn to_bool_vec<const D: usize>(t: Tensor<D, Bool>) -> Result<Vec<bool
 /// floating point, so `z_g = −pre_g / 2` is recovered bit for bit. Transcendental functions are
 /// the CPU backends' most expensive element-wise operations; this halves their count.
 ///
-/// Returns `(i, f, o, g)`, each `(D, B, H)`.
+/// `pre` is `(B, 4H)`; returns `(i, f, o, σ(2 z_g))`, each `(B, H)`; the caller forms
+/// `tanh(z_g) = 2 σ(2 z_g) − 1` where it is used (see [`input_times_candidate`]).
 pub(crate) fn lstm_gates(
-    pre: Tensor<3>,
+    pre: Tensor<2>,
     h: usize,
     kind: GateActivation,
-) -> (Tensor<3>, Tensor<3>, Tensor<3>, Tensor<3>) {
-    let (ifo, g) = match kind {
+) -> (Tensor<2>, Tensor<2>, Tensor<2>, Tensor<2>) {
+    let (ifo, sg) = match kind {
         GateActivation::Sigmoid => {
             let s = pre.exp().add_scalar(1.0).recip();
             (
-                s.clone().slice_dim(2, 0..3 * h),
-                s.slice_dim(2, 3 * h..4 * h),
+                s.clone().slice_dim(1, 0..3 * h),
+                s.slice_dim(1, 3 * h..4 * h),
             )
         }
         hard => {
-            let ifo = pre.clone().slice_dim(2, 0..3 * h);
-            let g = pre.slice_dim(2, 3 * h..4 * h).exp().add_scalar(1.0).recip();
+            let ifo = pre.clone().slice_dim(1, 0..3 * h);
+            let sg = pre.slice_dim(1, 3 * h..4 * h).exp().add_scalar(1.0).recip();
             let ifo = match hard {
                 GateActivation::HardSigmoidKeras2 => ifo.mul_scalar(-0.2).add_scalar(0.5),
                 _ => ifo.mul_scalar(-1.0 / 6.0).add_scalar(0.5),
             };
-            (ifo.clamp(0.0, 1.0), g)
+            (ifo.clamp(0.0, 1.0), sg)
         }
     };
-    let i = ifo.clone().slice_dim(2, 0..h);
-    let f = ifo.clone().slice_dim(2, h..2 * h);
-    let o = ifo.slice_dim(2, 2 * h..3 * h);
-    (i, f, o, g.mul_scalar(2.0).sub_scalar(1.0))
+    let i = ifo.clone().slice_dim(1, 0..h);
+    let f = ifo.clone().slice_dim(1, h..2 * h);
+    let o = ifo.slice_dim(1, 2 * h..3 * h);
+    (i, f, o, sg)
+}
+
+/// `i ⊙ g` with `g = tanh(z_g) = 2 σ(2 z_g) − 1`, as `2 (i ⊙ σ) − i`: binary operations on the
+/// gates' strided views and in-place scalar ones, no scalar operation on a view.
+pub(crate) fn input_times_candidate(i: Tensor<2>, sigmoid_2zg: Tensor<2>) -> Tensor<2> {
+    i.clone().mul(sigmoid_2zg).mul_scalar(2.0).sub(i)
 }
 
 /// `tanh(x) = 2 / (1 + e^{−2x}) − 1`: one `exp` and cheap arithmetic, about twice as fast as the

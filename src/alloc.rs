@@ -1,0 +1,46 @@
+//! A fast global allocator for programs built on lstm-lrp (feature `mimalloc`, on by default).
+//!
+//! burn's CPU backends allocate a fresh buffer for almost every tensor operation, ~1 MB each at
+//! the benchmark's sizes. glibc's allocator serves such sizes from fresh pages and hands them
+//! back, so the kernel zeroes pages all the time (up to a quarter of the run time in our
+//! profiles). mimalloc, told to keep freed memory, reuses it instead. A library cannot choose the
+//! allocator; the `lstm-lrp` binary and the benchmarks do, and applications can:
+//!
+//! ```ignore
+//! #[global_allocator]
+//! static GLOBAL: lstm_lrp::alloc::MiMalloc = lstm_lrp::alloc::MiMalloc;
+//!
+//! fn main() {
+//!     lstm_lrp::alloc::keep_freed_memory();
+//!     // …
+//! }
+//! ```
+
+pub use mimalloc::MiMalloc;
+
+/// `mi_option_purge_delay` in the mimalloc 3 headers vendored by `libmimalloc-sys` 0.1.49
+/// (`mimalloc.h`, `enum mi_option_e`); the crate exports no constant for it.
+const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+
+/// Tells mimalloc never to return freed memory to the operating system, so that the same pages
+/// serve the next batch instead of being faulted in and zeroed again. Call it at the start of
+/// `main`.
+pub fn keep_freed_memory() {
+    // SAFETY: setting an option is a plain store; the mimalloc documentation asks for it to be
+    // done before other threads allocate, which is the case at the start of `main`.
+    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_option_index_is_mimallocs_purge_delay() {
+        // purge_delay's default in the vendored mimalloc 3 is 1000 ms (`src/options.c`); a wrong
+        // index would read another option's value.
+        // SAFETY: reading an option has no preconditions.
+        let default = unsafe { libmimalloc_sys::mi_option_get(MI_OPTION_PURGE_DELAY) };
+        assert_eq!(default, 1000);
+    }
+}
