@@ -35,6 +35,8 @@ pub(crate) enum InputValues {
 }
 
 /// Which time steps of a padded batch are real.
+// burn's `Tensor` is a sizeable inline handle; boxing it would only add an allocation.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum Padding {
     /// The number of real steps of each sequence; the steps from `lengths[b]` on are padding

@@ -54,6 +54,8 @@ pub struct LstmModel {
 }
 
 /// The input layer on the device.
+// burn's `Tensor` is a sizeable inline handle; boxing it would only add an indirection.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub(crate) enum InputTensors {
     Features {
