@@ -2,10 +2,10 @@
 
 use std::path::Path;
 
-use lrp_core::burn::tensor::{Device, Tensor, TensorData};
-use lrp_core::{HostExplanation, ModelParams, Precision};
+use lrp_core::burn::tensor::{Bool, Device, Int, Tensor, TensorData};
+use lrp_core::{HostExplanation, Input, ModelParams, Precision};
 use lrp_import::safetensors_io::{self, OutTensor};
-use lrp_import::{HostArray, ImportError, npy};
+use lrp_import::{HostArray, ImportError, ImportedModel, LoadOptions, npy};
 
 /// Reads a whole file, naming it in the error.
 pub fn read_bytes(path: impl AsRef<Path>) -> Result<Vec<u8>, ImportError> {
@@ -16,66 +16,265 @@ pub fn read_bytes(path: impl AsRef<Path>) -> Result<Vec<u8>, ImportError> {
     })
 }
 
-/// Loads a model file into the canonical layout.
+/// Loads any supported model file (format detected from the content; see
+/// [`lrp_import::read_model`]) into the canonical layout.
 ///
-/// Supported: safetensors in the canonical layout (`w_x`, `w_h`, `b`, optional `w_x_bw`,
-/// `w_h_bw`, `b_bw`, `w_dense`, optional `b_dense`; see [`lrp_import::canonical`]).
+/// ```
+/// let params = lstm_lrp::load_model("fixtures/keras3/a_bilstm_dense.keras")?;
+/// assert_eq!(params.num_classes(), 3);
+/// # Ok::<(), lstm_lrp::import::ImportError>(())
+/// ```
 pub fn load_model(path: impl AsRef<Path>) -> Result<ModelParams, ImportError> {
-    lrp_import::read_canonical(&read_bytes(path)?)
+    Ok(load_model_with(path, &LoadOptions::default())?.params)
 }
 
-/// The arrays of an input file.
+/// Loads a model file with explicit options (forced format, Keras configuration, PyTorch
+/// module names), returning the import report too.
+pub fn load_model_with(
+    path: impl AsRef<Path>,
+    options: &LoadOptions,
+) -> Result<ImportedModel, ImportError> {
+    lrp_import::read_model(read_bytes(path)?, options)
+}
+
+/// The values of an input file.
+#[derive(Debug, Clone, PartialEq)]
+pub enum InputValues {
+    /// Feature vectors `(B, T, E)`.
+    Features(HostArray<f64>),
+    /// Token ids `(B, T)`.
+    Tokens(HostArray<i64>),
+}
+
+/// The arrays of an input file: values, and optionally which steps are real.
 #[derive(Debug, Clone, PartialEq)]
 pub struct InputArrays {
-    /// `x (B, T, E)` feature vectors.
-    pub x: HostArray<f64>,
+    /// The sequences.
+    pub values: InputValues,
+    /// Real length of each sequence (post-padding).
+    pub lengths: Option<Vec<usize>>,
+    /// `(B, T)` mask, nonzero = real step; overrides `lengths`.
+    pub mask: Option<HostArray<i64>>,
 }
 
 impl InputArrays {
-    /// `[B, T, E]`.
-    pub fn dims(&self) -> [usize; 3] {
-        [self.x.shape[0], self.x.shape[1], self.x.shape[2]]
+    /// `[B, T]`.
+    pub fn batch_and_steps(&self) -> [usize; 2] {
+        match &self.values {
+            InputValues::Features(x) => [x.shape[0], x.shape[1]],
+            InputValues::Tokens(ids) => [ids.shape[0], ids.shape[1]],
+        }
     }
 
-    /// Samples `range` of `x` as a tensor on `device` in `precision`.
-    pub fn features_tensor_range(
+    /// Whether the input holds token ids.
+    pub fn is_tokens(&self) -> bool {
+        matches!(self.values, InputValues::Tokens(_))
+    }
+
+    /// The token ids `(B, T)`, for token input.
+    pub fn tokens(&self) -> Option<&HostArray<i64>> {
+        match &self.values {
+            InputValues::Tokens(ids) => Some(ids),
+            InputValues::Features(_) => None,
+        }
+    }
+
+    /// Samples `range` as a model [`Input`] on `device` in `precision`, with their padding.
+    pub fn input_range(
         &self,
         range: core::ops::Range<usize>,
         device: &Device,
         precision: Precision,
-    ) -> Tensor<3> {
-        let [_, t, e] = self.dims();
-        let data = self.x.data[range.start * t * e..range.end * t * e].to_vec();
-        Tensor::from_data(
-            TensorData::new(data, [range.len(), t, e]),
-            (device, precision.dtype()),
-        )
+    ) -> Input {
+        let [_, t] = self.batch_and_steps();
+        let n = range.len();
+        let mut input = match &self.values {
+            InputValues::Features(x) => {
+                let e = x.shape[2];
+                let data = x.data[range.start * t * e..range.end * t * e].to_vec();
+                Input::features(Tensor::from_data(
+                    TensorData::new(data, [n, t, e]),
+                    (device, precision.dtype()),
+                ))
+            }
+            InputValues::Tokens(ids) => {
+                let data = ids.data[range.start * t..range.end * t].to_vec();
+                Input::tokens(Tensor::<2, Int>::from_data(
+                    TensorData::new(data, [n, t]),
+                    device,
+                ))
+            }
+        };
+        if let Some(mask) = &self.mask {
+            let flags: Vec<bool> = mask.data[range.start * t..range.end * t]
+                .iter()
+                .map(|&v| v != 0)
+                .collect();
+            input = input.with_mask(Tensor::<2, Bool>::from_data(
+                TensorData::new(flags, [n, t]),
+                device,
+            ));
+        } else if let Some(lengths) = &self.lengths {
+            input = input.with_lengths(lengths[range].to_vec());
+        }
+        input
     }
 
-    /// All of `x` as a tensor on `device` in `precision`.
+    /// All samples as a feature tensor (feature input only).
+    ///
+    /// # Panics
+    /// For token input.
     pub fn features_tensor(&self, device: &Device, precision: Precision) -> Tensor<3> {
-        self.features_tensor_range(0..self.dims()[0], device, precision)
+        match &self.values {
+            InputValues::Features(x) => {
+                let shape: [usize; 3] = [x.shape[0], x.shape[1], x.shape[2]];
+                Tensor::from_data(
+                    TensorData::new(x.data.clone(), shape),
+                    (device, precision.dtype()),
+                )
+            }
+            InputValues::Tokens(_) => panic!("features_tensor on token input"),
+        }
     }
 }
 
-/// Reads an input file: a `.npy` array `(B, T, E)`, or a safetensors file holding `x (B, T, E)`.
-/// The format is detected from the content.
+fn rank_error(name: &str, shape: Vec<usize>, expected: &'static str) -> ImportError {
+    ImportError::Rank {
+        name: name.into(),
+        shape,
+        expected,
+    }
+}
+
+fn values_from(x: HostArray<f64>) -> Result<InputValues, ImportError> {
+    match x.shape.len() {
+        3 => Ok(InputValues::Features(x)),
+        _ => Err(rank_error(
+            "x",
+            x.shape,
+            "3 dimensions (batch, time, features) for float input, or 2 (batch, time) for token ids",
+        )),
+    }
+}
+
+fn tokens_from(ids: HostArray<i64>) -> Result<InputValues, ImportError> {
+    match ids.shape.len() {
+        2 => Ok(InputValues::Tokens(ids)),
+        _ => Err(rank_error(
+            "x",
+            ids.shape,
+            "2 dimensions (batch, time) for token ids",
+        )),
+    }
+}
+
+/// Reads an input file, its format detected from the content:
+///
+/// - a `.npy` array: floats `(B, T, E)` or integer token ids `(B, T)`;
+/// - safetensors with `x` (floats `(B, T, E)` or integer ids `(B, T)`), optionally `lengths (B)`
+///   and/or `mask (B, T)` (nonzero = real step), which override a mask the model derives itself;
+/// - JSON lines, one JSON array of token ids per line: sequences of different lengths are
+///   post-padded with id 0 and their lengths recorded.
 pub fn read_input(path: impl AsRef<Path>) -> Result<InputArrays, ImportError> {
     let bytes = read_bytes(path)?;
-    let x = if npy::is_npy(&bytes) {
-        npy::read_f64(&bytes)?
-    } else {
-        let st = safetensors_io::parse(&bytes)?;
-        safetensors_io::float_array(&st, "x")?
-    };
-    if x.shape.len() != 3 {
-        return Err(ImportError::Rank {
-            name: "x".into(),
-            shape: x.shape,
-            expected: "3 dimensions (batch, time, features)",
+    if npy::is_npy(&bytes) {
+        let values = if npy::holds_floats(&bytes)? {
+            values_from(npy::read_f64(&bytes)?)?
+        } else {
+            tokens_from(npy::read_i64(&bytes)?)?
+        };
+        return Ok(InputArrays {
+            values,
+            lengths: None,
+            mask: None,
         });
     }
-    Ok(InputArrays { x })
+    if let Ok(st) = safetensors_io::parse(&bytes) {
+        let is_int = st
+            .tensor("x")
+            .map(|v| {
+                !matches!(
+                    v.dtype(),
+                    safetensors::Dtype::F64
+                        | safetensors::Dtype::F32
+                        | safetensors::Dtype::F16
+                        | safetensors::Dtype::BF16
+                )
+            })
+            .map_err(|_| ImportError::MissingTensor {
+                name: "x".into(),
+                present: safetensors_io::names(&st),
+            })?;
+        let values = if is_int {
+            tokens_from(safetensors_io::int_array(&st, "x")?)?
+        } else {
+            values_from(safetensors_io::float_array(&st, "x")?)?
+        };
+        let lengths = if safetensors_io::has(&st, "lengths") {
+            let l = safetensors_io::int_array(&st, "lengths")?;
+            Some(
+                l.data
+                    .iter()
+                    .map(|&v| {
+                        usize::try_from(v)
+                            .map_err(|_| ImportError::Format(format!("`lengths` holds {v}")))
+                    })
+                    .collect::<Result<Vec<_>, _>>()?,
+            )
+        } else {
+            None
+        };
+        let mask = if safetensors_io::has(&st, "mask") {
+            Some(safetensors_io::int_array(&st, "mask")?)
+        } else {
+            None
+        };
+        return Ok(InputArrays {
+            values,
+            lengths,
+            mask,
+        });
+    }
+    let text = String::from_utf8(bytes)
+        .map_err(|_| ImportError::Format("not a .npy, safetensors or JSON-lines file".into()))?;
+    read_jsonl_tokens(&text)
+}
+
+/// JSON lines of token-id arrays → post-padded ids with lengths.
+fn read_jsonl_tokens(text: &str) -> Result<InputArrays, ImportError> {
+    let mut rows: Vec<Vec<i64>> = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let row: Vec<i64> = serde_json::from_str(line).map_err(|e| {
+            ImportError::Format(format!(
+                "line {}: expected a JSON array of token ids ({e})",
+                n + 1
+            ))
+        })?;
+        rows.push(row);
+    }
+    if rows.is_empty() {
+        return Err(ImportError::Format(
+            "the JSON-lines input holds no sequence".into(),
+        ));
+    }
+    let t = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let lengths: Vec<usize> = rows.iter().map(Vec::len).collect();
+    let mut data = Vec::with_capacity(rows.len() * t);
+    for row in &rows {
+        data.extend_from_slice(row);
+        data.extend(std::iter::repeat_n(0, t - row.len()));
+    }
+    Ok(InputArrays {
+        values: InputValues::Tokens(HostArray {
+            shape: vec![rows.len(), t],
+            data,
+        }),
+        lengths: Some(lengths),
+        mask: None,
+    })
 }
 
 /// Reads per-sample target classes: a `.npy` integer array, a safetensors file with `target`,
@@ -99,31 +298,41 @@ pub fn read_targets(path: impl AsRef<Path>) -> Result<Vec<i64>, ImportError> {
         .collect()
 }
 
-/// Serialises an explanation as safetensors: `relevance (B, T, E)`, `rest (B)`, `logits (B, C)`
-/// (all F64) and `target (B)` (I64).
-pub fn explanation_safetensors(out: &HostExplanation) -> Result<Vec<u8>, ImportError> {
-    let f = |shape: Vec<usize>, data: &[f64]| {
-        OutTensor::F64(HostArray {
-            shape,
-            data: data.to_vec(),
-        })
-    };
-    safetensors_io::serialize(
-        &[
-            (
-                "relevance",
-                f(vec![out.batch, out.steps, out.features], &out.relevance),
+/// Serialises an explanation as safetensors: `relevance (B, T, E)`, `step_relevance (B, T)`
+/// (the sum over features: per token for token input), `rest (B)`, `logits (B, C)` (all F64),
+/// `target (B)` (I64), and for token input the ids `tokens (B, T)` they belong to.
+pub fn explanation_safetensors(
+    out: &HostExplanation,
+    tokens: Option<&HostArray<i64>>,
+) -> Result<Vec<u8>, ImportError> {
+    let f = |shape: Vec<usize>, data: Vec<f64>| OutTensor::F64(HostArray { shape, data });
+    let mut tensors = vec![
+        (
+            "relevance",
+            f(
+                vec![out.batch, out.steps, out.features],
+                out.relevance.clone(),
             ),
-            ("rest", f(vec![out.batch], &out.rest)),
-            ("logits", f(vec![out.batch, out.classes], &out.logits)),
-            (
-                "target",
-                OutTensor::I64(HostArray {
-                    shape: vec![out.batch],
-                    data: out.target.clone(),
-                }),
-            ),
-        ],
-        None,
-    )
+        ),
+        (
+            "step_relevance",
+            f(vec![out.batch, out.steps], out.step_relevance()),
+        ),
+        ("rest", f(vec![out.batch], out.rest.clone())),
+        (
+            "logits",
+            f(vec![out.batch, out.classes], out.logits.clone()),
+        ),
+        (
+            "target",
+            OutTensor::I64(HostArray {
+                shape: vec![out.batch],
+                data: out.target.clone(),
+            }),
+        ),
+    ];
+    if let Some(ids) = tokens {
+        tensors.push(("tokens", OutTensor::I64(ids.clone())));
+    }
+    safetensors_io::serialize(&tensors, None)
 }

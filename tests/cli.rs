@@ -216,3 +216,121 @@ fn bad_files_and_settings_get_one_clear_line() {
         "{line}"
     );
 }
+
+fn fixture(rel: &str) -> String {
+    golden::fixtures_dir().join(rel).display().to_string()
+}
+
+#[test]
+fn inspect_reports_architecture_and_conversions() {
+    let o = run(&[
+        "inspect",
+        "--model",
+        &fixture("pytorch/p1_bilstm_linear.legacy.pt"),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let s = String::from_utf8_lossy(&o.stdout);
+    assert!(s.contains("bidirectional LSTM (concat), 16 → 12"), "{s}");
+    assert!(s.contains("bias_ih + bias_hh summed"), "{s}");
+    let o = run(&[
+        "inspect",
+        "--model",
+        &fixture("keras3/b_lstm_softmax.keras"),
+    ]);
+    let s = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        s.contains("Keras 3 .keras") && s.contains("softmax (skipped"),
+        "{s}"
+    );
+}
+
+#[test]
+fn explains_keras_and_pytorch_files_and_token_input() {
+    let out = tmp("c.safetensors");
+    // Token ids with an explicit mask from the io file (Keras model c: Embedding(mask_zero)).
+    let o = run(&[
+        "explain",
+        "--model",
+        &fixture("keras3/c_embed_bilstmseq_lstm.keras"),
+        "--input",
+        &fixture("keras3/c_embed_bilstmseq_lstm.io.safetensors"),
+        "--output",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let bytes = std::fs::read(&out).unwrap();
+    let st = parse(&bytes).unwrap();
+    let steps = float_array(&st, "step_relevance").unwrap();
+    assert_eq!(steps.shape, vec![5, 9]);
+    let tokens = int_array(&st, "tokens").unwrap();
+    assert_eq!(tokens.shape, vec![5, 9]);
+    // Sample 4 has a single real step (length 1): all other steps hold exactly 0.
+    assert!(
+        steps.data[4 * 9 + 1..5 * 9].iter().all(|v| *v == 0.0),
+        "{:?}",
+        &steps.data[36..45]
+    );
+
+    // JSON lines of token ids, of different lengths, for the PyTorch p2 model.
+    let jsonl = tmp("ids.jsonl");
+    std::fs::write(&jsonl, "[3, 7, 9, 12]\n[5, 1]\n\n[8, 8, 8, 8, 8, 2]\n").unwrap();
+    let out2 = tmp("p2.safetensors");
+    let o = run(&[
+        "explain",
+        "--model",
+        &fixture("pytorch/p2_embed_2layer_bilstm_packed.safetensors"),
+        "--input",
+        jsonl.to_str().unwrap(),
+        "--output",
+        out2.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let bytes = std::fs::read(&out2).unwrap();
+    let st = parse(&bytes).unwrap();
+    let steps = float_array(&st, "step_relevance").unwrap();
+    assert_eq!(steps.shape, vec![3, 6]);
+    // Post-padding: row 0 has 4 real steps, row 1 has 2 (T = 6).
+    assert!(
+        steps.data[4..6]
+            .iter()
+            .chain(&steps.data[6 + 2..12])
+            .all(|v| *v == 0.0)
+    );
+    assert!(steps.data[12..18].iter().all(|v| *v != 0.0));
+}
+
+#[test]
+fn input_kind_and_broken_model_files_get_one_line() {
+    let line = error_line(&[
+        "explain",
+        "--model",
+        &fixture("keras3/c_embed_bilstmseq_lstm.keras"),
+        "--input",
+        &golden_path("tiny"),
+    ]);
+    assert!(line.contains("token ids"), "{line}");
+    let line = error_line(&[
+        "explain",
+        "--model",
+        &fixture("pytorch/p1_bilstm_linear.full_module.pt"),
+        "--input",
+        &golden_path("tiny"),
+    ]);
+    assert!(
+        line.contains("lstm_classifier.LSTMClassifier") && line.contains("state_dict"),
+        "{line}"
+    );
+    let truncated = tmp("cut.keras");
+    let bytes = std::fs::read(fixture("keras3/a_bilstm_dense.keras")).unwrap();
+    std::fs::write(&truncated, &bytes[..bytes.len() / 2]).unwrap();
+    let line = error_line(&["inspect", "--model", truncated.to_str().unwrap()]);
+    assert!(line.contains("cut.keras"), "{line}");
+    let line = error_line(&[
+        "inspect",
+        "--model",
+        &fixture("pytorch/p1_bilstm_linear.safetensors"),
+        "--head",
+        "fc:softplus",
+    ]);
+    assert!(line.contains("softplus"), "{line}");
+}

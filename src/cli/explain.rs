@@ -8,17 +8,18 @@ use lstm_lrp::backends::{self, DeviceChoice};
 use lstm_lrp::files;
 
 use super::CliError;
+use super::model_args::ModelArgs;
 
 #[derive(Debug, Args)]
 pub struct ExplainArgs {
-    /// Model file: safetensors in the canonical layout (w_x, w_h, b, [w_x_bw, w_h_bw, b_bw],
-    /// w_dense, [b_dense]).
-    #[arg(long, short)]
-    model: PathBuf,
-    /// Input file: safetensors with `x (B, T, E)`, or a .npy array (B, T, E).
+    #[command(flatten)]
+    model: ModelArgs,
+    /// Input file: safetensors with `x` (floats (B, T, E) or token ids (B, T)) and optionally
+    /// `lengths (B)` or `mask (B, T)`; a .npy array; or JSON lines of token-id arrays.
     #[arg(long, short)]
     input: PathBuf,
-    /// Output file (safetensors): relevance (B, T, E), rest (B), logits (B, C), target (B).
+    /// Output file (safetensors): relevance (B, T, E), step_relevance (B, T), rest (B),
+    /// logits (B, C), target (B), and tokens (B, T) for token input.
     #[arg(long, short)]
     output: Option<PathBuf>,
     /// Stabiliser ε >= 0 of the ε-rule.
@@ -82,21 +83,16 @@ fn parse_target(spec: &str, batch: usize) -> Result<Target, CliError> {
 }
 
 pub fn run(args: ExplainArgs) -> Result<(), CliError> {
-    let params = files::load_model(&args.model).map_err(|e| {
-        CliError::file(
-            &args.model,
-            e,
-            "expected a model in the canonical safetensors layout",
-        )
-    })?;
+    let imported = args.model.load()?;
+    let model_name = args.model.model.display().to_string();
     let inputs = files::read_input(&args.input).map_err(|e| {
         CliError::file(
             &args.input,
             e,
-            "expected `x` of shape (batch, time, features)",
+            "expected `x` as floats (batch, time, features) or token ids (batch, time)",
         )
     })?;
-    let [batch, _, _] = inputs.dims();
+    let [batch, _] = inputs.batch_and_steps();
     let target = parse_target(&args.target, batch)?;
     let config = ExplainConfig::new()
         .with_eps(args.eps)
@@ -111,8 +107,24 @@ pub fn run(args: ExplainArgs) -> Result<(), CliError> {
         .parse()
         .map_err(|e: backends::BackendError| CliError::usage(format!("--device: {e}")))?;
     let device = backends::device(choice).map_err(|e| CliError::usage(format!("--device: {e}")))?;
-    let model = LstmModel::new(&params, &device, args.precision)
-        .map_err(|e| CliError::explain(&args.model.display().to_string(), e))?;
+    let model = LstmModel::new(&imported.params, &device, args.precision)
+        .map_err(|e| CliError::explain(&model_name, e))?;
+    if inputs.is_tokens() != model.reads_tokens() {
+        return Err(CliError::usage(format!(
+            "{}: the input holds {} but the model {}",
+            args.input.display(),
+            if inputs.is_tokens() {
+                "token ids"
+            } else {
+                "feature vectors"
+            },
+            if model.reads_tokens() {
+                "starts with an embedding and reads token ids (batch, time)"
+            } else {
+                "reads feature vectors (batch, time, features)"
+            }
+        )));
+    }
 
     let input_name = args.input.display().to_string();
     let chunk = args.batch_size as usize;
@@ -125,9 +137,9 @@ pub fn run(args: ExplainArgs) -> Result<(), CliError> {
                 .with_target(Target::PerSample(classes[range.clone()].to_vec())),
             _ => config.clone(),
         };
-        let x = inputs.features_tensor_range(range.clone(), &device, args.precision);
+        let input = inputs.input_range(range.clone(), &device, args.precision);
         let part = model
-            .explain(x, &chunk_config)
+            .explain(input, &chunk_config)
             .and_then(|e| e.to_host())
             .map_err(|e| CliError::explain(&input_name, offset_sample(e, range.start)))?;
         match &mut result {
@@ -139,7 +151,7 @@ pub fn run(args: ExplainArgs) -> Result<(), CliError> {
         result.ok_or_else(|| CliError::explain(&input_name, lrp_core::LrpError::EmptyBatch))?;
 
     if let Some(output) = &args.output {
-        let bytes = files::explanation_safetensors(&result)
+        let bytes = files::explanation_safetensors(&result, inputs.tokens())
             .map_err(|e| CliError::file(output, e, "could not serialise the explanation"))?;
         std::fs::write(output, bytes).map_err(|e| {
             CliError::file(

@@ -2,6 +2,8 @@
 
 mod error;
 mod explain;
+mod inspect;
+mod model_args;
 
 use clap::{Parser, Subcommand};
 
@@ -19,6 +21,8 @@ struct Cli {
 enum Command {
     /// Explain every sequence of an input file and write the relevances.
     Explain(explain::ExplainArgs),
+    /// Show the architecture found in a model file and the conversions applied.
+    Inspect(inspect::InspectArgs),
 }
 
 /// Parses the command line and runs the command.
@@ -42,5 +46,6 @@ pub fn run() -> Result<(), CliError> {
     };
     match cli.command {
         Command::Explain(args) => explain::run(args),
+        Command::Inspect(args) => inspect::run(args),
     }
 }

@@ -37,9 +37,10 @@ pub fn read_canonical(bytes: &[u8]) -> Result<ModelParams> {
     )?)
 }
 
-/// Whether safetensors bytes look like the canonical layout (they hold `w_x` and `w_dense`).
+/// Whether safetensors bytes look like the canonical layout (they hold `w_x` or `w_dense`; a
+/// file with only one of them is canonical and incomplete, and reading it names what is missing).
 pub fn is_canonical(st: &SafeTensors<'_>) -> bool {
-    has(st, "w_x") && has(st, "w_dense")
+    has(st, "w_x") || has(st, "w_dense")
 }
 
 fn direction(st: &SafeTensors<'_>, suffix: &str) -> Result<LstmWeights> {
