@@ -1,8 +1,8 @@
 //! The checks of the suite. Each panics with a precise message on failure.
 
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
 use lrp_core::{
-    ExplainConfig, HostExplanation, LrpError, LstmModel, LstmWeights, Matrix, ModelParams,
+    ExplainConfig, HostExplanation, Input, LrpError, LstmModel, LstmWeights, Matrix, ModelParams,
     Precision, Target,
 };
 
@@ -342,5 +342,269 @@ pub fn explicit_targets(device: &Device, precision: Precision) {
         let out = explain(&model, &x, [2, 4, 4], &config);
         assert_eq!(out.target, vec![class as i64; 2]);
         assert_conserved(&format!("class {class}"), &out, tol);
+    }
+}
+
+/// One padded batch for an architecture: `B = 4`, `T = 6`; sample 0 is full, 1 post-padded to
+/// 3 steps, 2 pre-padded to 4 steps, 3 has a single step. Returns the model input and, per
+/// sample, the real steps' first-layer vectors (for the oracle and for unpadded runs) and their
+/// positions.
+pub struct PaddedBatch {
+    /// The batch as the model reads it.
+    pub input: Input,
+    /// Per sample: the time indices of the real steps.
+    pub real: Vec<Vec<usize>>,
+    /// Per sample: the real steps as the model reads them alone (an unpadded input).
+    pub alone: Vec<Input>,
+    /// Per sample: the first layer's input vectors at the real steps.
+    pub vectors: Vec<Vec<Vec<f64>>>,
+}
+
+const T_PADDED: usize = 6;
+
+fn real_steps() -> Vec<Vec<usize>> {
+    vec![
+        (0..6).collect(),
+        (0..3).collect(),
+        (2..6).collect(),
+        vec![0],
+    ]
+}
+
+/// Builds the padded batch for `arch`'s model `params`.
+pub fn padded_batch(
+    arch: &crate::random::Architecture,
+    params: &ModelParams,
+    rng: &mut Rng,
+    device: &Device,
+    precision: Precision,
+) -> PaddedBatch {
+    let real = real_steps();
+    let (b, t, e) = (real.len(), T_PADDED, arch.e);
+    let mask: Vec<bool> = real
+        .iter()
+        .flat_map(|r| (0..t).map(move |s| r.contains(&s)))
+        .collect();
+    let mask_tensor =
+        || Tensor::<2, Bool>::from_data(TensorData::new(mask.clone(), [b, t]), device);
+    match arch.embedding {
+        Some((vocab, mask_zero)) => {
+            let ids: Vec<i64> = mask
+                .iter()
+                .map(|&m| {
+                    if m {
+                        1 + rng.below(vocab - 1) as i64
+                    } else {
+                        0
+                    }
+                })
+                .collect();
+            let tokens = |data: Vec<i64>, n: usize, len: usize| {
+                Tensor::<2, Int>::from_data(TensorData::new(data, [n, len]), device)
+            };
+            let mut input = Input::tokens(tokens(ids.clone(), b, t));
+            if !mask_zero {
+                input = input.with_mask(mask_tensor());
+            }
+            let per_sample: Vec<Vec<i64>> = real
+                .iter()
+                .enumerate()
+                .map(|(s, r)| r.iter().map(|&k| ids[s * t + k]).collect())
+                .collect();
+            PaddedBatch {
+                input,
+                alone: per_sample
+                    .iter()
+                    .map(|ids| Input::tokens(tokens(ids.clone(), 1, ids.len())))
+                    .collect(),
+                vectors: per_sample
+                    .iter()
+                    .map(|ids| crate::oracle::first_layer_inputs(params, &[], ids))
+                    .collect(),
+                real,
+            }
+        }
+        None => {
+            let pad_value = arch.mask_value.unwrap_or(0.0);
+            let x: Vec<f64> = mask
+                .iter()
+                .flat_map(|&m| {
+                    let v: Vec<f64> = if m {
+                        rng.normals(e, 1.0)
+                    } else {
+                        vec![pad_value; e]
+                    };
+                    v
+                })
+                .collect();
+            let mut input = Input::features(self::input(&x, [b, t, e], device, precision));
+            if arch.mask_value.is_none() {
+                input = input.with_mask(mask_tensor());
+            }
+            let vectors: Vec<Vec<Vec<f64>>> = real
+                .iter()
+                .enumerate()
+                .map(|(s, r)| {
+                    r.iter()
+                        .map(|&k| x[(s * t + k) * e..(s * t + k + 1) * e].to_vec())
+                        .collect()
+                })
+                .collect();
+            PaddedBatch {
+                input,
+                alone: vectors
+                    .iter()
+                    .map(|v| {
+                        let flat: Vec<f64> = v.iter().flatten().copied().collect();
+                        Input::features(self::input(&flat, [1, v.len(), e], device, precision))
+                    })
+                    .collect(),
+                vectors,
+                real,
+            }
+        }
+    }
+}
+
+fn host_explain(model: &LstmModel, input: Input, config: &ExplainConfig) -> HostExplanation {
+    model
+        .explain(input, config)
+        .unwrap_or_else(|e| panic!("explain failed: {e}"))
+        .to_host()
+        .expect("read back")
+}
+
+/// The relevance of sample `s` at its real steps, `(len, E)` flattened, and whether every
+/// padded step holds exactly 0.
+fn real_relevance(out: &HostExplanation, s: usize, real: &[usize]) -> (Vec<f64>, bool) {
+    let (t, e) = (out.steps, out.features);
+    let at = |k: usize| &out.relevance[(s * t + k) * e..(s * t + k + 1) * e];
+    let values = real.iter().flat_map(|&k| at(k).to_vec()).collect();
+    let padded_zero = (0..t)
+        .filter(|k| !real.contains(k))
+        .all(|k| at(k).iter().all(|v| *v == 0.0));
+    (values, padded_zero)
+}
+
+/// Every architecture of [`crate::random::architectures`] on a padded batch (pre- and
+/// post-padding, mixed lengths): logits, relevance and rest equal the plain-Rust oracle's
+/// (1e-10 of the values' size in f64), padded steps get exactly zero relevance.
+pub fn architectures_match_the_oracle(device: &Device, precision: Precision) {
+    let tol = match precision {
+        Precision::F64 => 1e-10,
+        Precision::F32 => Tolerance::for_precision(precision).relevance,
+    };
+    let configs: Vec<ExplainConfig> = match precision {
+        Precision::F64 => vec![
+            ExplainConfig::new(),
+            ExplainConfig::new().with_eps(0.0).with_bias_factor(1.0),
+            ExplainConfig::new().with_eps(0.01).with_bias_factor(0.5),
+        ],
+        Precision::F32 => vec![ExplainConfig::new()],
+    };
+    let mut rng = Rng::new(4242);
+    for (a, arch) in crate::random::architectures().iter().enumerate() {
+        let params = arch.random(&mut rng);
+        let model = LstmModel::new(&params, device, precision).expect("model");
+        let batch = padded_batch(arch, &params, &mut rng, device, precision);
+        for config in &configs {
+            let out = host_explain(&model, batch.input.clone(), config);
+            for (s, real) in batch.real.iter().enumerate() {
+                let oracle = crate::oracle::explain(
+                    &params,
+                    &batch.vectors[s],
+                    Some(out.target[s] as usize),
+                    config.eps,
+                    config.bias_factor,
+                );
+                let what = format!(
+                    "architecture {a} ({arch:?}), sample {s}, eps {}, bf {}",
+                    config.eps, config.bias_factor
+                );
+                let c = out.classes;
+                assert_close(
+                    &format!("{what}: logits"),
+                    &out.logits[s * c..(s + 1) * c],
+                    &oracle.logits,
+                    tol,
+                );
+                let (relevance, padded_zero) = real_relevance(&out, s, real);
+                assert!(padded_zero, "{what}: padded steps must hold exactly 0");
+                assert_close(
+                    &format!("{what}: relevance"),
+                    &relevance,
+                    &oracle.relevance,
+                    tol,
+                );
+                assert_close(
+                    &format!("{what}: rest"),
+                    &out.rest[s..s + 1],
+                    &[oracle.rest],
+                    tol,
+                );
+            }
+        }
+    }
+}
+
+/// Conservation at `eps = 0`, `bias_factor = 1` on every architecture, padded batches included.
+pub fn conservation_on_random_architectures(device: &Device, precision: Precision) {
+    let tol = Tolerance::for_precision(precision).property;
+    let config = ExplainConfig::new().with_eps(0.0).with_bias_factor(1.0);
+    let mut rng = Rng::new(77);
+    for (a, arch) in crate::random::architectures().iter().enumerate() {
+        let params = arch.random(&mut rng);
+        let model = LstmModel::new(&params, device, precision).expect("model");
+        let batch = padded_batch(arch, &params, &mut rng, device, precision);
+        let out = host_explain(&model, batch.input, &config);
+        assert_conserved(&format!("architecture {a} ({arch:?})"), &out, tol);
+    }
+}
+
+/// A padded batch explains each sequence exactly as that sequence alone, unpadded (1e-12 of the
+/// values' size in f64).
+pub fn padded_batch_equals_unpadded(device: &Device, precision: Precision) {
+    let tol = match precision {
+        Precision::F64 => 1e-12,
+        Precision::F32 => Tolerance::for_precision(precision).property,
+    };
+    let config = ExplainConfig::new();
+    let mut rng = Rng::new(99);
+    for (a, arch) in crate::random::architectures().iter().enumerate() {
+        let params = arch.random(&mut rng);
+        let model = LstmModel::new(&params, device, precision).expect("model");
+        let batch = padded_batch(arch, &params, &mut rng, device, precision);
+        let all = host_explain(&model, batch.input.clone(), &config);
+        for (s, real) in batch.real.iter().enumerate() {
+            let single = host_explain(
+                &model,
+                batch.alone[s].clone(),
+                &config
+                    .clone()
+                    .with_target(Target::Class(all.target[s] as usize)),
+            );
+            let what = format!("architecture {a}, sample {s}");
+            let (relevance, padded_zero) = real_relevance(&all, s, real);
+            assert!(padded_zero, "{what}: padded steps must hold exactly 0");
+            assert_close(
+                &format!("{what}: relevance"),
+                &relevance,
+                &single.relevance,
+                tol,
+            );
+            let c = all.classes;
+            assert_close(
+                &format!("{what}: logits"),
+                &all.logits[s * c..(s + 1) * c],
+                &single.logits,
+                tol,
+            );
+            assert_close(
+                &format!("{what}: rest"),
+                &all.rest[s..s + 1],
+                &single.rest,
+                tol,
+            );
+        }
     }
 }

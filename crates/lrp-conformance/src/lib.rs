@@ -14,6 +14,7 @@
 pub mod checks;
 pub mod compare;
 pub mod golden;
+pub mod oracle;
 pub mod random;
 
 pub use compare::Tolerance;
@@ -55,6 +56,18 @@ macro_rules! conformance_tests {
                 #[test]
                 fn explicit_targets_are_explained() {
                     $crate::checks::explicit_targets(&device(), P);
+                }
+                #[test]
+                fn architectures_match_the_oracle() {
+                    $crate::checks::architectures_match_the_oracle(&device(), P);
+                }
+                #[test]
+                fn conservation_on_random_architectures() {
+                    $crate::checks::conservation_on_random_architectures(&device(), P);
+                }
+                #[test]
+                fn padded_batch_equals_unpadded() {
+                    $crate::checks::padded_batch_equals_unpadded(&device(), P);
                 }
             }
         )+

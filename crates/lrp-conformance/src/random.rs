@@ -111,3 +111,151 @@ pub fn single_layer_shapes() -> Vec<SingleLayer> {
     }
     shapes
 }
+
+/// A random architecture: input kind, a stack of LSTM layers and a Dense head.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Architecture {
+    /// `Some((vocab, mask_zero))` for token input through an embedding; `None` for features.
+    pub embedding: Option<(usize, bool)>,
+    /// Keras `Masking(mask_value)` on feature input.
+    pub mask_value: Option<f64>,
+    /// Input (embedding) size E.
+    pub e: usize,
+    /// Per layer: hidden size, bidirectional, merge mode.
+    pub layers: Vec<(usize, bool, lrp_core::MergeMode)>,
+    /// Hidden Dense layers (units, activation), then the output layer's classes and activation.
+    pub head: Vec<(usize, lrp_core::Activation)>,
+    /// Gate nonlinearity of every layer.
+    pub gates: lrp_core::GateActivation,
+}
+
+impl Architecture {
+    /// Random weights for this architecture.
+    pub fn random(&self, rng: &mut Rng) -> ModelParams {
+        use lrp_core::{DenseLayer, InputLayer, LstmLayer};
+        let input = match self.embedding {
+            Some((vocab, mask_zero)) => InputLayer::Embedding {
+                table: Matrix::new(vocab, self.e, rng.normals(vocab * self.e, 1.0)).expect("len"),
+                mask_zero,
+            },
+            None => InputLayer::Features {
+                size: self.e,
+                mask_value: self.mask_value,
+            },
+        };
+        let mut size = self.e;
+        let mut layers = Vec::new();
+        for &(h, bi, merge) in &self.layers {
+            let forward = rng.lstm_weights(size, h);
+            let mut layer = if bi {
+                LstmLayer::bidirectional(forward, rng.lstm_weights(size, h), merge)
+            } else {
+                LstmLayer::unidirectional(forward)
+            };
+            layer.gate_activation = self.gates;
+            size = layer.output_size();
+            layers.push(layer);
+        }
+        let head = self
+            .head
+            .iter()
+            .map(|&(units, activation)| {
+                let d = DenseLayer {
+                    w: rng.matrix(size, units),
+                    b: rng.normals(units, 0.5),
+                    activation,
+                };
+                size = units;
+                d
+            })
+            .collect();
+        ModelParams::new(input, layers, head).expect("consistent sizes")
+    }
+}
+
+/// Architectures covering every supported combination at least once: uni- and bidirectional
+/// layers, stacks of two and three, concat/sum/ave merges in the middle and at the top, token
+/// input with and without mask_zero, Masking, multi-layer heads with ReLU and tanh, final
+/// softmax/sigmoid, hard-sigmoid gates, and the degenerate sizes H = 1, C = 1.
+pub fn architectures() -> Vec<Architecture> {
+    use lrp_core::{Activation::*, GateActivation, MergeMode::*};
+    let arch = |embedding,
+                mask_value,
+                e,
+                layers: Vec<(usize, bool, lrp_core::MergeMode)>,
+                head: Vec<(usize, lrp_core::Activation)>,
+                gates| Architecture {
+        embedding,
+        mask_value,
+        e,
+        layers,
+        head,
+        gates,
+    };
+    vec![
+        arch(
+            None,
+            None,
+            3,
+            vec![(4, true, Concat)],
+            vec![(2, Linear)],
+            GateActivation::Sigmoid,
+        ),
+        arch(
+            None,
+            None,
+            2,
+            vec![(3, false, Concat), (4, true, Concat)],
+            vec![(3, Linear)],
+            GateActivation::Sigmoid,
+        ),
+        arch(
+            None,
+            Some(0.0),
+            4,
+            vec![(5, true, Sum)],
+            vec![(6, Relu), (3, Softmax)],
+            GateActivation::Sigmoid,
+        ),
+        arch(
+            Some((12, true)),
+            None,
+            5,
+            vec![(3, true, Concat), (4, false, Concat)],
+            vec![(2, Linear)],
+            GateActivation::Sigmoid,
+        ),
+        arch(
+            Some((9, false)),
+            None,
+            3,
+            vec![(2, true, Ave), (3, true, Sum)],
+            vec![(4, Tanh), (5, Relu), (2, Sigmoid)],
+            GateActivation::Sigmoid,
+        ),
+        arch(
+            None,
+            None,
+            1,
+            vec![(1, false, Concat)],
+            vec![(1, Linear)],
+            GateActivation::Sigmoid,
+        ),
+        arch(
+            None,
+            None,
+            3,
+            vec![(2, true, Ave), (2, true, Ave), (3, true, Concat)],
+            vec![(2, Linear)],
+            GateActivation::HardSigmoidKeras2,
+        ),
+        arch(
+            Some((7, true)),
+            None,
+            2,
+            vec![(3, true, Sum)],
+            vec![(3, Relu), (1, Linear)],
+            GateActivation::HardSigmoidKeras3,
+        ),
+    ]
+}

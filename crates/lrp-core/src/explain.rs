@@ -129,11 +129,11 @@ impl LstmModel {
         let prepared = self.prepare(input.into())?;
         let trace = self.run(&prepared, false);
         Ok(LayerOutputs {
-            inputs: prepared.x.swap_dims(0, 1),
+            inputs: prepared.full_x.clone().swap_dims(0, 1),
             sequences: trace
                 .sequences
                 .iter()
-                .map(|s| s.clone().swap_dims(0, 1))
+                .map(|s| prepared.untrim(s.clone()).swap_dims(0, 1))
                 .collect(),
             final_state: trace.head_inputs[0].clone(),
             hidden: trace.hidden.clone(),
@@ -181,7 +181,7 @@ impl LstmModel {
             &self.device,
         );
         Ok(Explanation {
-            relevance: relevance.swap_dims(0, 1),
+            relevance: prepared.untrim(relevance).swap_dims(0, 1),
             rest,
             logits,
             target,

@@ -103,11 +103,42 @@ impl From<Tensor<2, Int>> for Input {
 /// A validated input, time-major, in the model's dtype and on its device.
 #[derive(Debug, Clone)]
 pub(crate) struct Prepared {
-    /// `(T, B, E)`: the vectors the first LSTM layer reads.
+    /// `(T', B, E)`: the vectors the first LSTM layer reads, over the window of time steps where
+    /// some sequence is real.
     pub x: Tensor<3>,
+    /// `(T, B, E)`: the same over every time step of the input.
+    pub full_x: Tensor<3>,
     /// `(T, B)`, `true` at padding; `None` when every step is real.
     pub pad: Option<Tensor<2, Bool>>,
     pub batch: usize,
+    /// The input's time steps before and after the window `x` covers: steps that are padding in
+    /// every sequence are not computed at all (their relevance is 0 and their state unchanged).
+    pub trimmed: (usize, usize),
+}
+
+impl Prepared {
+    /// Extends a time-major `(T', B, F)` result over the trimmed steps with zeros, back to the
+    /// input's `T`.
+    pub fn untrim<const D: usize>(&self, t: Tensor<D>) -> Tensor<D> {
+        let (before, after) = self.trimmed;
+        if before == 0 && after == 0 {
+            return t;
+        }
+        let mut parts = Vec::with_capacity(3);
+        let zeros = |n: usize| {
+            let mut shape = t.dims();
+            shape[0] = n;
+            Tensor::<D>::zeros(shape, (&t.device(), t.dtype()))
+        };
+        if before > 0 {
+            parts.push(zeros(before));
+        }
+        parts.push(t.clone());
+        if after > 0 {
+            parts.push(zeros(after));
+        }
+        Tensor::cat(parts, 0)
+    }
 }
 
 impl LstmModel {
@@ -182,14 +213,19 @@ impl LstmModel {
             }
             None => derived_pad,
         };
-        let pad = match pad {
+        let (pad, trimmed) = match pad {
             Some(pad) => self.check_padding(pad, batch, steps)?,
-            None => None,
+            None => (None, (0, 0)),
         };
+        let (before, after) = trimmed;
+        let window = before..steps - after;
+        let full_x = x.swap_dims(0, 1);
         Ok(Prepared {
-            x: x.swap_dims(0, 1),
-            pad: pad.map(|p| p.swap_dims(0, 1)),
+            x: full_x.clone().slice_dim(0, window.clone()),
+            full_x,
+            pad: pad.map(|p| p.swap_dims(0, 1).slice_dim(0, window)),
             batch,
+            trimmed,
         })
     }
 
@@ -220,21 +256,31 @@ impl LstmModel {
         ))
     }
 
-    /// Checks that every sequence has a real step; `None` when no step is padding.
+    /// Checks that every sequence has a real step. Returns the mask (`None` when no step is
+    /// padding) and how many leading and trailing steps are padding in every sequence.
     fn check_padding(
         &self,
         pad: Tensor<2, Bool>,
         batch: usize,
         steps: usize,
-    ) -> Result<Option<Tensor<2, Bool>>> {
+    ) -> Result<(Option<Tensor<2, Bool>>, (usize, usize))> {
         let flags = to_bool_vec(pad.clone())?;
-        for (sample, row) in flags.chunks(steps).enumerate() {
-            if row.iter().all(|&p| p) {
-                return Err(LrpError::EmptySequence { sample });
-            }
-        }
         debug_assert_eq!(flags.len(), batch * steps);
-        Ok(flags.iter().any(|&p| p).then_some(pad))
+        let mut first = steps;
+        let mut last = 0;
+        for (sample, row) in flags.chunks(steps).enumerate() {
+            let Some(f) = row.iter().position(|&p| !p) else {
+                return Err(LrpError::EmptySequence { sample });
+            };
+            let l = row.iter().rposition(|&p| !p).expect("a real step exists");
+            first = first.min(f);
+            last = last.max(l);
+        }
+        let trimmed = (first, steps - 1 - last);
+        let any_padding = flags
+            .chunks(steps)
+            .any(|row| row[first..=last].iter().any(|&p| p));
+        Ok((any_padding.then_some(pad), trimmed))
     }
 }
 

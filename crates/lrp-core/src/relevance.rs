@@ -20,7 +20,7 @@ use burn::tensor::{Bool, Tensor};
 use crate::forward::{DirectionTrace, LayerTrace, Trace, per_direction, time_of};
 use crate::model::{DirectionTensors, LstmLayerTensors, LstmModel};
 use crate::params::MergeMode;
-use crate::rules::epsilon::{EpsilonRule, with_share};
+use crate::rules::epsilon::{EpsilonRule, add_optional, with_share};
 use crate::rules::gate::signal_take_all;
 
 /// Relevance arriving at one direction of an LSTM layer from above.
@@ -38,7 +38,7 @@ struct DirectionRelevance {
     quotients: Vec<Tensor<2>>,
     /// Its bias/stabiliser shares `(B, 1)` by time; `None` where they are exactly 0.
     shares: Vec<Option<Tensor<2>>>,
-    /// Relevance left on the initial state `(B)`.
+    /// Relevance left on the initial state, and absorbed at zero denominators, `(B)`.
     rest: Tensor<1>,
 }
 
@@ -53,13 +53,17 @@ impl LstmModel {
     ) -> (Tensor<3>, Tensor<1>) {
         // The Dense head, last layer first; relevance passes unchanged through the element-wise
         // activations.
+        let batch = relevance.dims()[0];
+        // Relevance at exactly-zero denominators (eps = 0 only), reported in `rest`.
+        let mut absorbed: Option<Tensor<1>> = None;
         let mut r = relevance;
         for (k, dense) in self.head.iter().enumerate().rev() {
             let a = trace.head_inputs[k].clone();
             let z = trace.head_z[k].clone();
-            let q = rule.quotient(r, z.clone());
+            let (q, lost) = rule.quotient(r, z.clone());
+            absorbed = add_optional(absorbed, lost.map(|l| l.reshape([batch])));
             let share = rule.share(&q, &z, Some(&dense.b), dense.inputs);
-            r = with_share(a.mul(q.matmul(dense.w_t.clone())), &share);
+            r = with_share(q.matmul(dense.w_t.clone()).mul(a), &share);
         }
 
         let top = self.layers.len() - 1;
@@ -69,10 +73,9 @@ impl LstmModel {
             .map(|d| d.final_h.clone())
             .collect();
         let merged = trace.head_inputs[0].clone();
-        let mut upper: Vec<Upper> = split(&self.layers[top], finals, merged, r, rule)
-            .into_iter()
-            .map(Upper::Final)
-            .collect();
+        let (parts, lost) = split(&self.layers[top], finals, merged, r, rule);
+        absorbed = add_optional(absorbed, lost.map(|l| l.reshape([batch])));
+        let mut upper: Vec<Upper> = parts.into_iter().map(Upper::Final).collect();
         let mut rest: Option<Tensor<1>> = None;
         for l in (0..self.layers.len()).rev() {
             let (r_in, layer_rest) =
@@ -82,7 +85,11 @@ impl LstmModel {
                 None => layer_rest,
             });
             if l == 0 {
-                return (r_in, rest.expect("set above"));
+                let rest = rest.expect("set above");
+                return (
+                    r_in,
+                    add_optional(Some(rest.clone()), absorbed).unwrap_or(rest),
+                );
             }
             let below = &trace.layers[l - 1];
             let (outputs, merged) = match &below.merge_inputs {
@@ -90,10 +97,10 @@ impl LstmModel {
                 // Only a sum/ave merge reads the outputs; concatenation just splits.
                 None => (Vec::new(), r_in.clone()),
             };
-            upper = split(&self.layers[l - 1], outputs, merged, r_in, rule)
-                .into_iter()
-                .map(Upper::Sequence)
-                .collect();
+            let (parts, lost) = split(&self.layers[l - 1], outputs, merged, r_in, rule);
+            // (T, B, 1) → (B).
+            absorbed = add_optional(absorbed, lost.map(|l| l.sum_dim(0).reshape([batch])));
+            upper = parts.into_iter().map(Upper::Sequence).collect();
         }
         unreachable!("a validated model has at least one LSTM layer")
     }
@@ -150,23 +157,27 @@ impl LstmModel {
 
 /// Relevance on a layer's merged output (`(B, out)` final state or `(T, B, out)` sequence) →
 /// per direction (`(B, H)` / `(T, B, H)`). `outputs` are the directions' own outputs (only read
-/// by a sum/ave merge) and `merged` their merge.
+/// by a sum/ave merge) and `merged` their merge. Also returns the relevance absorbed at zero
+/// denominators of a sum/ave merge (eps = 0 only), summed over the last dimension.
 fn split<const D: usize>(
     layer: &LstmLayerTensors,
     outputs: Vec<Tensor<D>>,
     merged: Tensor<D>,
     r: Tensor<D>,
     rule: EpsilonRule,
-) -> Vec<Tensor<D>> {
+) -> (Vec<Tensor<D>>, Option<Tensor<D>>) {
     let h = layer.hidden;
     if layer.directions() == 1 {
-        return vec![r];
+        return (vec![r], None);
     }
     match layer.merge {
-        MergeMode::Concat => vec![
-            r.clone().slice_dim(D - 1, 0..h),
-            r.slice_dim(D - 1, h..2 * h),
-        ],
+        MergeMode::Concat => (
+            vec![
+                r.clone().slice_dim(D - 1, 0..h),
+                r.slice_dim(D - 1, h..2 * h),
+            ],
+            None,
+        ),
         // The ε-rule through z = w (a_fw + a_bw), w = 1 (sum) or 1/2 (ave), no bias, N = 2H
         // (the same dense-identity convention as the cell-state split).
         MergeMode::Sum | MergeMode::Ave => {
@@ -175,12 +186,13 @@ fn split<const D: usize>(
             } else {
                 1.0
             };
-            let q = rule.quotient(r, merged.clone());
+            let (q, lost) = rule.quotient(r, merged.clone());
             let share = rule.share(&q, &merged, None, 2 * h);
-            outputs
+            let parts = outputs
                 .into_iter()
                 .map(|a| with_share(a.mul_scalar(weight).mul(q.clone()), &share))
-                .collect()
+                .collect();
+            (parts, lost)
         }
     }
 }
@@ -204,6 +216,8 @@ fn direction_relevance(
     };
     let mut r_c = zeros;
     let mut quotients = vec![None; t_len];
+    // Relevance at exactly-zero denominators (eps = 0 only), `(B, 1)`, reported in `rest`.
+    let mut absorbed: Option<Tensor<2>> = None;
     let mut shares = vec![None; t_len];
 
     for s in (0..t_len).rev() {
@@ -220,12 +234,13 @@ fn direction_relevance(
         };
         let r_cell = r_c.add(signal_take_all(r_h));
         // c_t = f ⊙ c_{t-1} + i ⊙ g: identity weights, N = 2H.
-        let q_c = rule.quotient(r_cell, step.c.clone());
+        let (q_c, lost_c) = rule.quotient(r_cell, step.c.clone());
         let share_c = rule.share(&q_c, &step.c, None, 2 * h);
         let mut r_c_prev = signal_take_all(with_share(step.fc.clone().mul(q_c.clone()), &share_c));
         let r_g = signal_take_all(with_share(step.ig.clone().mul(q_c), &share_c));
         // g = tanh(x W_xg + h_{t-1} W_hg + b_g): N = E + H.
-        let mut q_g = rule.quotient(r_g, step.g_pre.clone());
+        let (mut q_g, lost_g) = rule.quotient(r_g, step.g_pre.clone());
+        let mut lost = add_optional(lost_c, lost_g);
         let mut share_g = rule.share(&q_g, &step.g_pre, Some(&weights.b_g), n_gate);
         let mut r_h_prev = with_share(
             q_g.clone()
@@ -242,8 +257,10 @@ fn direction_relevance(
             r_h_prev = r_h_prev.mask_where(wide.clone(), r_h);
             r_c_prev = r_c_prev.mask_where(wide.clone(), r_c);
             q_g = q_g.mask_fill(wide, 0.0);
-            share_g = share_g.map(|sh| sh.mask_fill(flags, 0.0));
+            share_g = share_g.map(|sh| sh.mask_fill(flags.clone(), 0.0));
+            lost = lost.map(|l| l.mask_fill(flags, 0.0));
         }
+        absorbed = add_optional(absorbed, lost);
         quotients[t] = Some(q_g);
         shares[t] = share_g;
         r_h = r_h_prev;
@@ -255,6 +272,8 @@ fn direction_relevance(
             .map(|q| q.expect("every time step is visited once"))
             .collect(),
         shares,
-        rest: r_h.add(r_c).sum_dim(1).reshape([batch]),
+        rest: add_optional(Some(r_h.add(r_c).sum_dim(1)), absorbed)
+            .expect("the first term is present")
+            .reshape([batch]),
     }
 }

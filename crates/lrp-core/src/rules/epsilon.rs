@@ -35,19 +35,32 @@ impl EpsilonRule {
             .mask_where(negative, z.sub_scalar(self.eps))
     }
 
-    /// The quotient `q = R / (z + eps · s(z))`.
+    /// The quotient `q = R / (z + eps · s(z))`, and the relevance it cannot pass on.
     ///
-    /// With `eps = 0` a denominator can be exactly 0; its quotient is defined as 0 (that output's
-    /// relevance is not passed on) rather than NaN or infinity. With `eps > 0`, `|den| >= eps`.
-    pub fn quotient<const D: usize>(&self, relevance: Tensor<D>, z: Tensor<D>) -> Tensor<D> {
+    /// With `eps > 0`, `|den| >= eps` and everything passes. With `eps = 0` a denominator can be
+    /// exactly 0 (a cell state or pre-activation that is exactly zero, e.g. behind saturated
+    /// hard-sigmoid gates); the rule is undefined there. Such an output's quotient is 0 — never NaN
+    /// or infinity — and its relevance is returned as `absorbed` (summed over the last
+    /// dimension, kept with size 1) so that the caller can report it in `rest` and conservation
+    /// still holds.
+    pub fn quotient<const D: usize>(
+        &self,
+        relevance: Tensor<D>,
+        z: Tensor<D>,
+    ) -> (Tensor<D>, Option<Tensor<D>>) {
         let den = self.denominator(z);
         if self.eps != 0.0 {
-            return relevance.div(den);
+            return (relevance.div(den), None);
         }
         let zero = den.clone().equal_elem(0.0);
-        relevance
+        let absorbed = relevance
+            .clone()
+            .mask_fill(zero.clone().bool_not(), 0.0)
+            .sum_dim(D - 1);
+        let q = relevance
             .div(den.mask_fill(zero.clone(), 1.0))
-            .mask_fill(zero, 0.0)
+            .mask_fill(zero, 0.0);
+        (q, Some(absorbed))
     }
 
     /// The share `(bias_factor / n) · Σ_j (b_j + eps · s_j) q_j` that each of the `n` inputs of
@@ -86,6 +99,18 @@ impl EpsilonRule {
         z.ones_like()
             .mul_scalar(self.eps)
             .mask_fill(negative, -self.eps)
+    }
+}
+
+/// `a + b` where a missing term is exactly zero.
+pub(crate) fn add_optional<const D: usize>(
+    a: Option<Tensor<D>>,
+    b: Option<Tensor<D>>,
+) -> Option<Tensor<D>> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.add(b)),
+        (a, None) => a,
+        (None, b) => b,
     }
 }
 

@@ -1,0 +1,404 @@
+//! An independent oracle: LRP for one sequence in plain Rust `f64`, written straight from the
+//! equations with explicit loops and the references' message form
+//! `R_i = Σ_j (a_i w_ij + bias_factor (b_j + eps s_j) / N) / (z_j + eps s_j) · R_j` — no burn,
+//! no quotient trick, no batching, no scaled gate layout. The burn implementation is checked
+//! against it on random architectures.
+//!
+//! Conventions (the library's, stated once): gate order i, f, c, o; a bidirectional layer's
+//! backward direction reads the sequence reversed and its output at time t is its state after
+//! reading `x[T-1] … x[t]`; merges concat/sum/ave; `N` is the number of inputs of each ε-rule:
+//! `D` for a Dense layer with `D` inputs, `2H` for the cell-state split and for sum/ave merges
+//! (dense-identity convention), `E + H` for the cell candidate; relevance on an output whose
+//! denominator is exactly 0 (`eps = 0` only) is reported in `rest`. Padding is handled by the caller
+//! passing only the real steps (a padded step leaves the state unchanged, which is the same as
+//! skipping it).
+
+use lrp_core::{Activation, GateActivation, InputLayer, LstmWeights, MergeMode, ModelParams};
+
+/// The oracle's result for one sequence.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OracleResult {
+    /// Logits `(C)`.
+    pub logits: Vec<f64>,
+    /// The explained class.
+    pub target: usize,
+    /// Relevance of the first layer's input vectors, `(T, E)` row-major.
+    pub relevance: Vec<f64>,
+    /// Relevance left on the initial states of every layer and direction.
+    pub rest: f64,
+}
+
+fn sigmoid(x: f64) -> f64 {
+    1.0 / (1.0 + (-x).exp())
+}
+
+fn gate(x: f64, kind: GateActivation) -> f64 {
+    match kind {
+        GateActivation::Sigmoid => sigmoid(x),
+        GateActivation::HardSigmoidKeras2 => (0.2 * x + 0.5).clamp(0.0, 1.0),
+        GateActivation::HardSigmoidKeras3 => (x / 6.0 + 0.5).clamp(0.0, 1.0),
+    }
+}
+
+/// The ε-rule for one linear map: inputs `a (D)`, weights `w[i][j]` given as a closure, bias
+/// `b (M)`, outputs `z (M)`, relevance `r (M)`, `n` inputs per output for the bias share.
+/// Relevance on an output with a zero denominator (possible only with `eps = 0`) is not passed
+/// on but added to `absorbed` (the library reports it in `rest`).
+#[allow(clippy::too_many_arguments)]
+fn epsilon(
+    a: &[f64],
+    w: impl Fn(usize, usize) -> f64,
+    b: &[f64],
+    z: &[f64],
+    r: &[f64],
+    n: usize,
+    eps: f64,
+    bf: f64,
+    absorbed: &mut f64,
+) -> Vec<f64> {
+    let mut out = vec![0.0; a.len()];
+    for j in 0..z.len() {
+        let s = if z[j] >= 0.0 { 1.0 } else { -1.0 };
+        let den = z[j] + eps * s;
+        if den == 0.0 {
+            *absorbed += r[j];
+            continue;
+        }
+        for (i, o) in out.iter_mut().enumerate() {
+            let numer = a[i] * w(i, j) + bf * (b[j] + eps * s) / n as f64;
+            *o += numer / den * r[j];
+        }
+    }
+    out
+}
+
+/// One direction's forward record.
+struct Step {
+    x: Vec<f64>,
+    h_prev: Vec<f64>,
+    c_prev: Vec<f64>,
+    i: Vec<f64>,
+    f: Vec<f64>,
+    g: Vec<f64>,
+    z_g: Vec<f64>,
+    c: Vec<f64>,
+    h: Vec<f64>,
+}
+
+fn run_direction(w: &LstmWeights, xs: &[Vec<f64>], act: GateActivation) -> Vec<Step> {
+    let h_size = w.hidden_size();
+    let e = w.input_size();
+    let mut h = vec![0.0; h_size];
+    let mut c = vec![0.0; h_size];
+    let mut steps = Vec::new();
+    for x in xs {
+        let mut z = w.b.clone();
+        for (j, zj) in z.iter_mut().enumerate() {
+            for (k, xk) in x.iter().enumerate().take(e) {
+                *zj += xk * w.w_x.get(k, j);
+            }
+            for (k, hk) in h.iter().enumerate() {
+                *zj += hk * w.w_h.get(k, j);
+            }
+        }
+        let i: Vec<f64> = (0..h_size).map(|u| gate(z[u], act)).collect();
+        let f: Vec<f64> = (0..h_size).map(|u| gate(z[h_size + u], act)).collect();
+        let g: Vec<f64> = (0..h_size).map(|u| z[2 * h_size + u].tanh()).collect();
+        let o: Vec<f64> = (0..h_size).map(|u| gate(z[3 * h_size + u], act)).collect();
+        let c_new: Vec<f64> = (0..h_size).map(|u| f[u] * c[u] + i[u] * g[u]).collect();
+        let h_new: Vec<f64> = (0..h_size).map(|u| o[u] * c_new[u].tanh()).collect();
+        steps.push(Step {
+            x: x.clone(),
+            h_prev: h.clone(),
+            c_prev: c.clone(),
+            i,
+            f,
+            g,
+            z_g: z[2 * h_size..3 * h_size].to_vec(),
+            c: c_new.clone(),
+            h: h_new.clone(),
+        });
+        h = h_new;
+        c = c_new;
+    }
+    steps
+}
+
+/// The backward pass through one direction. `r_out[s]` is the relevance arriving at the output
+/// of reading step `s` from above (already including the head's share on the last step).
+/// Returns the relevance of each step's input and the rest.
+fn relevance_direction(
+    w: &LstmWeights,
+    steps: &[Step],
+    r_out: &[Vec<f64>],
+    eps: f64,
+    bf: f64,
+    absorbed: &mut f64,
+) -> (Vec<Vec<f64>>, f64) {
+    let h = w.hidden_size();
+    let e = w.input_size();
+    let mut r_h = vec![0.0; h];
+    let mut r_c = vec![0.0; h];
+    let mut r_x = vec![vec![0.0; e]; steps.len()];
+    let zeros = vec![0.0; h];
+    for s in (0..steps.len()).rev() {
+        let st = &steps[s];
+        for u in 0..h {
+            r_h[u] += r_out[s][u];
+            r_c[u] += r_h[u]; // R_c[t] += R_h[t]: the output gate takes nothing
+        }
+        // c_t = f ⊙ c_{t-1} + i ⊙ g: a dense identity map from the 2H products, N = 2H.
+        let fc: Vec<f64> = (0..h).map(|u| st.f[u] * st.c_prev[u]).collect();
+        let ig: Vec<f64> = (0..h).map(|u| st.i[u] * st.g[u]).collect();
+        let id = |i: usize, j: usize| if i == j { 1.0 } else { 0.0 };
+        // Both products share the outputs c (and below, x and h share z_g): what a zero
+        // denominator absorbs is counted by the first call only.
+        let mut counted_already = 0.0;
+        let r_c_prev = epsilon(&fc, id, &zeros, &st.c, &r_c, 2 * h, eps, bf, absorbed);
+        let r_g = epsilon(
+            &ig,
+            id,
+            &zeros,
+            &st.c,
+            &r_c,
+            2 * h,
+            eps,
+            bf,
+            &mut counted_already,
+        );
+        // g = tanh(x W_xg + h W_hg + b_g): the ε-rule onto x (E) and h_{t-1} (H), N = E + H.
+        let b_g = &w.b[2 * h..3 * h];
+        let rx = epsilon(
+            &st.x,
+            |i, j| w.w_x.get(i, 2 * h + j),
+            b_g,
+            &st.z_g,
+            &r_g,
+            e + h,
+            eps,
+            bf,
+            absorbed,
+        );
+        let rh = epsilon(
+            &st.h_prev,
+            |i, j| w.w_h.get(i, 2 * h + j),
+            b_g,
+            &st.z_g,
+            &r_g,
+            e + h,
+            eps,
+            bf,
+            &mut counted_already,
+        );
+        r_x[s] = rx;
+        r_h = rh;
+        r_c = r_c_prev;
+    }
+    let rest = r_h.iter().sum::<f64>() + r_c.iter().sum::<f64>();
+    (r_x, rest)
+}
+
+/// Explains one sequence of real steps `xs` (each the first layer's input vector: features, or
+/// embedding rows for token models) for `target` (or the predicted class).
+pub fn explain(
+    params: &ModelParams,
+    xs: &[Vec<f64>],
+    target: Option<usize>,
+    eps: f64,
+    bf: f64,
+) -> OracleResult {
+    let t_len = xs.len();
+    // Forward through the LSTM stack.
+    let mut records = Vec::new(); // per layer: (fw steps, Option<bw steps>), inputs
+    let mut seq = xs.to_vec();
+    let mut final_out = Vec::new();
+    let n_layers = params.lstm().len();
+    for (l, layer) in params.lstm().iter().enumerate() {
+        let act = layer.gate_activation;
+        let fw = run_direction(&layer.forward, &seq, act);
+        let bw = layer.backward.as_ref().map(|w| {
+            let reversed: Vec<Vec<f64>> = seq.iter().rev().cloned().collect();
+            run_direction(w, &reversed, act)
+        });
+        let merge = |a: &[f64], b: Option<&[f64]>| -> Vec<f64> {
+            match (b, layer.merge) {
+                (None, _) => a.to_vec(),
+                (Some(b), MergeMode::Concat) => a.iter().chain(b).copied().collect(),
+                (Some(b), MergeMode::Sum) => a.iter().zip(b).map(|(x, y)| x + y).collect(),
+                (Some(b), MergeMode::Ave) => a.iter().zip(b).map(|(x, y)| (x + y) / 2.0).collect(),
+            }
+        };
+        if l + 1 < n_layers {
+            // Output at time t: forward step t, backward step T-1-t.
+            seq = (0..t_len)
+                .map(|t| merge(&fw[t].h, bw.as_ref().map(|b| b[t_len - 1 - t].h.as_slice())))
+                .collect();
+        } else {
+            final_out = merge(
+                &fw[t_len - 1].h,
+                bw.as_ref().map(|b| b[t_len - 1].h.as_slice()),
+            );
+        }
+        records.push((fw, bw));
+    }
+    // Head.
+    let mut a = final_out;
+    let mut head_io = Vec::new();
+    let last = params.head().len() - 1;
+    for (k, d) in params.head().iter().enumerate() {
+        let z: Vec<f64> = (0..d.w.cols())
+            .map(|j| {
+                d.b[j]
+                    + a.iter()
+                        .enumerate()
+                        .map(|(i, ai)| ai * d.w.get(i, j))
+                        .sum::<f64>()
+            })
+            .collect();
+        head_io.push((a.clone(), z.clone()));
+        a = if k == last {
+            z
+        } else {
+            z.iter()
+                .map(|&v| match d.activation {
+                    Activation::Relu => v.max(0.0),
+                    Activation::Tanh => v.tanh(),
+                    _ => v,
+                })
+                .collect()
+        };
+    }
+    let logits = a;
+    let target = target.unwrap_or_else(|| {
+        // First maximum, as argmax.
+        let mut best = 0;
+        for (c, v) in logits.iter().enumerate() {
+            if *v > logits[best] {
+                best = c;
+            }
+        }
+        best
+    });
+    // Relevance through the head.
+    let mut absorbed = 0.0;
+    let mut r: Vec<f64> = (0..logits.len())
+        .map(|c| if c == target { logits[c] } else { 0.0 })
+        .collect();
+    for (k, d) in params.head().iter().enumerate().rev() {
+        let (a_in, z) = &head_io[k];
+        r = epsilon(
+            a_in,
+            |i, j| d.w.get(i, j),
+            &d.b,
+            z,
+            &r,
+            d.w.rows(),
+            eps,
+            bf,
+            &mut absorbed,
+        );
+    }
+    // Relevance through the LSTM stack, top down. `r` is on the top layer's merged final state;
+    // for lower layers `r_seq[t]` is on the merged output at time t.
+    let mut rest = 0.0;
+    let mut r_final = Some(r);
+    let mut r_seq: Vec<Vec<f64>> = Vec::new();
+    for l in (0..n_layers).rev() {
+        let layer = &params.lstm()[l];
+        let h = layer.hidden_size();
+        let (fw, bw) = &records[l];
+        // Split merged relevance into the directions (per time for sequences).
+        let split = |r: &[f64],
+                     a_fw: &[f64],
+                     a_bw: Option<&[f64]>,
+                     absorbed: &mut f64|
+         -> (Vec<f64>, Vec<f64>) {
+            match (a_bw, layer.merge) {
+                (None, _) => (r.to_vec(), vec![0.0; h]),
+                (Some(_), MergeMode::Concat) => (r[..h].to_vec(), r[h..].to_vec()),
+                (Some(a_bw), mode) => {
+                    let w = if mode == MergeMode::Ave { 0.5 } else { 1.0 };
+                    let z: Vec<f64> = (0..h).map(|u| w * (a_fw[u] + a_bw[u])).collect();
+                    let a: Vec<f64> = a_fw.iter().chain(a_bw).copied().collect();
+                    let zeros = vec![0.0; h];
+                    // A dense map from the 2H outputs to H units with weight w on (u, u) and
+                    // (H + u, u), N = 2H.
+                    let r_in = epsilon(
+                        &a,
+                        |i, j| if i % h == j { w } else { 0.0 },
+                        &zeros,
+                        &z,
+                        r,
+                        2 * h,
+                        eps,
+                        bf,
+                        absorbed,
+                    );
+                    (r_in[..h].to_vec(), r_in[h..].to_vec())
+                }
+            }
+        };
+        let mut r_out_fw = vec![vec![0.0; h]; t_len];
+        let mut r_out_bw = vec![vec![0.0; h]; t_len];
+        if let Some(r) = r_final.take() {
+            let (f, b) = split(
+                &r,
+                &fw[t_len - 1].h,
+                bw.as_ref().map(|b| b[t_len - 1].h.as_slice()),
+                &mut absorbed,
+            );
+            r_out_fw[t_len - 1] = f;
+            r_out_bw[t_len - 1] = b;
+        } else {
+            for t in 0..t_len {
+                let (f, b) = split(
+                    &r_seq[t],
+                    &fw[t].h,
+                    bw.as_ref().map(|b| b[t_len - 1 - t].h.as_slice()),
+                    &mut absorbed,
+                );
+                r_out_fw[t] = f;
+                r_out_bw[t_len - 1 - t] = b;
+            }
+        }
+        let (rx_fw, rest_fw) =
+            relevance_direction(&layer.forward, fw, &r_out_fw, eps, bf, &mut absorbed);
+        let mut r_in = rx_fw;
+        rest += rest_fw;
+        if let (Some(w_bw), Some(bw)) = (&layer.backward, bw) {
+            let (rx_bw, rest_bw) = relevance_direction(w_bw, bw, &r_out_bw, eps, bf, &mut absorbed);
+            rest += rest_bw;
+            for t in 0..t_len {
+                for (acc, v) in r_in[t].iter_mut().zip(&rx_bw[t_len - 1 - t]) {
+                    *acc += v;
+                }
+            }
+        }
+        r_seq = r_in;
+    }
+    OracleResult {
+        logits,
+        target,
+        relevance: r_seq.into_iter().flatten().collect(),
+        rest: rest + absorbed,
+    }
+}
+
+/// The vectors a model's first LSTM layer reads for one sequence's real steps: the features
+/// themselves, or the embedding rows of the token ids.
+pub fn first_layer_inputs(
+    params: &ModelParams,
+    features: &[Vec<f64>],
+    tokens: &[i64],
+) -> Vec<Vec<f64>> {
+    match params.input() {
+        InputLayer::Features { .. } => features.to_vec(),
+        InputLayer::Embedding { table, .. } => tokens
+            .iter()
+            .map(|&id| {
+                let id = id as usize;
+                table.data()[id * table.cols()..(id + 1) * table.cols()].to_vec()
+            })
+            .collect(),
+    }
+}
