@@ -213,9 +213,12 @@ impl LstmModel {
             }
             None => derived_pad,
         };
-        let (pad, trimmed) = match pad {
+        let CheckedPadding { pad, trimmed } = match pad {
             Some(pad) => self.check_padding(pad, batch, steps)?,
-            None => (None, (0, 0)),
+            None => CheckedPadding {
+                pad: None,
+                trimmed: (0, 0),
+            },
         };
         let (before, after) = trimmed;
         let window = before..steps - after;
@@ -263,7 +266,7 @@ impl LstmModel {
         pad: Tensor<2, Bool>,
         batch: usize,
         steps: usize,
-    ) -> Result<(Option<Tensor<2, Bool>>, (usize, usize))> {
+    ) -> Result<CheckedPadding> {
         let flags = to_bool_vec(pad.clone())?;
         debug_assert_eq!(flags.len(), batch * steps);
         let mut first = steps;
@@ -280,8 +283,19 @@ impl LstmModel {
         let any_padding = flags
             .chunks(steps)
             .any(|row| row[first..=last].iter().any(|&p| p));
-        Ok((any_padding.then_some(pad), trimmed))
+        Ok(CheckedPadding {
+            pad: any_padding.then_some(pad),
+            trimmed,
+        })
     }
+}
+
+/// A validated padding mask.
+struct CheckedPadding {
+    /// `(B, T)`, true at padding; `None` when no step inside the trimmed window is padding.
+    pad: Option<Tensor<2, Bool>>,
+    /// How many leading and trailing steps are padding in every sequence.
+    trimmed: (usize, usize),
 }
 
 fn check_finite(x: &Tensor<3>) -> Result<()> {
