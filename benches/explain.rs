@@ -5,7 +5,14 @@
 //! ```text
 //! cargo bench --bench explain                       # f64, both backends
 //! cargo bench --bench explain -- --precision f32 --batches 100,1000
+//! # GPU and LibTorch backends (see the README's set-up; wgpu runs f32 only)
+//! cargo bench --bench explain --features wgpu,tch -- --backends wgpu,tch --precision f32
+//! cargo bench --bench explain --features tch -- --backends tch-cuda:0 --batches 100,1000,10000
 //! ```
+//!
+//! `--backends` takes the CLI's device names (`flex`, `ndarray`, `cpu`, `wgpu`, `tch`,
+//! `tch-cuda:N`, and `tch-cuda` for `tch-cuda:0`); a backend that does not support the precision
+//! gets a row saying so.
 //!
 //! A plain `--bench` harness (no criterion): each configuration is run once to warm up, then
 //! repeatedly for at least `--seconds` (default 3) and at least 3 times; the table reports the
@@ -19,6 +26,7 @@ use std::time::{Duration, Instant};
 static GLOBAL: lstm_lrp::alloc::MiMalloc = lstm_lrp::alloc::MiMalloc;
 
 use lrp_conformance::random::{Rng, SingleLayer};
+use lstm_lrp::backends::{self, BackendError, DeviceChoice};
 use lstm_lrp::burn::tensor::{Device, Tensor, TensorData};
 use lstm_lrp::{ExplainConfig, LstmModel, Precision};
 
@@ -69,12 +77,16 @@ fn options() -> Options {
     o
 }
 
-fn device(name: &str) -> Device {
-    match name {
-        "flex" => lrp_flex::device(),
-        "ndarray" => lrp_ndarray::device(),
-        other => panic!("unknown backend {other} (flex, ndarray)"),
-    }
+/// The backend's device for a model of `precision`, or why there is none; the error names the
+/// cargo feature a backend needs when it is not built in.
+fn device(name: &str, precision: Precision) -> Result<(DeviceChoice, Device), BackendError> {
+    let name = if name == "tch-cuda" {
+        "tch-cuda:0"
+    } else {
+        name
+    };
+    let choice: DeviceChoice = name.parse()?;
+    Ok((choice, backends::device_for(choice, precision)?))
 }
 
 /// Median wall time of `f` over at least 3 runs and `seconds`, after one warm-up run.
@@ -112,8 +124,23 @@ fn main() {
         "| backend | batch | explain ms/batch | explain ms/sample | forward ms/sample | explain/forward | vs TF reference |"
     );
     println!("|---|---|---|---|---|---|---|");
+    let mut devices = Vec::new();
     for name in &o.backends {
-        let device = device(name);
+        match device(name, o.precision) {
+            Ok((choice, device)) => {
+                let what = backends::describe(choice).unwrap_or_else(|e| e.to_string());
+                eprintln!("{what}");
+                devices.push((name, device));
+            }
+            // An unsupported precision (f64 on wgpu) is a row of the table, anything else fatal.
+            Err(e @ BackendError::Precision { .. }) => println!("| {name} | – | {e} | | | | |"),
+            Err(e) => {
+                eprintln!("--backends {name}: {e}");
+                std::process::exit(2);
+            }
+        }
+    }
+    for (name, device) in devices {
         let model = LstmModel::new(&params, &device, o.precision).expect("model");
         for &batch in &o.batches {
             let x: Tensor<3> = Tensor::from_data(

@@ -1,8 +1,22 @@
 //! The compute backends compiled into this build, chosen by cargo feature, and selection by
 //! name (the CLI's `--device`).
+//!
+//! | name | cargo feature | precisions |
+//! |---|---|---|
+//! | `cpu` | `flex` or `ndarray` | f64, f32 |
+//! | `ndarray` | `ndarray` (default) | f64, f32 |
+//! | `flex` | `flex` (default) | f64, f32 |
+//! | `wgpu` | `wgpu` | f32 |
+//! | `tch` | `tch` (LibTorch CPU) | f64, f32 |
+//! | `tch-cuda:N` | `tch` (LibTorch CUDA device N) | f64, f32 |
+//!
+//! Every name parses in every build; [`device`] then answers [`BackendError::NotCompiled`] for a
+//! backend this build lacks, [`BackendError::Unavailable`] for one that cannot start on this
+//! machine, and [`device_for`] also [`BackendError::Precision`] for a precision the backend
+//! cannot compute (f64 on wgpu).
 
 use burn::tensor::Device;
-use lrp_core::burn;
+use lrp_core::{Precision, burn};
 use thiserror::Error;
 
 /// A device by name.
@@ -14,6 +28,12 @@ pub enum DeviceChoice {
     NdArray,
     /// burn's Flex backend (feature `flex`).
     Flex,
+    /// burn's wgpu backend on the default adapter (feature `wgpu`), f32 only.
+    Wgpu,
+    /// burn's LibTorch backend on the CPU (feature `tch`).
+    Tch,
+    /// burn's LibTorch backend on CUDA device `N` (feature `tch`; name `tch-cuda:N`).
+    TchCuda(usize),
 }
 
 /// A device that cannot be had in this build or on this machine.
@@ -30,6 +50,24 @@ pub enum BackendError {
         /// The cargo feature that provides it.
         feature: &'static str,
     },
+    /// The backend is built in but cannot start on this machine (no GPU adapter, no CUDA).
+    #[error("device `{name}` is not available: {reason}")]
+    Unavailable {
+        /// The device asked for.
+        name: String,
+        /// The backend's explanation.
+        reason: String,
+    },
+    /// The backend does not compute this precision correctly.
+    #[error("device `{name}` does not support {precision} (supported: {supported})")]
+    Precision {
+        /// The device asked for.
+        name: String,
+        /// The precision asked for.
+        precision: Precision,
+        /// The precisions it supports, e.g. `f32`.
+        supported: String,
+    },
 }
 
 impl core::str::FromStr for DeviceChoice {
@@ -39,12 +77,40 @@ impl core::str::FromStr for DeviceChoice {
             "cpu" => Ok(DeviceChoice::Cpu),
             "ndarray" => Ok(DeviceChoice::NdArray),
             "flex" => Ok(DeviceChoice::Flex),
-            other => Err(BackendError::Unknown(other.to_string())),
+            "wgpu" => Ok(DeviceChoice::Wgpu),
+            "tch" => Ok(DeviceChoice::Tch),
+            other => match other.strip_prefix("tch-cuda:").map(str::parse) {
+                Some(Ok(index)) => Ok(DeviceChoice::TchCuda(index)),
+                _ => Err(BackendError::Unknown(other.to_string())),
+            },
         }
     }
 }
 
-/// The device names this build accepts.
+impl core::fmt::Display for DeviceChoice {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            DeviceChoice::Cpu => f.write_str("cpu"),
+            DeviceChoice::NdArray => f.write_str("ndarray"),
+            DeviceChoice::Flex => f.write_str("flex"),
+            DeviceChoice::Wgpu => f.write_str("wgpu"),
+            DeviceChoice::Tch => f.write_str("tch"),
+            DeviceChoice::TchCuda(index) => write!(f, "tch-cuda:{index}"),
+        }
+    }
+}
+
+impl DeviceChoice {
+    /// The precisions this backend computes correctly.
+    pub fn precisions(self) -> &'static [Precision] {
+        match self {
+            DeviceChoice::Wgpu => &[Precision::F32],
+            _ => &[Precision::F64, Precision::F32],
+        }
+    }
+}
+
+/// The device names this build accepts (`tch-cuda:N` stands for every CUDA index).
 pub fn available_devices() -> Vec<&'static str> {
     let mut names = vec!["cpu"];
     if cfg!(feature = "ndarray") {
@@ -53,16 +119,78 @@ pub fn available_devices() -> Vec<&'static str> {
     if cfg!(feature = "flex") {
         names.push("flex");
     }
+    if cfg!(feature = "wgpu") {
+        names.push("wgpu");
+    }
+    if cfg!(feature = "tch") {
+        names.extend(["tch", "tch-cuda:N"]);
+    }
     names
 }
 
 /// The device for a choice.
+///
+/// # Errors
+/// [`BackendError::NotCompiled`] when this build lacks the backend,
+/// [`BackendError::Unavailable`] when it cannot start here (wgpu without an adapter, a CUDA
+/// index libtorch does not see).
 pub fn device(choice: DeviceChoice) -> Result<Device, BackendError> {
     match choice {
         DeviceChoice::Cpu => Ok(default_device()),
         DeviceChoice::NdArray => ndarray_device(),
         DeviceChoice::Flex => flex_device(),
+        DeviceChoice::Wgpu => wgpu_device(),
+        DeviceChoice::Tch => tch_device(),
+        DeviceChoice::TchCuda(index) => tch_cuda_device(index),
     }
+}
+
+/// [`check_precision`], then [`device`]: the device for a model of this precision.
+///
+/// # Errors
+/// As [`device`], and [`BackendError::Precision`] for f64 on wgpu.
+pub fn device_for(choice: DeviceChoice, precision: Precision) -> Result<Device, BackendError> {
+    check_precision(choice, precision)?;
+    device(choice)
+}
+
+/// `Ok` when the backend computes `precision` correctly.
+///
+/// # Errors
+/// [`BackendError::Precision`] otherwise (f64 on wgpu: drivers may claim f64 support and still
+/// return garbage).
+pub fn check_precision(choice: DeviceChoice, precision: Precision) -> Result<(), BackendError> {
+    let supported = choice.precisions();
+    if supported.contains(&precision) {
+        return Ok(());
+    }
+    Err(BackendError::Precision {
+        name: choice.to_string(),
+        precision,
+        supported: supported
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", "),
+    })
+}
+
+/// What a choice runs on, in words: for wgpu the adapter and graphics API wgpu picked (e.g.
+/// `wgpu: llvmpipe (LLVM 15.0.6, 256 bits) (Cpu) on Vulkan`), for the others the backend.
+///
+/// # Errors
+/// As [`device`].
+pub fn describe(choice: DeviceChoice) -> Result<String, BackendError> {
+    device(choice)?;
+    Ok(match choice {
+        DeviceChoice::Cpu if cfg!(feature = "flex") => "cpu: burn Flex".to_string(),
+        DeviceChoice::Cpu => "cpu: burn NdArray".to_string(),
+        DeviceChoice::NdArray => "ndarray: burn NdArray (CPU)".to_string(),
+        DeviceChoice::Flex => "flex: burn Flex (CPU)".to_string(),
+        DeviceChoice::Wgpu => format!("wgpu: {}", wgpu_adapter()?),
+        DeviceChoice::Tch => "tch: LibTorch CPU".to_string(),
+        DeviceChoice::TchCuda(index) => format!("tch-cuda:{index}: LibTorch CUDA device {index}"),
+    })
 }
 
 /// The fastest CPU backend in this build: Flex when the `flex` feature is on (the default),
@@ -76,6 +204,13 @@ pub fn default_device() -> Device {
         .expect("lstm-lrp needs the `flex` or `ndarray` feature for a CPU device")
 }
 
+fn not_compiled(name: &str, feature: &'static str) -> BackendError {
+    BackendError::NotCompiled {
+        name: name.into(),
+        feature,
+    }
+}
+
 fn ndarray_device() -> Result<Device, BackendError> {
     #[cfg(feature = "ndarray")]
     {
@@ -83,10 +218,7 @@ fn ndarray_device() -> Result<Device, BackendError> {
     }
     #[cfg(not(feature = "ndarray"))]
     {
-        Err(BackendError::NotCompiled {
-            name: "ndarray".into(),
-            feature: "ndarray",
-        })
+        Err(not_compiled("ndarray", "ndarray"))
     }
 }
 
@@ -97,9 +229,174 @@ fn flex_device() -> Result<Device, BackendError> {
     }
     #[cfg(not(feature = "flex"))]
     {
-        Err(BackendError::NotCompiled {
-            name: "flex".into(),
-            feature: "flex",
+        Err(not_compiled("flex", "flex"))
+    }
+}
+
+fn wgpu_device() -> Result<Device, BackendError> {
+    #[cfg(feature = "wgpu")]
+    {
+        lrp_wgpu::device().map_err(|e| BackendError::Unavailable {
+            name: "wgpu".into(),
+            reason: e.to_string(),
         })
+    }
+    #[cfg(not(feature = "wgpu"))]
+    {
+        Err(not_compiled("wgpu", "wgpu"))
+    }
+}
+
+fn wgpu_adapter() -> Result<String, BackendError> {
+    #[cfg(feature = "wgpu")]
+    {
+        lrp_wgpu::open(
+            lrp_wgpu::DeviceKind::DefaultDevice,
+            lrp_wgpu::GraphicsApi::Auto,
+        )
+        .map(|d| d.adapter.to_string())
+        .map_err(|e| BackendError::Unavailable {
+            name: "wgpu".into(),
+            reason: e.to_string(),
+        })
+    }
+    #[cfg(not(feature = "wgpu"))]
+    {
+        Err(not_compiled("wgpu", "wgpu"))
+    }
+}
+
+fn tch_device() -> Result<Device, BackendError> {
+    #[cfg(feature = "tch")]
+    {
+        Ok(lrp_tch::device())
+    }
+    #[cfg(not(feature = "tch"))]
+    {
+        Err(not_compiled("tch", "tch"))
+    }
+}
+
+fn tch_cuda_device(index: usize) -> Result<Device, BackendError> {
+    #[cfg(feature = "tch")]
+    {
+        lrp_tch::cuda(index).map_err(|e| BackendError::Unavailable {
+            name: format!("tch-cuda:{index}"),
+            reason: e.to_string(),
+        })
+    }
+    #[cfg(not(feature = "tch"))]
+    {
+        Err(not_compiled(&format!("tch-cuda:{index}"), "tch"))
+    }
+}
+
+#[cfg(test)]
+mod agreement;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_name_parses_and_prints_back() {
+        for (name, choice) in [
+            ("cpu", DeviceChoice::Cpu),
+            ("ndarray", DeviceChoice::NdArray),
+            ("flex", DeviceChoice::Flex),
+            ("wgpu", DeviceChoice::Wgpu),
+            ("tch", DeviceChoice::Tch),
+            ("tch-cuda:0", DeviceChoice::TchCuda(0)),
+            ("tch-cuda:3", DeviceChoice::TchCuda(3)),
+        ] {
+            assert_eq!(name.parse::<DeviceChoice>(), Ok(choice), "{name}");
+            assert_eq!(choice.to_string(), name);
+        }
+        for bad in [
+            "gpu",
+            "tch-cuda",
+            "tch-cuda:",
+            "tch-cuda:x",
+            "tch-cuda:-1",
+            "Wgpu",
+        ] {
+            assert_eq!(
+                bad.parse::<DeviceChoice>(),
+                Err(BackendError::Unknown(bad.into())),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn backends_not_built_in_are_named_with_their_feature() {
+        for (choice, feature, built) in [
+            (DeviceChoice::Wgpu, "wgpu", cfg!(feature = "wgpu")),
+            (DeviceChoice::Tch, "tch", cfg!(feature = "tch")),
+            (DeviceChoice::TchCuda(0), "tch", cfg!(feature = "tch")),
+            (DeviceChoice::Flex, "flex", cfg!(feature = "flex")),
+            (DeviceChoice::NdArray, "ndarray", cfg!(feature = "ndarray")),
+        ] {
+            match device(choice) {
+                Err(BackendError::NotCompiled { name, feature: f }) => {
+                    assert!(!built, "{choice} is built in");
+                    assert_eq!((name.as_str(), f), (choice.to_string().as_str(), feature));
+                }
+                // Built in: a device, or (no GPU, no CUDA) a typed error; never NotCompiled.
+                Ok(_) | Err(BackendError::Unavailable { .. }) => {
+                    assert!(built, "{choice} is not built in")
+                }
+                Err(other) => panic!("{choice}: {other}"),
+            }
+        }
+    }
+
+    #[test]
+    fn f64_on_wgpu_is_refused_before_any_device_starts() {
+        let err = device_for(DeviceChoice::Wgpu, Precision::F64).unwrap_err();
+        assert_eq!(
+            err,
+            BackendError::Precision {
+                name: "wgpu".into(),
+                precision: Precision::F64,
+                supported: "f32".into()
+            }
+        );
+        assert_eq!(
+            err.to_string(),
+            "device `wgpu` does not support f64 (supported: f32)"
+        );
+        for choice in [
+            DeviceChoice::Cpu,
+            DeviceChoice::Flex,
+            DeviceChoice::Tch,
+            DeviceChoice::TchCuda(0),
+        ] {
+            assert_eq!(check_precision(choice, Precision::F64), Ok(()));
+        }
+        assert_eq!(check_precision(DeviceChoice::Wgpu, Precision::F32), Ok(()));
+    }
+
+    #[test]
+    fn a_cuda_index_libtorch_does_not_see_is_unavailable() {
+        // No machine has 1000 CUDA devices; without the feature it is NotCompiled.
+        let err = device(DeviceChoice::TchCuda(1000)).unwrap_err();
+        if cfg!(feature = "tch") {
+            assert!(
+                matches!(&err, BackendError::Unavailable { name, .. } if name == "tch-cuda:1000"),
+                "{err:?}"
+            );
+        } else {
+            assert!(matches!(
+                err,
+                BackendError::NotCompiled { feature: "tch", .. }
+            ));
+        }
+    }
+
+    #[test]
+    fn the_default_cpu_device_is_described() {
+        let text = describe(DeviceChoice::Cpu).unwrap();
+        assert!(text.starts_with("cpu: burn "), "{text}");
     }
 }

@@ -160,7 +160,8 @@ pub fn conservation_on_random_models(device: &Device, precision: Precision) {
 
 /// A batch of N sequences gives the same explanation as the N sequences one at a time.
 pub fn batch_equals_singles(device: &Device, precision: Precision) {
-    let tol = Tolerance::for_precision(precision).property;
+    let tolerance = Tolerance::for_precision(precision);
+    let tol = tolerance.property;
     let mut rng = Rng::new(7);
     for shape in single_layer_shapes() {
         let params = shape.random(&mut rng);
@@ -175,10 +176,17 @@ pub fn batch_equals_singles(device: &Device, precision: Precision) {
             let all = explain(&model, &x, [b, t, e], &config);
             for s in 0..b {
                 let one = explain(&model, &x[s * t * e..(s + 1) * t * e], [1, t, e], &config);
-                let what = format!("{shape:?}, sample {s}");
+                let what = format!("{shape:?}, eps {}, sample {s}", config.eps);
                 assert_eq!(one.target[0], all.target[s], "{what}: target");
                 let rel = &all.relevance[s * t * e..(s + 1) * t * e];
-                assert_close(&format!("{what}: relevance"), &one.relevance, rel, tol);
+                // A batch and a single sequence round differently (other GEMM blocking); in f32
+                // the ε-rule amplifies that like any rounding, so relevance gets the golden
+                // cases' f32 bound for this eps. f64 keeps the property bound (1e-10).
+                let rel_tol = match precision {
+                    Precision::F32 => tol.max(tolerance.relevance_for(config.eps)),
+                    Precision::F64 => tol,
+                };
+                assert_close(&format!("{what}: relevance"), &one.relevance, rel, rel_tol);
                 assert_close(
                     &format!("{what}: rest"),
                     &one.rest,

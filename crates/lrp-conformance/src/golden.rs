@@ -39,9 +39,13 @@ pub struct GoldenCase {
 /// reference says nothing about a backend. Its f64 result is compared to 1e-9 like every case.
 pub const F64_ONLY: &[&str] = &["seed_test_config"];
 
-/// The repository's `fixtures/` directory.
+/// The repository's `fixtures/` directory, or `LRP_FIXTURES_DIR` when set (test binaries
+/// copied to another machine, as `scripts/gpu-check.sh` does, find the fixtures there).
 pub fn fixtures_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures")
+    match std::env::var_os("LRP_FIXTURES_DIR") {
+        Some(dir) => PathBuf::from(dir),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures"),
+    }
 }
 
 /// Every golden case, sorted by name. Panics when the directory is missing or a file is broken:
