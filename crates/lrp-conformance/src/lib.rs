@@ -11,6 +11,7 @@
 //!
 //! Tolerances are stated once, per precision, in [`Tolerance::for_precision`].
 
+pub mod bucketed;
 pub mod checks;
 pub mod compare;
 pub mod golden;
@@ -33,6 +34,10 @@ macro_rules! conformance_tests {
                 const P: $crate::__Precision = $crate::__Precision::$precision;
                 fn device() -> $crate::__Device { $device }
 
+                #[test]
+                fn bucketed_batch_equals_single_explanations() {
+                    $crate::bucketed::bucketed_batch_equals_singles(&device(), P);
+                }
                 #[test]
                 fn golden_cases_match_the_references() {
                     $crate::checks::golden_cases(&device(), P);

@@ -2,9 +2,10 @@
 
 use burn::tensor::{Bool, Int, Tensor, TensorData};
 
+use crate::bucketing;
 use crate::config::{ExplainConfig, Target};
 use crate::error::{LrpError, Result};
-use crate::input::Input;
+use crate::input::{Input, Prepared};
 use crate::model::LstmModel;
 use crate::rules::epsilon::EpsilonRule;
 use crate::tensor_ops::{to_f64_vec, to_i64_vec};
@@ -167,25 +168,88 @@ impl LstmModel {
                 batch: prepared.batch,
             });
         }
-        let trace = self.run(&prepared, true);
+        // Fixed target classes are checked against the whole batch first, so that an error
+        // names the sample's index in the batch, not in its group.
+        if !matches!(config.target, Target::Predicted) {
+            let no_logits = Tensor::zeros([prepared.batch, self.num_classes], &self.device);
+            self.resolve_targets(&config.target, &no_logits, prepared.batch)?;
+        }
+        let groups = match &prepared.windows {
+            Some(windows) => bucketing::plan(windows),
+            None => Vec::new(),
+        };
+        if groups.len() <= 1 {
+            let (relevance, rest, logits, targets) =
+                self.explain_prepared(&prepared, &config.target, config)?;
+            return Ok(Explanation {
+                relevance: relevance.swap_dims(0, 1),
+                rest,
+                logits,
+                target: self.target_tensor(&targets),
+            });
+        }
+        // Groups of similar length (see `bucketing`), then every result back in batch order.
+        let mut relevance = Vec::with_capacity(groups.len());
+        let mut rest = Vec::with_capacity(groups.len());
+        let mut logits = Vec::with_capacity(groups.len());
+        let mut targets = vec![0; prepared.batch];
+        let mut position = vec![0i64; prepared.batch];
+        let mut next = 0;
+        for group in &groups {
+            let target = match &config.target {
+                Target::PerSample(classes) => {
+                    Target::PerSample(group.samples.iter().map(|&s| classes[s]).collect())
+                }
+                other => other.clone(),
+            };
+            let sub = prepared.subset(&group.samples, group.window.clone());
+            let (r, re, lo, ta) = self.explain_prepared(&sub, &target, config)?;
+            for (&sample, class) in group.samples.iter().zip(ta) {
+                targets[sample] = class;
+                position[sample] = next;
+                next += 1;
+            }
+            relevance.push(r);
+            rest.push(re);
+            logits.push(lo);
+        }
+        let order: Tensor<1, Int> =
+            Tensor::from_data(TensorData::new(position, [prepared.batch]), &self.device);
+        Ok(Explanation {
+            relevance: Tensor::cat(relevance, 1)
+                .select(1, order.clone())
+                .swap_dims(0, 1),
+            rest: Tensor::cat(rest, 0).select(0, order.clone()),
+            logits: Tensor::cat(logits, 0).select(0, order),
+            target: self.target_tensor(&targets),
+        })
+    }
+
+    /// The forward and relevance pass over one prepared batch: relevance `(T, B, E)`
+    /// (time-major, every input step), rest `(B)`, logits `(B, C)` and the explained classes.
+    fn explain_prepared(
+        &self,
+        prepared: &Prepared,
+        target: &Target,
+        config: &ExplainConfig,
+    ) -> Result<(Tensor<3>, Tensor<1>, Tensor<2>, Vec<usize>)> {
+        let trace = self.run(prepared, true);
         let logits = trace.logits();
-        let targets = self.resolve_targets(&config.target, &logits, prepared.batch)?;
+        let targets = self.resolve_targets(target, &logits, prepared.batch)?;
         let start = self.target_relevance(&logits, &targets);
         let rule = EpsilonRule {
             eps: config.eps,
             bias_factor: config.bias_factor,
         };
         let (relevance, rest) = self.relevance(&trace, start, rule);
-        let target = Tensor::from_data(
+        Ok((prepared.untrim(relevance), rest, logits, targets))
+    }
+
+    fn target_tensor(&self, targets: &[usize]) -> Tensor<1, Int> {
+        Tensor::from_data(
             TensorData::new(targets.iter().map(|&c| c as i64).collect(), [targets.len()]),
             &self.device,
-        );
-        Ok(Explanation {
-            relevance: prepared.untrim(relevance).swap_dims(0, 1),
-            rest,
-            logits,
-            target,
-        })
+        )
     }
 
     fn resolve_targets(

@@ -1,5 +1,7 @@
 //! What a model reads: a batch of sequences, and which of their time steps are padding.
 
+use core::ops::Range;
+
 use burn::tensor::{Bool, Int, Tensor, TensorData};
 
 use crate::error::{LrpError, Result};
@@ -114,9 +116,52 @@ pub(crate) struct Prepared {
     /// The input's time steps before and after the window `x` covers: steps that are padding in
     /// every sequence are not computed at all (their relevance is 0 and their state unchanged).
     pub trimmed: (usize, usize),
+    /// Per sample, the steps from its first to its last real step (input time); `None` when
+    /// every step is real.
+    pub windows: Option<Vec<Range<usize>>>,
+    /// `(B, T)` row-major, true at padding (host copy of the mask); `None` without padding.
+    pub pad_flags: Option<Vec<bool>>,
 }
 
 impl Prepared {
+    /// The input's number of time steps `T`.
+    pub fn steps(&self) -> usize {
+        self.full_x.dims()[0]
+    }
+
+    /// The samples `samples` alone, over the input steps `window` (which must hold all their
+    /// real steps): what [`crate::bucketing`] explains as one group.
+    pub fn subset(&self, samples: &[usize], window: Range<usize>) -> Prepared {
+        let steps = self.steps();
+        let device = self.full_x.device();
+        let ids: Vec<i64> = samples.iter().map(|&s| s as i64).collect();
+        let index: Tensor<1, Int> =
+            Tensor::from_data(TensorData::new(ids, [samples.len()]), &device);
+        let full_x = self.full_x.clone().select(1, index);
+        // Time-major flags of the group inside its window; no mask at all when none is padding.
+        let pad = self.pad_flags.as_ref().and_then(|flags| {
+            let group: Vec<bool> = window
+                .clone()
+                .flat_map(|t| samples.iter().map(move |&s| flags[s * steps + t]))
+                .collect();
+            group.iter().any(|&p| p).then(|| {
+                Tensor::from_data(
+                    TensorData::new(group, [window.len(), samples.len()]),
+                    &device,
+                )
+            })
+        });
+        Prepared {
+            x: full_x.clone().slice_dim(0, window.clone()),
+            full_x,
+            pad,
+            batch: samples.len(),
+            trimmed: (window.start, steps - window.end),
+            windows: None,
+            pad_flags: None,
+        }
+    }
+
     /// Extends a time-major `(T', B, F)` result over the trimmed steps with zeros, back to the
     /// input's `T`.
     pub fn untrim<const D: usize>(&self, t: Tensor<D>) -> Tensor<D> {
@@ -213,11 +258,18 @@ impl LstmModel {
             }
             None => derived_pad,
         };
-        let CheckedPadding { pad, trimmed } = match pad {
+        let CheckedPadding {
+            pad,
+            trimmed,
+            windows,
+            flags,
+        } = match pad {
             Some(pad) => self.check_padding(pad, batch, steps)?,
             None => CheckedPadding {
                 pad: None,
                 trimmed: (0, 0),
+                windows: None,
+                flags: None,
             },
         };
         let (before, after) = trimmed;
@@ -229,6 +281,8 @@ impl LstmModel {
             pad: pad.map(|p| p.swap_dims(0, 1).slice_dim(0, window)),
             batch,
             trimmed,
+            windows,
+            pad_flags: flags,
         })
     }
 
@@ -271,6 +325,7 @@ impl LstmModel {
         debug_assert_eq!(flags.len(), batch * steps);
         let mut first = steps;
         let mut last = 0;
+        let mut windows = Vec::with_capacity(batch);
         for (sample, row) in flags.chunks(steps).enumerate() {
             let Some(f) = row.iter().position(|&p| !p) else {
                 return Err(LrpError::EmptySequence { sample });
@@ -278,6 +333,7 @@ impl LstmModel {
             let l = row.iter().rposition(|&p| !p).expect("a real step exists");
             first = first.min(f);
             last = last.max(l);
+            windows.push(f..l + 1);
         }
         let trimmed = (first, steps - 1 - last);
         let any_padding = flags
@@ -286,6 +342,8 @@ impl LstmModel {
         Ok(CheckedPadding {
             pad: any_padding.then_some(pad),
             trimmed,
+            windows: Some(windows),
+            flags: Some(flags),
         })
     }
 }
@@ -296,6 +354,10 @@ struct CheckedPadding {
     pad: Option<Tensor<2, Bool>>,
     /// How many leading and trailing steps are padding in every sequence.
     trimmed: (usize, usize),
+    /// Per sample, first to last real step.
+    windows: Option<Vec<Range<usize>>>,
+    /// `(B, T)` row-major, true at padding.
+    flags: Option<Vec<bool>>,
 }
 
 fn check_finite(x: &Tensor<3>) -> Result<()> {

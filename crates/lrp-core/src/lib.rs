@@ -16,6 +16,7 @@
 //!
 //! Shapes: `B` batch, `T` time steps, `E` input features, `H` hidden units, `C` classes.
 
+mod bucketing;
 mod config;
 mod error;
 mod explain;
@@ -37,5 +38,7 @@ pub use params::{
     ModelParams,
 };
 
+#[doc(hidden)]
+pub use bucketing::group_count as __bucketing_group_count;
 /// Re-export of the burn version the crate is built against.
 pub use burn;

@@ -1,0 +1,107 @@
+//! Length bucketing (`lrp_core`'s `bucketing`): a large padded batch of spread lengths is
+//! explained in groups of similar length, and every sample's result must still equal its
+//! explanation alone.
+
+use burn::tensor::{Device, Int, Tensor, TensorData};
+use lrp_core::{Activation, ExplainConfig, Input, LstmModel, MergeMode, Precision, Target};
+
+use crate::compare::{Tolerance, assert_close};
+use crate::random::{Architecture, Rng};
+
+const VOCAB: usize = 50;
+
+/// 96 token sequences of lengths spread over `3..=30` (every third pre-padded, the others
+/// post-padded) through a 2-layer BiLSTM with an embedding (`mask_zero`): relevance, rest
+/// and logits of every sample equal the sample explained alone (1e-12 in f64), padding holds
+/// exactly 0, and per-sample targets follow their samples through the regrouping.
+pub fn bucketed_batch_equals_singles(device: &Device, precision: Precision) {
+    let tol = match precision {
+        Precision::F64 => 1e-12,
+        Precision::F32 => Tolerance::for_precision(precision).property,
+    };
+    let arch = Architecture {
+        embedding: Some((VOCAB, true)),
+        mask_value: None,
+        e: 5,
+        layers: vec![(4, true, MergeMode::Concat), (3, true, MergeMode::Sum)],
+        head: vec![(3, Activation::Linear)],
+        gates: lrp_core::GateActivation::Sigmoid,
+    };
+    let mut rng = Rng::new(4242);
+    let params = arch.random(&mut rng);
+    let model = LstmModel::new(&params, device, precision).expect("model");
+    let (b, t) = (96, 30);
+    let lengths: Vec<usize> = (0..b).map(|s| 3 + (s * 11) % (t - 2)).collect();
+    let pre = |s: usize| s % 3 == 2;
+    let windows: Vec<core::ops::Range<usize>> = lengths
+        .iter()
+        .enumerate()
+        .map(|(s, &len)| if pre(s) { t - len..t } else { 0..len })
+        .collect();
+    assert!(
+        lrp_core::__bucketing_group_count(&windows) > 1,
+        "this batch must be explained in several groups"
+    );
+    let mut ids = vec![0i64; b * t];
+    let mut alone = Vec::new();
+    for (s, window) in windows.iter().enumerate() {
+        let tokens: Vec<i64> = window
+            .clone()
+            .map(|_| 1 + rng.below(VOCAB - 1) as i64)
+            .collect();
+        for (k, step) in window.clone().enumerate() {
+            ids[s * t + step] = tokens[k];
+        }
+        alone.push(tokens);
+    }
+    let targets: Vec<usize> = (0..b).map(|s| (s * 5) % 3).collect();
+    let x: Tensor<2, Int> = Tensor::from_data(TensorData::new(ids, [b, t]), device);
+    let config = ExplainConfig::new()
+        .with_eps(0.0)
+        .with_bias_factor(1.0)
+        .with_target(Target::PerSample(targets.clone()));
+    let all = model
+        .explain(Input::tokens(x), &config)
+        .and_then(|e| e.to_host())
+        .unwrap_or_else(|e| panic!("{e}"));
+    let e = all.features;
+    for (s, window) in windows.iter().enumerate() {
+        assert_eq!(all.target[s] as usize, targets[s], "sample {s}: target");
+        let len = window.len();
+        let one: Tensor<2, Int> =
+            Tensor::from_data(TensorData::new(alone[s].clone(), [1, len]), device);
+        let single = model
+            .explain(
+                Input::tokens(one),
+                &config.clone().with_target(Target::Class(targets[s])),
+            )
+            .and_then(|e| e.to_host())
+            .unwrap_or_else(|e| panic!("{e}"));
+        let row = &all.relevance[s * t * e..(s + 1) * t * e];
+        let what = format!("sample {s} (length {len}, window {window:?})");
+        assert_close(
+            &format!("{what}: relevance"),
+            &row[window.start * e..window.end * e],
+            &single.relevance,
+            tol,
+        );
+        let outside = row[..window.start * e]
+            .iter()
+            .chain(&row[window.end * e..])
+            .all(|v| *v == 0.0);
+        assert!(outside, "{what}: padding must hold exactly 0");
+        assert_close(
+            &format!("{what}: rest"),
+            &all.rest[s..s + 1],
+            &single.rest,
+            tol,
+        );
+        let c = all.classes;
+        assert_close(
+            &format!("{what}: logits"),
+            &all.logits[s * c..(s + 1) * c],
+            &single.logits,
+            tol,
+        );
+    }
+}
