@@ -10,6 +10,8 @@
 //! cargo bench --bench explain --features tch -- --backends tch-cuda:0 --batches 100,1000,10000
 //! ```
 //!
+//! `--gate-rules all,prop,abs,half` adds a row per gate rule (default `all`).
+//!
 //! `--backends` takes the CLI's device names (`flex`, `ndarray`, `cpu`, `wgpu`, `tch`,
 //! `tch-cuda:N`, and `tch-cuda` for `tch-cuda:0`); a backend that does not support the precision
 //! gets a row saying so.
@@ -28,7 +30,7 @@ static GLOBAL: lstm_lrp::alloc::MiMalloc = lstm_lrp::alloc::MiMalloc;
 use lrp_conformance::random::{Rng, SingleLayer};
 use lstm_lrp::backends::{self, BackendError, DeviceChoice};
 use lstm_lrp::burn::tensor::{Device, Tensor, TensorData};
-use lstm_lrp::{ExplainConfig, LstmModel, Precision};
+use lstm_lrp::{ExplainConfig, GateRule, LstmModel, Precision};
 
 const T: usize = 25;
 const H: usize = 300;
@@ -43,6 +45,7 @@ struct Options {
     batches: Vec<usize>,
     seconds: f64,
     backends: Vec<String>,
+    gate_rules: Vec<GateRule>,
 }
 
 fn options() -> Options {
@@ -51,6 +54,7 @@ fn options() -> Options {
         batches: vec![10, 100],
         seconds: 3.0,
         backends: vec!["flex".into(), "ndarray".into()],
+        gate_rules: vec![GateRule::All],
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
@@ -66,6 +70,12 @@ fn options() -> Options {
             }
             "--seconds" => o.seconds = value.parse().expect("--seconds 3"),
             "--backends" => o.backends = value.split(',').map(String::from).collect(),
+            "--gate-rules" => {
+                o.gate_rules = value
+                    .split(',')
+                    .map(|r| r.parse().expect("--gate-rules all,prop,abs,half"))
+                    .collect()
+            }
             // `cargo bench` passes `--bench`; ignore anything else.
             _ => {
                 i += 1;
@@ -114,16 +124,15 @@ fn main() {
         bidirectional: true,
     }
     .random(&mut rng);
-    let config = ExplainConfig::new();
     println!(
         "bidirectional LSTM T={T} H={H} E={E} C={C}, {}, eps=1e-3, predicted class; \
          median of >= 3 runs and >= {}s each",
         o.precision, o.seconds
     );
     println!(
-        "| backend | batch | explain ms/batch | explain ms/sample | forward ms/sample | explain/forward | vs TF reference |"
+        "| backend | batch | gate rule | explain ms/batch | explain ms/sample | forward ms/sample | explain/forward | vs TF reference |"
     );
-    println!("|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|");
     let mut devices = Vec::new();
     for name in &o.backends {
         match device(name, o.precision) {
@@ -133,7 +142,7 @@ fn main() {
                 devices.push((name, device));
             }
             // An unsupported precision (f64 on wgpu) is a row of the table, anything else fatal.
-            Err(e @ BackendError::Precision { .. }) => println!("| {name} | – | {e} | | | | |"),
+            Err(e @ BackendError::Precision { .. }) => println!("| {name} | – | – | {e} | | | | |"),
             Err(e) => {
                 eprintln!("--backends {name}: {e}");
                 std::process::exit(2);
@@ -147,26 +156,29 @@ fn main() {
                 TensorData::new(rng.normals(batch * T * E, 1.0), [batch, T, E]),
                 (&device, o.precision.dtype()),
             );
-            let explain = measure(o.seconds, || {
-                let e = model.explain(x.clone(), &config).expect("explain");
-                let _ = e.relevance.into_data();
-            });
             let forward = measure(o.seconds, || {
                 let _ = model.forward(x.clone()).expect("forward").into_data();
             });
-            let per_sample = explain.as_secs_f64() * 1e3 / batch as f64;
-            let reference = REFERENCE_MS_PER_SAMPLE
-                .iter()
-                .find(|(b, _)| *b == batch)
-                .map_or("–".to_string(), |(_, ms)| {
-                    format!("{:.0}× faster", ms / per_sample)
+            for &rule in &o.gate_rules {
+                let config = ExplainConfig::new().with_gate_rule(rule);
+                let explain = measure(o.seconds, || {
+                    let e = model.explain(x.clone(), &config).expect("explain");
+                    let _ = e.relevance.into_data();
                 });
-            println!(
-                "| {name} | {batch} | {:.1} | {per_sample:.3} | {:.3} | {:.2} | {reference} |",
-                explain.as_secs_f64() * 1e3,
-                forward.as_secs_f64() * 1e3 / batch as f64,
-                explain.as_secs_f64() / forward.as_secs_f64(),
-            );
+                let per_sample = explain.as_secs_f64() * 1e3 / batch as f64;
+                let reference = REFERENCE_MS_PER_SAMPLE
+                    .iter()
+                    .find(|(b, _)| *b == batch)
+                    .map_or("–".to_string(), |(_, ms)| {
+                        format!("{:.0}× faster", ms / per_sample)
+                    });
+                println!(
+                    "| {name} | {batch} | {rule} | {:.1} | {per_sample:.3} | {:.3} | {:.2} | {reference} |",
+                    explain.as_secs_f64() * 1e3,
+                    forward.as_secs_f64() * 1e3 / batch as f64,
+                    explain.as_secs_f64() / forward.as_secs_f64(),
+                );
+            }
         }
     }
 }

@@ -25,8 +25,8 @@ pub mod files;
 
 pub use files::load_model;
 pub use lrp_core::{
-    Activation, DenseLayer, ExplainConfig, Explanation, GateActivation, HostExplanation, Input,
-    InputLayer, LrpError, LstmLayer, LstmModel, LstmWeights, Matrix, MergeMode, ModelParams,
+    Activation, DenseLayer, ExplainConfig, Explanation, GateActivation, GateRule, HostExplanation,
+    Input, InputLayer, LrpError, LstmLayer, LstmModel, LstmWeights, Matrix, MergeMode, ModelParams,
     Padding, Precision, Target, burn,
 };
 pub use lrp_import as import;

@@ -39,6 +39,14 @@ macro_rules! conformance_tests {
                     $crate::bucketed::bucketed_batch_equals_singles(&device(), P);
                 }
                 #[test]
+                fn gate_rules_match_the_oracle() {
+                    $crate::checks::gate_rules_match_the_oracle(&device(), P);
+                }
+                #[test]
+                fn conservation_under_every_gate_rule() {
+                    $crate::checks::conservation_under_every_gate_rule(&device(), P);
+                }
+                #[test]
                 fn golden_cases_match_the_references() {
                     $crate::checks::golden_cases(&device(), P);
                 }

@@ -13,7 +13,9 @@
 //! passing only the real steps (a padded step leaves the state unchanged, which is the same as
 //! skipping it).
 
-use lrp_core::{Activation, GateActivation, InputLayer, LstmWeights, MergeMode, ModelParams};
+use lrp_core::{
+    Activation, GateActivation, GateRule, InputLayer, LstmWeights, MergeMode, ModelParams,
+};
 
 /// The oracle's result for one sequence.
 #[derive(Debug, Clone, PartialEq)]
@@ -80,7 +82,9 @@ struct Step {
     i: Vec<f64>,
     f: Vec<f64>,
     g: Vec<f64>,
-    z_g: Vec<f64>,
+    o: Vec<f64>,
+    /// All four pre-activations, canonical order i, f, c, o.
+    z: Vec<f64>,
     c: Vec<f64>,
     h: Vec<f64>,
 }
@@ -114,7 +118,8 @@ fn run_direction(w: &LstmWeights, xs: &[Vec<f64>], act: GateActivation) -> Vec<S
             i,
             f,
             g,
-            z_g: z[2 * h_size..3 * h_size].to_vec(),
+            o,
+            z,
             c: c_new.clone(),
             h: h_new.clone(),
         });
@@ -124,15 +129,48 @@ fn run_direction(w: &LstmWeights, xs: &[Vec<f64>], act: GateActivation) -> Vec<S
     steps
 }
 
+/// Splits the relevance `r` of a product `gate · signal` by a gate rule, written from the
+/// definitions (Arras et al. 2019): returns (gate's share, signal's share). `prop`/`abs` are the
+/// ε-rule of the two-input sum, `N = 2`; a zero denominator passes nothing (into `absorbed`).
+fn split_product(
+    rule: GateRule,
+    gate: f64,
+    signal: f64,
+    r: f64,
+    eps: f64,
+    bf: f64,
+    absorbed: &mut f64,
+) -> (f64, f64) {
+    let (a, b) = match rule {
+        GateRule::All => return (0.0, r),
+        GateRule::Half => return (r / 2.0, r / 2.0),
+        GateRule::Prop => (gate, signal),
+        GateRule::Abs => (gate.abs(), signal.abs()),
+    };
+    let z = a + b;
+    let s = if z >= 0.0 { 1.0 } else { -1.0 };
+    let den = z + eps * s;
+    if den == 0.0 {
+        *absorbed += r;
+        return (0.0, 0.0);
+    }
+    (
+        (a + bf * eps * s / 2.0) / den * r,
+        (b + bf * eps * s / 2.0) / den * r,
+    )
+}
+
 /// The backward pass through one direction. `r_out[s]` is the relevance arriving at the output
 /// of reading step `s` from above (already including the head's share on the last step).
 /// Returns the relevance of each step's input and the rest.
+#[allow(clippy::too_many_arguments)]
 fn relevance_direction(
     w: &LstmWeights,
     steps: &[Step],
     r_out: &[Vec<f64>],
     eps: f64,
     bf: f64,
+    gate_rule: GateRule,
     absorbed: &mut f64,
 ) -> (Vec<Vec<f64>>, f64) {
     let h = w.hidden_size();
@@ -143,19 +181,31 @@ fn relevance_direction(
     let zeros = vec![0.0; h];
     for s in (0..steps.len()).rev() {
         let st = &steps[s];
+        // h_t = o ⊙ tanh(c_t): the output gate's share, and tanh(c_t) → c_t.
+        let mut r_o = vec![0.0; h];
         for u in 0..h {
             r_h[u] += r_out[s][u];
-            r_c[u] += r_h[u]; // R_c[t] += R_h[t]: the output gate takes nothing
+            let (to_gate, to_signal) = split_product(
+                gate_rule,
+                st.o[u],
+                st.c[u].tanh(),
+                r_h[u],
+                eps,
+                bf,
+                absorbed,
+            );
+            r_o[u] = to_gate;
+            r_c[u] += to_signal;
         }
         // c_t = f ⊙ c_{t-1} + i ⊙ g: a dense identity map from the 2H products, N = 2H.
         let fc: Vec<f64> = (0..h).map(|u| st.f[u] * st.c_prev[u]).collect();
         let ig: Vec<f64> = (0..h).map(|u| st.i[u] * st.g[u]).collect();
         let id = |i: usize, j: usize| if i == j { 1.0 } else { 0.0 };
-        // Both products share the outputs c (and below, x and h share z_g): what a zero
+        // Both products share the outputs c (and below, x and h share each z): what a zero
         // denominator absorbs is counted by the first call only.
         let mut counted_already = 0.0;
-        let r_c_prev = epsilon(&fc, id, &zeros, &st.c, &r_c, 2 * h, eps, bf, absorbed);
-        let r_g = epsilon(
+        let r_fc = epsilon(&fc, id, &zeros, &st.c, &r_c, 2 * h, eps, bf, absorbed);
+        let r_ig = epsilon(
             &ig,
             id,
             &zeros,
@@ -166,30 +216,52 @@ fn relevance_direction(
             bf,
             &mut counted_already,
         );
-        // g = tanh(x W_xg + h W_hg + b_g): the ε-rule onto x (E) and h_{t-1} (H), N = E + H.
-        let b_g = &w.b[2 * h..3 * h];
-        let rx = epsilon(
-            &st.x,
-            |i, j| w.w_x.get(i, 2 * h + j),
-            b_g,
-            &st.z_g,
-            &r_g,
-            e + h,
-            eps,
-            bf,
-            absorbed,
-        );
-        let rh = epsilon(
-            &st.h_prev,
-            |i, j| w.w_h.get(i, 2 * h + j),
-            b_g,
-            &st.z_g,
-            &r_g,
-            e + h,
-            eps,
-            bf,
-            &mut counted_already,
-        );
+        let mut r_f = vec![0.0; h];
+        let mut r_i = vec![0.0; h];
+        let mut r_g = vec![0.0; h];
+        let mut r_c_prev = vec![0.0; h];
+        for u in 0..h {
+            (r_f[u], r_c_prev[u]) =
+                split_product(gate_rule, st.f[u], st.c_prev[u], r_fc[u], eps, bf, absorbed);
+            (r_i[u], r_g[u]) =
+                split_product(gate_rule, st.i[u], st.g[u], r_ig[u], eps, bf, absorbed);
+        }
+        // Each gate's pre-activation z_k = x W_xk + h W_hk + b_k (canonical blocks i, f, c, o):
+        // the ε-rule onto x (E) and h_{t-1} (H), N = E + H.
+        let mut rx = vec![0.0; e];
+        let mut rh = vec![0.0; h];
+        for (block, r_k) in [(0, &r_i), (1, &r_f), (2, &r_g), (3, &r_o)] {
+            if gate_rule == GateRule::All && block != 2 {
+                continue; // the gates receive nothing: skip the no-op rules
+            }
+            let cols = block * h..(block + 1) * h;
+            let b_k = &w.b[cols.clone()];
+            let z_k = &st.z[cols.clone()];
+            let from_x = epsilon(
+                &st.x,
+                |i, j| w.w_x.get(i, block * h + j),
+                b_k,
+                z_k,
+                r_k,
+                e + h,
+                eps,
+                bf,
+                absorbed,
+            );
+            let from_h = epsilon(
+                &st.h_prev,
+                |i, j| w.w_h.get(i, block * h + j),
+                b_k,
+                z_k,
+                r_k,
+                e + h,
+                eps,
+                bf,
+                &mut counted_already,
+            );
+            rx.iter_mut().zip(from_x).for_each(|(a, v)| *a += v);
+            rh.iter_mut().zip(from_h).for_each(|(a, v)| *a += v);
+        }
         r_x[s] = rx;
         r_h = rh;
         r_c = r_c_prev;
@@ -206,6 +278,18 @@ pub fn explain(
     target: Option<usize>,
     eps: f64,
     bf: f64,
+) -> OracleResult {
+    explain_with(params, xs, target, eps, bf, GateRule::All)
+}
+
+/// [`explain`] under a gate rule.
+pub fn explain_with(
+    params: &ModelParams,
+    xs: &[Vec<f64>],
+    target: Option<usize>,
+    eps: f64,
+    bf: f64,
+    gate_rule: GateRule,
 ) -> OracleResult {
     let t_len = xs.len();
     // Forward through the LSTM stack.
@@ -361,12 +445,20 @@ pub fn explain(
                 r_out_bw[t_len - 1 - t] = b;
             }
         }
-        let (rx_fw, rest_fw) =
-            relevance_direction(&layer.forward, fw, &r_out_fw, eps, bf, &mut absorbed);
+        let (rx_fw, rest_fw) = relevance_direction(
+            &layer.forward,
+            fw,
+            &r_out_fw,
+            eps,
+            bf,
+            gate_rule,
+            &mut absorbed,
+        );
         let mut r_in = rx_fw;
         rest += rest_fw;
         if let (Some(w_bw), Some(bw)) = (&layer.backward, bw) {
-            let (rx_bw, rest_bw) = relevance_direction(w_bw, bw, &r_out_bw, eps, bf, &mut absorbed);
+            let (rx_bw, rest_bw) =
+                relevance_direction(w_bw, bw, &r_out_bw, eps, bf, gate_rule, &mut absorbed);
             rest += rest_bw;
             for t in 0..t_len {
                 for (acc, v) in r_in[t].iter_mut().zip(&rx_bw[t_len - 1 - t]) {

@@ -41,7 +41,8 @@ pub enum Target {
 pub struct ExplainConfig {
     /// Stabiliser ε ≥ 0 added to every denominator, away from zero. Larger values absorb more
     /// relevance and give smoother explanations. With `eps = 0`, a denominator that is exactly 0
-    /// passes no relevance (its quotient is defined as 0) instead of producing NaN.
+    /// passes no relevance (its quotient is defined as 0) instead of producing NaN; that
+    /// relevance is reported in `rest`, so conservation still holds.
     #[config(default = 1e-3)]
     pub eps: f64,
     /// Share of the bias and stabiliser terms redistributed to the inputs (0 = none, the
@@ -51,6 +52,79 @@ pub struct ExplainConfig {
     /// The class explained for each sample.
     #[config(default = "Target::Predicted")]
     pub target: Target,
+    /// How the relevance of a gate ⊙ signal product is split (see [`GateRule`]).
+    #[config(default = "GateRule::All")]
+    pub gate_rule: GateRule,
+}
+
+/// The rule for the LSTM's products of a gate and a signal: `f ⊙ c_{t−1}`, `i ⊙ g` and
+/// `o ⊙ tanh(c_t)`. The variants are those compared by Arras, Osman, Müller and Samek (2019),
+/// "Evaluating Recurrent Neural Network Explanations", BlackboxNLP (arXiv:1904.11829), §3, and
+/// Arras et al. (2019), "Explaining and Interpreting LSTMs", LNCS 11700, §11.3.
+///
+/// For a product `z = z_g · z_s` of a gate value `z_g` and a signal value `z_s` with relevance
+/// `R`:
+///
+/// | rule | gate receives | signal receives |
+/// |---|---|---|
+/// | `all` | 0 | `R` |
+/// | `prop` | `z_g / (z_g + z_s) · R` | `z_s / (z_g + z_s) · R` |
+/// | `abs` | `\|z_g\| / (\|z_g\| + \|z_s\|) · R` | `\|z_s\| / (\|z_g\| + \|z_s\|) · R` |
+/// | `half` | `R / 2` | `R / 2` |
+///
+/// `prop` and `abs` are stabilised like the ε-rule (they are the ε-rule of the two-input sum
+/// `z_g + z_s`, resp. `|z_g| + |z_s|`, with `N = 2`): the denominator gets `eps · s`, and
+/// `bias_factor` redistributes the stabiliser's share, half to each factor, so that at
+/// `eps = 0`, `bias_factor = 1` everything is conserved; a zero denominator at `eps = 0`
+/// passes nothing and its relevance goes to `rest`. The relevance a gate receives passes
+/// through its activation unchanged to the gate's pre-activation `z = x_t W_x + h_{t−1} W_h + b`
+/// and on to `x_t` and `h_{t−1}` by the ε-rule on that gate's weights (`N = E + H`), exactly as
+/// the cell candidate's does. `all` is the references' rule and the default; with it the gates'
+/// weights never enter the relevance pass.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GateRule {
+    /// Signal-take-all (Arras et al. 2017): the signal gets everything.
+    #[default]
+    All,
+    /// In proportion to the two factors' values.
+    Prop,
+    /// In proportion to the two factors' absolute values.
+    Abs,
+    /// Half each.
+    Half,
+}
+
+impl GateRule {
+    /// Every rule, in the order of the table above.
+    pub const ALL_RULES: [GateRule; 4] =
+        [GateRule::All, GateRule::Prop, GateRule::Abs, GateRule::Half];
+}
+
+impl core::fmt::Display for GateRule {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            GateRule::All => "all",
+            GateRule::Prop => "prop",
+            GateRule::Abs => "abs",
+            GateRule::Half => "half",
+        })
+    }
+}
+
+impl core::str::FromStr for GateRule {
+    type Err = String;
+    fn from_str(s: &str) -> core::result::Result<Self, Self::Err> {
+        match s {
+            "all" => Ok(GateRule::All),
+            "prop" => Ok(GateRule::Prop),
+            "abs" => Ok(GateRule::Abs),
+            "half" => Ok(GateRule::Half),
+            other => Err(format!(
+                "unknown gate rule `{other}` (expected all, prop, abs or half)"
+            )),
+        }
+    }
 }
 
 impl ExplainConfig {

@@ -3,7 +3,7 @@
 use burn::tensor::{Bool, Int, Tensor, TensorData};
 
 use crate::bucketing;
-use crate::config::{ExplainConfig, Target};
+use crate::config::{ExplainConfig, GateRule, Target};
 use crate::error::{LrpError, Result};
 use crate::input::{Input, Prepared};
 use crate::model::LstmModel;
@@ -233,7 +233,7 @@ impl LstmModel {
         target: &Target,
         config: &ExplainConfig,
     ) -> Result<(Tensor<3>, Tensor<1>, Tensor<2>, Vec<usize>)> {
-        let trace = self.run(prepared, true);
+        let trace = self.run_traced(prepared, true, config.gate_rule != GateRule::All);
         let logits = trace.logits();
         let targets = self.resolve_targets(target, &logits, prepared.batch)?;
         let start = self.target_relevance(&logits, &targets);
@@ -241,7 +241,7 @@ impl LstmModel {
             eps: config.eps,
             bias_factor: config.bias_factor,
         };
-        let (relevance, rest) = self.relevance(&trace, start, rule);
+        let (relevance, rest) = self.relevance(&trace, start, rule, config.gate_rule);
         Ok((prepared.untrim(relevance), rest, logits, targets))
     }
 

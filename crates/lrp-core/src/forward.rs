@@ -32,6 +32,25 @@ pub(crate) struct StepTrace {
     pub g_pre: Tensor<2>,
     /// `h_{t-1}`.
     pub h_prev: Tensor<2>,
+    /// What a gate rule other than `all` reads; `None` under `all`.
+    pub gates: Option<GateTrace>,
+}
+
+/// The gate values of one step, for the gate rules that give gates relevance.
+#[derive(Debug, Clone)]
+pub(crate) struct GateTrace {
+    /// The true pre-activations `(B, 4H)`, gates in the order i, f, o, g.
+    pub pre: Tensor<2>,
+    /// Gate values `(B, H)`.
+    pub i: Tensor<2>,
+    pub f: Tensor<2>,
+    pub o: Tensor<2>,
+    /// The cell candidate `tanh(z_g)`.
+    pub g: Tensor<2>,
+    /// `tanh(c_t)`.
+    pub tanh_c: Tensor<2>,
+    /// `c_{t-1}`.
+    pub c_prev: Tensor<2>,
 }
 
 /// One direction's pass over a layer's input.
@@ -106,13 +125,25 @@ pub(crate) fn per_direction<R: Send>(
 impl LstmModel {
     /// Runs the model, keeping the trace when `keep` is set.
     pub(crate) fn run(&self, input: &Prepared, keep: bool) -> Trace {
+        self.run_traced(input, keep, false)
+    }
+
+    /// Runs the model, keeping the trace when `keep` is set, with the gate values
+    /// ([`GateTrace`]) when `keep_gates` is set too.
+    pub(crate) fn run_traced(&self, input: &Prepared, keep: bool, keep_gates: bool) -> Trace {
         let mut x = input.x.clone();
         let mut layers = Vec::with_capacity(self.layers.len());
         let mut sequences = Vec::with_capacity(self.layers.len() - 1);
         let mut features = None;
         let last = self.layers.len() - 1;
         for (l, layer) in self.layers.iter().enumerate() {
-            let trace = self.lstm_layer(layer, x.clone(), input.pad.as_ref(), l == last, keep);
+            let trace = self.lstm_layer(
+                layer,
+                x.clone(),
+                input.pad.as_ref(),
+                l == last,
+                (keep, keep && keep_gates),
+            );
             if l < last {
                 let seq = merge_sequence(&trace, layer.merge);
                 sequences.push(seq.clone());
@@ -156,7 +187,7 @@ impl LstmModel {
         x: Tensor<3>,
         pad: Option<&Tensor<2, Bool>>,
         is_last: bool,
-        keep: bool,
+        (keep, keep_gates): (bool, bool),
     ) -> LayerTrace {
         let dirs = per_direction(layer.directions(), self.parallel_directions, |d| {
             run_direction(
@@ -169,6 +200,7 @@ impl LstmModel {
                     gates: layer.gate_activation,
                     neg_half: &self.neg_half,
                     keep,
+                    keep_gates: keep_gates.then_some(&layer.unscale),
                     outputs: !is_last,
                 },
             )
@@ -201,6 +233,8 @@ struct DirectionRun<'a> {
     gates: GateActivation,
     neg_half: &'a Tensor<2>,
     keep: bool,
+    /// Keep the gate values too: the layer's `unscale` constant.
+    keep_gates: Option<&'a Tensor<2>>,
     outputs: bool,
 }
 
@@ -231,11 +265,28 @@ fn run_direction(weights: &DirectionTensors, run: DirectionRun<'_>) -> Direction
                 .slice_dim(1, 3 * h..4 * h)
                 .mul(run.neg_half.clone())
         });
+        let pre_true = run
+            .keep_gates
+            .map(|unscale| pre.clone().mul(unscale.clone()));
         let (i, f, o, sigmoid_2zg) = lstm_gates(pre, h, run.gates);
+        let gate_values = pre_true.map(|pre| {
+            let g = sigmoid_2zg.clone().mul_scalar(2.0).sub_scalar(1.0);
+            (pre, i.clone(), f.clone(), o.clone(), g)
+        });
         let ig = input_times_candidate(i, sigmoid_2zg);
         let fc = f.mul(c_state.clone());
         let mut c_new = fc.clone().add(ig.clone());
-        let mut h_new = tanh(c_new.clone()).mul(o);
+        let tanh_c = tanh(c_new.clone());
+        let gates = gate_values.map(|(pre, i, f, o, g)| GateTrace {
+            pre,
+            i,
+            f,
+            o: o.clone(),
+            g,
+            tanh_c: tanh_c.clone(),
+            c_prev: c_state.clone(),
+        });
+        let mut h_new = tanh_c.mul(o);
         let step_pad = run.pad.map(|p| {
             p.clone()
                 .slice_dim(0, t..t + 1)
@@ -259,6 +310,7 @@ fn run_direction(weights: &DirectionTensors, run: DirectionRun<'_>) -> Direction
                 c: c_new.clone(),
                 g_pre,
                 h_prev: h_state,
+                gates,
             });
         }
         h_state = h_new;

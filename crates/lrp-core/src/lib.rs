@@ -28,7 +28,7 @@ mod relevance;
 mod rules;
 mod tensor_ops;
 
-pub use config::{ExplainConfig, Precision, Target};
+pub use config::{ExplainConfig, GateRule, Precision, Target};
 pub use error::{LrpError, Result};
 pub use explain::{Explanation, HostExplanation, LayerOutputs};
 pub use input::{Input, Padding};

@@ -86,6 +86,13 @@ pub(crate) struct LstmLayerTensors {
     /// `(D·H, E)`: the cell candidates' input kernels, transposed, directions stacked by rows,
     /// so the input relevance of every step and direction is one matrix product.
     pub w_x_g_t: Tensor<2>,
+    /// `(D·4H, E)`: every gate's input kernel, unscaled, gates in the order i, f, o, g,
+    /// transposed, directions stacked by rows: the input relevance under a gate rule other than
+    /// `all` (whose gates pass relevance on to `x_t`).
+    pub w_x_gates_t: Tensor<2>,
+    /// `(1, 4H)`: multiplies the internal pre-activations into the true ones,
+    /// `[−1 (i, f, o), −1/2 (g)]`.
+    pub unscale: Tensor<2>,
     /// Per direction (forward, then backward).
     pub dirs: Vec<DirectionTensors>,
 }
@@ -103,6 +110,10 @@ pub(crate) struct DirectionTensors {
     pub w_h_g_t: Tensor<2>,
     /// The cell candidate's bias: `(1, H)`.
     pub b_g: Tensor<2>,
+    /// Every gate's recurrent kernel, unscaled, gates i, f, o, g, transposed: `(4H, H)`.
+    pub w_h_gates_t: Tensor<2>,
+    /// Every gate's bias, unscaled, gates i, f, o, g: `(1, 4H)`.
+    pub b_gates: Tensor<2>,
 }
 
 impl LstmLayerTensors {
@@ -217,6 +228,28 @@ fn internal_gate_order(row: &[f64], h: usize) -> impl Iterator<Item = f64> + '_ 
     sigmoid_gates.chain(candidate)
 }
 
+/// Canonical gate blocks i, f, c, o → i, f, o, g, unscaled (the gate rules' layout).
+fn relevance_gate_order(row: &[f64], h: usize) -> impl Iterator<Item = f64> + '_ {
+    row[..2 * h]
+        .iter()
+        .chain(&row[3 * h..4 * h])
+        .chain(&row[2 * h..3 * h])
+        .copied()
+}
+
+/// `m` with its gate columns in the gate rules' order, transposed: `(4H, rows)` row-major.
+fn gates_transposed(m: &Matrix, h: usize) -> Vec<f64> {
+    let reordered: Vec<f64> = m
+        .data()
+        .chunks(m.cols())
+        .flat_map(|row| relevance_gate_order(row, h))
+        .collect();
+    Matrix::new(m.rows(), 4 * h, reordered)
+        .expect("same size")
+        .transpose()
+        .into_data()
+}
+
 fn reorder_columns(m: &Matrix, h: usize) -> Vec<f64> {
     m.data()
         .chunks(m.cols())
@@ -253,7 +286,21 @@ fn upload_lstm(layer: &LstmLayer, device: &Device, dtype: DType) -> LstmLayerTen
                 dtype,
             ),
             b_g: from_f64(w.b[2 * h..3 * h].to_vec(), [1, h], device, dtype),
+            w_h_gates_t: from_f64(gates_transposed(&w.w_h, h), [4 * h, h], device, dtype),
+            b_gates: from_f64(
+                relevance_gate_order(&w.b, h).collect(),
+                [1, 4 * h],
+                device,
+                dtype,
+            ),
         })
+        .collect();
+    let w_x_gates_t: Vec<f64> = weights
+        .iter()
+        .flat_map(|w| gates_transposed(&w.w_x, h))
+        .collect();
+    let unscale: Vec<f64> = (0..4 * h)
+        .map(|j| if j < 3 * h { -1.0 } else { -0.5 })
         .collect();
     LstmLayerTensors {
         hidden: h,
@@ -261,6 +308,8 @@ fn upload_lstm(layer: &LstmLayer, device: &Device, dtype: DType) -> LstmLayerTen
         merge: layer.merge,
         gate_activation: layer.gate_activation,
         w_x_g_t: from_f64(w_x_g_t, [d * h, e], device, dtype),
+        w_x_gates_t: from_f64(w_x_gates_t, [d * 4 * h, e], device, dtype),
+        unscale: from_f64(unscale, [1, 4 * h], device, dtype),
         dirs,
     }
 }

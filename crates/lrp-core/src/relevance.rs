@@ -17,11 +17,12 @@
 
 use burn::tensor::{Bool, Tensor};
 
+use crate::config::GateRule;
 use crate::forward::{DirectionTrace, LayerTrace, Trace, per_direction, time_of};
 use crate::model::{DirectionTensors, LstmLayerTensors, LstmModel};
 use crate::params::MergeMode;
 use crate::rules::epsilon::{EpsilonRule, add_optional, with_share};
-use crate::rules::gate::signal_take_all;
+use crate::rules::gate::{signal_take_all, split_product};
 
 /// Relevance arriving at one direction of an LSTM layer from above.
 #[derive(Clone)]
@@ -50,6 +51,7 @@ impl LstmModel {
         trace: &Trace,
         relevance: Tensor<2>,
         rule: EpsilonRule,
+        gate_rule: GateRule,
     ) -> (Tensor<3>, Tensor<1>) {
         // The Dense head, last layer first; relevance passes unchanged through the element-wise
         // activations.
@@ -79,7 +81,7 @@ impl LstmModel {
         let mut rest: Option<Tensor<1>> = None;
         for l in (0..self.layers.len()).rev() {
             let (r_in, layer_rest) =
-                self.layer_relevance(&self.layers[l], &trace.layers[l], upper, rule);
+                self.layer_relevance(&self.layers[l], &trace.layers[l], upper, rule, gate_rule);
             rest = Some(match rest {
                 Some(acc) => acc.add(layer_rest),
                 None => layer_rest,
@@ -113,22 +115,31 @@ impl LstmModel {
         trace: &LayerTrace,
         upper: Vec<Upper>,
         rule: EpsilonRule,
+        gate_rule: GateRule,
     ) -> (Tensor<3>, Tensor<1>) {
         let [t_len, batch, e] = trace.inputs.dims();
         let h = layer.hidden;
         let dirs = per_direction(layer.directions(), self.parallel_directions, |d| {
-            direction_relevance(
-                &layer.dirs[d],
-                &trace.dirs[d],
-                d,
-                upper[d].clone(),
-                trace.pad.as_ref(),
+            let pass = DirectionPass {
+                weights: &layer.dirs[d],
+                trace: &trace.dirs[d],
+                direction: d,
+                pad: trace.pad.as_ref(),
                 rule,
-                e + h,
-            )
+                n_gate: e + h,
+            };
+            match gate_rule {
+                GateRule::All => direction_relevance(pass, upper[d].clone()),
+                other => direction_relevance_gates(pass, upper[d].clone(), other),
+            }
         });
-        // The x_t halves of every step's and direction's ε-rule in one product:
-        // [q_fw | q_bw] (T·B, D·H) × (D·H, E).
+        // The x_t parts of every step's and direction's ε-rules in one product:
+        // [q_fw | q_bw] (T·B, D·G) × (D·G, E), with G = H (the cell candidate only, under
+        // `all`) or 4H (every gate).
+        let (width, w_x_t) = match gate_rule {
+            GateRule::All => (h, &layer.w_x_g_t),
+            _ => (4 * h, &layer.w_x_gates_t),
+        };
         let q: Tensor<3> = Tensor::cat(
             dirs.iter()
                 .map(|d| Tensor::stack(d.quotients.clone(), 0))
@@ -136,8 +147,8 @@ impl LstmModel {
             2,
         );
         let mut r_x = q
-            .reshape([t_len * batch, layer.directions() * h])
-            .matmul(layer.w_x_g_t.clone())
+            .reshape([t_len * batch, layer.directions() * width])
+            .matmul(w_x_t.clone())
             .reshape([t_len, batch, e])
             .mul(trace.inputs.clone());
         for d in &dirs {
@@ -197,16 +208,27 @@ fn split<const D: usize>(
     }
 }
 
-/// The backward pass through one direction of a layer.
-fn direction_relevance(
-    weights: &DirectionTensors,
-    trace: &DirectionTrace,
+/// What the backward pass through one direction reads.
+struct DirectionPass<'a> {
+    weights: &'a DirectionTensors,
+    trace: &'a DirectionTrace,
     direction: usize,
-    upper: Upper,
-    pad: Option<&Tensor<2, Bool>>,
+    pad: Option<&'a Tensor<2, Bool>>,
     rule: EpsilonRule,
+    /// `N` of the gates' ε-rules: `E + H`.
     n_gate: usize,
-) -> DirectionRelevance {
+}
+
+/// The backward pass through one direction of a layer under signal-take-all.
+fn direction_relevance(pass: DirectionPass<'_>, upper: Upper) -> DirectionRelevance {
+    let DirectionPass {
+        weights,
+        trace,
+        direction,
+        pad,
+        rule,
+        n_gate,
+    } = pass;
     let t_len = trace.steps.len();
     let [batch, h] = trace.final_h.dims();
     let zeros = trace.final_h.zeros_like();
@@ -263,6 +285,108 @@ fn direction_relevance(
         absorbed = add_optional(absorbed, lost);
         quotients[t] = Some(q_g);
         shares[t] = share_g;
+        r_h = r_h_prev;
+        r_c = r_c_prev;
+    }
+    DirectionRelevance {
+        quotients: quotients
+            .into_iter()
+            .map(|q| q.expect("every time step is visited once"))
+            .collect(),
+        shares,
+        rest: add_optional(Some(r_h.add(r_c).sum_dim(1)), absorbed)
+            .expect("the first term is present")
+            .reshape([batch]),
+    }
+}
+
+/// The backward pass through one direction under a gate rule that gives gates relevance
+/// (`prop`, `abs`, `half`): each step splits `o ⊙ tanh(c_t)`, `f ⊙ c_{t−1}` and `i ⊙ g` by the
+/// rule, and the relevance of all four gates' pre-activations goes to `x_t` and `h_{t−1}` by the
+/// ε-rule on the gates' weights (`N = E + H` each), as one `(B, 4H) × (4H, H)` product per step.
+/// The quotients returned are `(B, 4H)`, gates i, f, o, g, in true (unscaled) units.
+fn direction_relevance_gates(
+    pass: DirectionPass<'_>,
+    upper: Upper,
+    gate_rule: GateRule,
+) -> DirectionRelevance {
+    let DirectionPass {
+        weights,
+        trace,
+        direction,
+        pad,
+        rule,
+        n_gate,
+    } = pass;
+    let t_len = trace.steps.len();
+    let [batch, h] = trace.final_h.dims();
+    let zeros = trace.final_h.zeros_like();
+    let (mut r_h, sequence) = match upper {
+        Upper::Final(r) => (r, None),
+        Upper::Sequence(r) => (zeros.clone(), Some(r)),
+    };
+    let mut r_c = zeros;
+    let mut quotients = vec![None; t_len];
+    let mut shares = vec![None; t_len];
+    let mut absorbed: Option<Tensor<2>> = None;
+    for s in (0..t_len).rev() {
+        let t = time_of(direction, s, t_len);
+        let step = &trace.steps[s];
+        let gates = step
+            .gates
+            .as_ref()
+            .expect("the forward pass keeps the gate values for this rule");
+        if let Some(r_out) = &sequence {
+            r_h = r_h.add(r_out.clone().slice_dim(0, t..t + 1).reshape([batch, h]));
+        }
+        let (r_c_keep, r_h_keep) = (r_c.clone(), r_h.clone());
+        // h_t = o ⊙ tanh(c_t).
+        let out = split_product(gate_rule, rule, gates.o.clone(), gates.tanh_c.clone(), r_h);
+        let mut lost = out.absorbed;
+        let r_cell = r_c.add(out.signal);
+        // c_t = f ⊙ c_{t-1} + i ⊙ g: identity weights, N = 2H.
+        let (q_c, lost_c) = rule.quotient(r_cell, step.c.clone());
+        lost = add_optional(lost, lost_c);
+        let share_c = rule.share(&q_c, &step.c, None, 2 * h);
+        let r_fc = with_share(step.fc.clone().mul(q_c.clone()), &share_c);
+        let r_ig = with_share(step.ig.clone().mul(q_c), &share_c);
+        let forget = split_product(gate_rule, rule, gates.f.clone(), gates.c_prev.clone(), r_fc);
+        let input = split_product(gate_rule, rule, gates.i.clone(), gates.g.clone(), r_ig);
+        lost = add_optional(add_optional(lost, forget.absorbed), input.absorbed);
+        let mut r_c_prev = forget.signal;
+        // Every gate's pre-activation z = x W_x + h_{t-1} W_h + b: the ε-rule with N = E + H.
+        let gate_or_zero = |r: Option<Tensor<2>>| r.unwrap_or_else(|| r_c_prev.zeros_like());
+        let r_z = Tensor::cat(
+            vec![
+                gate_or_zero(input.gate),
+                gate_or_zero(forget.gate),
+                gate_or_zero(out.gate),
+                input.signal,
+            ],
+            1,
+        );
+        let (mut q, lost_z) = rule.quotient(r_z, gates.pre.clone());
+        lost = add_optional(lost, lost_z);
+        let mut share = rule.share(&q, &gates.pre, Some(&weights.b_gates), n_gate);
+        let mut r_h_prev = with_share(
+            q.clone()
+                .matmul(weights.w_h_gates_t.clone())
+                .mul(step.h_prev.clone()),
+            &share,
+        );
+        if let Some(pad) = pad {
+            // A padding step carries the state: relevance passes through, the input gets none.
+            let flags: Tensor<2, Bool> = pad.clone().slice_dim(0, t..t + 1).reshape([batch, 1]);
+            let wide = flags.clone().expand([batch, h]);
+            r_h_prev = r_h_prev.mask_where(wide.clone(), r_h_keep);
+            r_c_prev = r_c_prev.mask_where(wide, r_c_keep);
+            q = q.mask_fill(flags.clone().expand([batch, 4 * h]), 0.0);
+            share = share.map(|sh| sh.mask_fill(flags.clone(), 0.0));
+            lost = lost.map(|l| l.mask_fill(flags, 0.0));
+        }
+        absorbed = add_optional(absorbed, lost);
+        quotients[t] = Some(q);
+        shares[t] = share;
         r_h = r_h_prev;
         r_c = r_c_prev;
     }

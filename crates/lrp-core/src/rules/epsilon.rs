@@ -94,7 +94,7 @@ impl EpsilonRule {
     }
 
     /// `eps · s(z)`.
-    fn stabiliser<const D: usize>(&self, z: &Tensor<D>) -> Tensor<D> {
+    pub fn stabiliser<const D: usize>(&self, z: &Tensor<D>) -> Tensor<D> {
         let negative = z.clone().lower_elem(0.0);
         z.ones_like()
             .mul_scalar(self.eps)
