@@ -28,6 +28,10 @@ pub struct ExplainArgs {
     /// Share of bias and stabiliser redistributed to the inputs (1 makes relevance conserved).
     #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
     bias_factor: f64,
+    /// Rule for the gate ⊙ signal products: all (signal takes all, the references'), prop, abs
+    /// or half (Arras et al. 2019).
+    #[arg(long, default_value = "all")]
+    gate_rule: lrp_core::GateRule,
     /// Class to explain: `predicted`, a class index K, or a file with one class per sample
     /// (.npy, safetensors `target`, or text).
     #[arg(long, default_value = "predicted")]
@@ -97,6 +101,7 @@ pub fn run(args: ExplainArgs) -> Result<(), CliError> {
     let config = ExplainConfig::new()
         .with_eps(args.eps)
         .with_bias_factor(args.bias_factor)
+        .with_gate_rule(args.gate_rule)
         .with_target(target.clone());
     config
         .validate()
