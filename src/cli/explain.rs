@@ -7,21 +7,48 @@ use lrp_core::{ExplainConfig, HostExplanation, LstmModel, Precision, Target};
 use lstm_lrp::backends::{self, DeviceChoice};
 use lstm_lrp::files;
 
+use std::io::IsTerminal;
+
+use lstm_lrp::files::InputArrays;
+
 use super::CliError;
 use super::model_args::ModelArgs;
+use super::render;
+use super::words::{self, Vocab};
 
 #[derive(Debug, Args)]
 pub struct ExplainArgs {
     #[command(flatten)]
     model: ModelArgs,
     /// Input file: safetensors with `x` (floats (B, T, E) or token ids (B, T)) and optionally
-    /// `lengths (B)` or `mask (B, T)`; a .npy array; or JSON lines of token-id arrays.
-    #[arg(long, short)]
-    input: PathBuf,
+    /// `lengths (B)` or `mask (B, T)`; a .npy array; or JSON lines of token-id arrays (with
+    /// `--vocab` also of word arrays or plain sentences).
+    #[arg(long, short, required_unless_present = "text", conflicts_with = "text")]
+    input: Option<PathBuf>,
+    /// One sentence to explain (needs `--vocab`): lowercased, split on spaces and punctuation.
+    #[arg(long, requires = "vocab")]
+    text: Option<String>,
+    /// Vocabulary: one token per line, line number = token id (line 0 `<pad>`, line 1
+    /// `<unk>`, which unknown words map to). Words are shown in every output.
+    #[arg(long)]
+    vocab: Option<PathBuf>,
     /// Output file (safetensors): relevance (B, T, E), step_relevance (B, T), rest (B),
-    /// logits (B, C), target (B), and tokens (B, T) for token input.
+    /// logits (B, C), target (B), and tokens (B, T) for token input; `.npy`: the relevance.
     #[arg(long, short)]
     output: Option<PathBuf>,
+    /// JSON lines, one object per sequence: tokens, per-token relevance, target, predicted
+    /// class, logit, rest. Written batch by batch, so an interrupted run leaves every finished
+    /// sequence.
+    #[arg(long)]
+    jsonl: Option<PathBuf>,
+    /// A self-contained HTML heatmap: one row per sequence, words red (for the explained
+    /// class) or blue (against it).
+    #[arg(long)]
+    html: Option<PathBuf>,
+    /// Print every sequence's words coloured by relevance (plain values when stdout is not a
+    /// terminal or NO_COLOR is set) instead of the per-step summary.
+    #[arg(long)]
+    show: bool,
     /// Stabiliser ε >= 0 of the ε-rule.
     #[arg(long, default_value_t = 1e-3, allow_negative_numbers = true)]
     eps: f64,
@@ -86,16 +113,60 @@ fn parse_target(spec: &str, batch: usize) -> Result<Target, CliError> {
         .map(Target::PerSample)
 }
 
-pub fn run(args: ExplainArgs) -> Result<(), CliError> {
-    let imported = args.model.load()?;
-    let model_name = args.model.model.display().to_string();
-    let inputs = files::read_input(&args.input).map_err(|e| {
+/// Reads the input: `--text`, word JSON lines with `--vocab`, or an array file.
+fn read_inputs(
+    args: &ExplainArgs,
+    vocab: Option<&Vocab>,
+) -> Result<(InputArrays, String), CliError> {
+    if let (Some(text), Some(vocab)) = (&args.text, vocab) {
+        let (inputs, unknown) = vocab.encode(&[words::tokenize(text)], "--text")?;
+        report_unknown(unknown);
+        return Ok((inputs, "--text".into()));
+    }
+    let path = args
+        .input
+        .as_ref()
+        .ok_or_else(|| CliError::usage("give --input FILE or --text SENTENCE"))?;
+    let name = path.display().to_string();
+    let is_array_file = matches!(
+        path.extension().and_then(|e| e.to_str()),
+        Some("safetensors" | "npy")
+    );
+    if let (Some(vocab), false) = (vocab, is_array_file) {
+        let (inputs, unknown) = words::read_jsonl_words(path, vocab)?;
+        report_unknown(unknown);
+        return Ok((inputs, name));
+    }
+    let inputs = files::read_input(path).map_err(|e| {
         CliError::file(
-            &args.input,
+            path,
             e,
             "expected `x` as floats (batch, time, features) or token ids (batch, time)",
         )
     })?;
+    Ok((inputs, name))
+}
+
+fn report_unknown(unknown: usize) {
+    if unknown > 0 {
+        eprintln!("note: {unknown} word(s) not in the vocabulary were read as <unk>");
+    }
+}
+
+fn write_file(path: &std::path::Path, bytes: &[u8]) -> Result<(), CliError> {
+    std::fs::write(path, bytes).map_err(|e| {
+        CliError::usage(format!(
+            "{}: {e} (check that the directory exists and is writable)",
+            path.display()
+        ))
+    })
+}
+
+pub fn run(args: ExplainArgs) -> Result<(), CliError> {
+    let imported = args.model.load()?;
+    let model_name = args.model.model.display().to_string();
+    let vocab = args.vocab.as_deref().map(Vocab::read).transpose()?;
+    let (inputs, input_name) = read_inputs(&args, vocab.as_ref())?;
     let [batch, _] = inputs.batch_and_steps();
     let target = parse_target(&args.target, batch)?;
     let config = ExplainConfig::new()
@@ -116,8 +187,7 @@ pub fn run(args: ExplainArgs) -> Result<(), CliError> {
         .map_err(|e| CliError::explain(&model_name, e))?;
     if inputs.is_tokens() != model.reads_tokens() {
         return Err(CliError::usage(format!(
-            "{}: the input holds {} but the model {}",
-            args.input.display(),
+            "{input_name}: the input holds {} but the model {}",
             if inputs.is_tokens() {
                 "token ids"
             } else {
@@ -131,7 +201,32 @@ pub fn run(args: ExplainArgs) -> Result<(), CliError> {
         )));
     }
 
-    let input_name = args.input.display().to_string();
+    if let (Some(vocab), lrp_core::InputLayer::Embedding { table, .. }) =
+        (&vocab, imported.params.input())
+    {
+        let embedding = table.rows();
+        if vocab.len() != embedding {
+            return Err(CliError::usage(format!(
+                "{}: {} tokens, but the model's embedding has {embedding} rows (use the                  vocabulary the model was trained with)",
+                args.vocab
+                    .as_ref()
+                    .map_or(String::new(), |p| p.display().to_string()),
+                vocab.len()
+            )));
+        }
+    }
+    let mut jsonl = match &args.jsonl {
+        Some(path) => Some(std::io::BufWriter::new(
+            std::fs::File::create(path).map_err(|e| {
+                CliError::usage(format!(
+                    "{}: {e} (check that the directory exists and is writable)",
+                    path.display()
+                ))
+            })?,
+        )),
+        None => None,
+    };
+    let progress = Progress::new(batch);
     let chunk = args.batch_size as usize;
     let mut result: Option<HostExplanation> = None;
     for start in (0..batch).step_by(chunk) {
@@ -147,6 +242,14 @@ pub fn run(args: ExplainArgs) -> Result<(), CliError> {
             .explain(input, &chunk_config)
             .and_then(|e| e.to_host())
             .map_err(|e| CliError::explain(&input_name, offset_sample(e, range.start)))?;
+        if let (Some(out), Some(path)) = (&mut jsonl, &args.jsonl) {
+            render::write_jsonl(
+                &render::rows(&part, &inputs, range.start, vocab.as_ref()),
+                out,
+            )
+            .map_err(|e| CliError::usage(format!("{}: {e}", path.display())))?;
+        }
+        progress.update(range.end);
         match &mut result {
             Some(all) => all.append(part),
             None => result = Some(part),
@@ -155,22 +258,70 @@ pub fn run(args: ExplainArgs) -> Result<(), CliError> {
     let result =
         result.ok_or_else(|| CliError::explain(&input_name, lrp_core::LrpError::EmptyBatch))?;
 
+    progress.finish();
     if let Some(output) = &args.output {
-        let bytes = files::explanation_safetensors(&result, inputs.tokens())
-            .map_err(|e| CliError::file(output, e, "could not serialise the explanation"))?;
-        std::fs::write(output, bytes).map_err(|e| {
-            CliError::file(
-                output,
-                lrp_import::ImportError::Io {
-                    path: output.display().to_string(),
-                    source: e,
-                },
-                "check that the directory exists and is writable",
+        let bytes = if output.extension().and_then(|e| e.to_str()) == Some("npy") {
+            lrp_import::npy::write_f64(
+                &[result.batch, result.steps, result.features],
+                &result.relevance,
             )
-        })?;
+        } else {
+            files::explanation_safetensors(&result, inputs.tokens())
+                .map_err(|e| CliError::file(output, e, "could not serialise the explanation"))?
+        };
+        write_file(output, &bytes)?;
     }
-    print_summary(&result, args.print);
+    let needs_rows = args.html.is_some() || args.show;
+    let rows = needs_rows.then(|| render::rows(&result, &inputs, 0, vocab.as_ref()));
+    if let (Some(path), Some(rows)) = (&args.html, &rows) {
+        let title = format!("lstm-lrp: {model_name} on {input_name}");
+        write_file(path, render::html(rows, &title).as_bytes())?;
+    }
+    match &rows {
+        Some(rows) if args.show => {
+            let colour = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+            print!("{}", render::terminal(rows, colour));
+        }
+        _ => print_summary(&result, args.print),
+    }
     Ok(())
+}
+
+/// Sequences done and throughput on stderr, only when stderr is a terminal.
+struct Progress {
+    total: usize,
+    start: std::time::Instant,
+    on: bool,
+}
+
+impl Progress {
+    fn new(total: usize) -> Self {
+        Progress {
+            total,
+            start: std::time::Instant::now(),
+            on: std::io::stderr().is_terminal(),
+        }
+    }
+
+    fn update(&self, done: usize) {
+        if self.on {
+            let rate = done as f64 / self.start.elapsed().as_secs_f64().max(1e-9);
+            let width = 30;
+            let filled = width * done / self.total.max(1);
+            eprint!(
+                "\r[{}{}] {done}/{} sequences, {rate:.1}/s",
+                "#".repeat(filled),
+                " ".repeat(width - filled),
+                self.total
+            );
+        }
+    }
+
+    fn finish(&self) {
+        if self.on {
+            eprintln!();
+        }
+    }
 }
 
 /// Error sample indices are relative to the chunk; report them relative to the file.

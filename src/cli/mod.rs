@@ -4,6 +4,8 @@ mod error;
 mod explain;
 mod inspect;
 mod model_args;
+mod render;
+mod words;
 
 use clap::{Parser, Subcommand};
 

@@ -1,0 +1,229 @@
+//! Per-sequence views of an explanation: JSON lines, a self-contained HTML heatmap, and coloured
+//! words in the terminal.
+
+use std::fmt::Write as _;
+use std::io::Write;
+
+use lrp_core::HostExplanation;
+use lstm_lrp::files::{InputArrays, InputValues};
+
+use super::words::Vocab;
+
+/// One explained sequence, over its real steps.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Row {
+    /// The token (word, id or `t<step>`) of each real step.
+    pub words: Vec<String>,
+    /// Relevance per real step (summed over the feature/embedding axis).
+    pub relevance: Vec<f64>,
+    /// The explained class.
+    pub target: usize,
+    /// The model's predicted class (the largest logit).
+    pub predicted: usize,
+    /// The explained logit.
+    pub logit: f64,
+    /// Relevance left on the initial states (and absorbed at zero denominators).
+    pub rest: f64,
+}
+
+/// The rows of `out`, whose samples are `inputs`' samples `offset..offset + out.batch`.
+pub fn rows(
+    out: &HostExplanation,
+    inputs: &InputArrays,
+    offset: usize,
+    vocab: Option<&Vocab>,
+) -> Vec<Row> {
+    let steps = out.step_relevance();
+    let logits = out.explained_logits();
+    let t = out.steps;
+    (0..out.batch)
+        .map(|b| {
+            let sample = offset + b;
+            let real: Vec<usize> = match (&inputs.mask, &inputs.lengths) {
+                (Some(mask), _) => (0..t).filter(|&k| mask.data[sample * t + k] != 0).collect(),
+                (None, Some(lengths)) => (0..lengths[sample].min(t)).collect(),
+                (None, None) => (0..t).collect(),
+            };
+            let words = real
+                .iter()
+                .map(|&k| match &inputs.values {
+                    InputValues::Tokens(ids) => {
+                        let id = ids.data[sample * t + k];
+                        vocab.map_or_else(|| id.to_string(), |v| v.word(id))
+                    }
+                    InputValues::Features(_) => format!("t{k}"),
+                })
+                .collect();
+            let class_logits = &out.logits[b * out.classes..(b + 1) * out.classes];
+            let predicted = (0..out.classes).fold(0, |best, c| {
+                if class_logits[c] > class_logits[best] {
+                    c
+                } else {
+                    best
+                }
+            });
+            Row {
+                words,
+                relevance: real.iter().map(|&k| steps[b * t + k]).collect(),
+                target: out.target[b] as usize,
+                predicted,
+                logit: logits[b],
+                rest: out.rest[b],
+            }
+        })
+        .collect()
+}
+
+/// One JSON object per row, newline-terminated.
+pub fn write_jsonl(rows: &[Row], mut w: impl Write) -> std::io::Result<()> {
+    for row in rows {
+        let value = serde_json::json!({
+            "tokens": row.words,
+            "relevance": row.relevance,
+            "target": row.target,
+            "predicted": row.predicted,
+            "logit": row.logit,
+            "rest": row.rest,
+        });
+        writeln!(w, "{value}")?;
+    }
+    w.flush()
+}
+
+fn escape_html(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
+}
+
+/// Signed relevance → colour: red for positive, blue for negative, white at 0; `scale` is the
+/// row's largest |relevance| (each row is normalised on its own, as in Arras et al.'s heatmaps).
+fn colour(r: f64, scale: f64) -> (u8, u8, u8) {
+    let a = if scale > 0.0 {
+        (r.abs() / scale).min(1.0)
+    } else {
+        0.0
+    };
+    let fade = (255.0 * (1.0 - a)).round() as u8;
+    if r >= 0.0 {
+        (255, fade, fade)
+    } else {
+        (fade, fade, 255)
+    }
+}
+
+fn scale(row: &Row) -> f64 {
+    row.relevance.iter().fold(0.0, |m: f64, r| m.max(r.abs()))
+}
+
+/// A self-contained HTML page: one row per sequence, words coloured by relevance.
+pub fn html(rows: &[Row], title: &str) -> String {
+    let mut body = String::new();
+    for (s, row) in rows.iter().enumerate() {
+        let scale = scale(row);
+        let _ = write!(
+            body,
+            "<div class=\"row\"><div class=\"meta\">#{s} predicted {} · explained {} · logit {:.4} · rest {:.4}</div><div class=\"words\">",
+            row.predicted, row.target, row.logit, row.rest
+        );
+        for (word, &r) in row.words.iter().zip(&row.relevance) {
+            let (red, green, blue) = colour(r, scale);
+            let _ = write!(
+                body,
+                "<span class=\"w\" style=\"background:rgb({red},{green},{blue})\" title=\"{r:+.6}\">{}</span> ",
+                escape_html(word)
+            );
+        }
+        body.push_str("</div></div>\n");
+    }
+    format!(
+        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{title}</title>\n<style>\
+body{{font-family:sans-serif;margin:1.5em;background:#fff;color:#111}}\
+.row{{margin:0.8em 0}}.meta{{font-size:0.8em;color:#555}}\
+.w{{display:inline-block;padding:0.15em 0.3em;margin:0.1em 0;border-radius:3px;font-size:1.2em}}\
+</style></head><body>\n<h1>{title}</h1>\n<p>Relevance per token: red supports the explained class, blue speaks against it; \
+each row is scaled to its largest |relevance| (hover for the value).</p>\n{body}</body></html>\n",
+        title = escape_html(title)
+    )
+}
+
+/// The rows as coloured words (24-bit ANSI backgrounds), or `word(+0.1234)` without colour.
+pub fn terminal(rows: &[Row], colour_on: bool) -> String {
+    let mut out = String::new();
+    for (s, row) in rows.iter().enumerate() {
+        let _ = writeln!(
+            out,
+            "#{s} predicted {} explained {} logit {:.4} rest {:.4}",
+            row.predicted, row.target, row.logit, row.rest
+        );
+        let scale = scale(row);
+        let mut line = String::from("  ");
+        for (word, &r) in row.words.iter().zip(&row.relevance) {
+            if colour_on {
+                let (red, green, blue) = colour(r, scale);
+                let _ = write!(
+                    line,
+                    "\x1b[48;2;{red};{green};{blue}m\x1b[38;2;0;0;0m {word} \x1b[0m"
+                );
+            } else {
+                let _ = write!(line, "{word}({r:+.4}) ");
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row() -> Row {
+        Row {
+            words: vec!["good".into(), "<b>".into()],
+            relevance: vec![2.0, -1.0],
+            target: 1,
+            predicted: 1,
+            logit: 1.5,
+            rest: -0.5,
+        }
+    }
+
+    #[test]
+    fn html_escapes_words_and_colours_by_sign() {
+        let page = html(&[row()], "t & t");
+        assert!(page.contains("&lt;b&gt;") && !page.contains("<b>"));
+        assert!(page.contains("t &amp; t"));
+        assert!(
+            page.contains("rgb(255,0,0)"),
+            "the largest positive word is full red"
+        );
+        assert!(
+            page.contains("rgb(128,128,255)"),
+            "half the scale, negative: light blue"
+        );
+    }
+
+    #[test]
+    fn terminal_without_colour_prints_values() {
+        let text = terminal(&[row()], false);
+        assert!(text.contains("good(+2.0000) <b>(-1.0000)"), "{text}");
+        assert!(!text.contains('\x1b'));
+        assert!(terminal(&[row()], true).contains("\x1b[48;2;255;0;0m"));
+    }
+
+    #[test]
+    fn jsonl_has_one_object_per_row() {
+        let mut buf = Vec::new();
+        write_jsonl(&[row(), row()], &mut buf).unwrap();
+        let text = String::from_utf8(buf).unwrap();
+        assert_eq!(text.lines().count(), 2);
+        let v: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+        assert_eq!(v["tokens"][0], "good");
+        assert_eq!(v["relevance"][1], -1.0);
+        assert_eq!(v["target"], 1);
+    }
+}
