@@ -22,6 +22,7 @@
 pub mod alloc;
 pub mod backends;
 pub mod files;
+pub mod sentiment;
 
 pub use files::load_model;
 pub use lrp_core::{

@@ -22,7 +22,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Explain every sequence of an input file and write the relevances.
-    Explain(explain::ExplainArgs),
+    Explain(Box<explain::ExplainArgs>),
     /// Show the architecture found in a model file and the conversions applied.
     Inspect(inspect::InspectArgs),
 }
@@ -47,7 +47,7 @@ pub fn run() -> Result<(), CliError> {
         }
     };
     match cli.command {
-        Command::Explain(args) => explain::run(args),
+        Command::Explain(args) => explain::run(*args),
         Command::Inspect(args) => inspect::run(args),
     }
 }

@@ -1,0 +1,344 @@
+//! The demo classifier as burn modules — `Embedding → BiLstm → Linear` — its deterministic
+//! initialisation, its conversion to the canonical model through the importer's burn-module
+//! path, and the model file it ships as.
+
+use std::collections::HashMap;
+
+use burn::module::{Module, Param};
+use burn::nn::{
+    BiLstm, BiLstmConfig, Embedding, EmbeddingConfig, GateController, Linear, LinearConfig,
+};
+use burn::tensor::{DType, Device, Int, Tensor, TensorData};
+use lrp_core::{
+    Activation, Input, InputLayer, LstmModel, LstmWeights, ModelParams, Precision, burn,
+};
+use lrp_import::HostArray;
+use lrp_import::burn_modules::{BurnClassifier, BurnRecurrent, from_burn};
+use lrp_import::safetensors_io::{OutTensor, serialize};
+
+use super::SentimentError;
+use super::rng::Rng;
+use super::score::by_length;
+use super::task::Sentence;
+
+/// Sizes of the classifier.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NetConfig {
+    /// Vocabulary size V.
+    pub vocab: usize,
+    /// Embedding size E.
+    pub embedding: usize,
+    /// Hidden size H of each LSTM direction.
+    pub hidden: usize,
+    /// Number of classes C.
+    pub classes: usize,
+}
+
+/// `Embedding (V, E) → BiLstm (E → 2×H) → Linear (2H → C)`: the head reads the final states
+/// `[forward after x[T−1], reverse after x[0]]`, the layout the importer's burn path expects.
+#[derive(Module, Debug)]
+pub struct SentimentNet {
+    /// Token vectors; row 0 is the padding id (never read: batches hold equal-length sentences).
+    pub embedding: Embedding,
+    /// The recurrent layer.
+    pub lstm: BiLstm,
+    /// The classifier head.
+    pub head: Linear,
+}
+
+/// Replaces a parameter's values, keeping its shape and dtype.
+fn refill<const D: usize>(
+    param: &mut Param<Tensor<D>>,
+    device: &Device,
+    mut value: impl FnMut() -> f64,
+) {
+    let old = param.val();
+    let shape = old.dims();
+    let dtype: DType = old.dtype();
+    let n = shape.iter().product();
+    let data =
+        TensorData::new((0..n).map(|_| value()).collect::<Vec<f64>>(), shape).convert_dtype(dtype);
+    *param = Param::from_data(data, device);
+}
+
+fn refill_gate(gate: &mut GateController, rng: &mut Rng, device: &Device, bias: f64) {
+    for linear in [&mut gate.input_transform, &mut gate.hidden_transform] {
+        let fan_in = linear.weight.dims()[0] as f64;
+        let a = 1.0 / fan_in.sqrt();
+        refill(&mut linear.weight, device, || rng.symmetric(a));
+        if let Some(b) = linear.bias.as_mut() {
+            refill(b, device, || 0.0);
+        }
+    }
+    // One bias per gate in the canonical model: put the whole of it on the input transform.
+    if let Some(b) = gate.input_transform.bias.as_mut() {
+        refill(b, device, || bias);
+    }
+}
+
+impl SentimentNet {
+    /// A new classifier whose weights come from `seed` alone (burn's own initialisers draw from
+    /// the device's global generator, which is shared with other work in the process; ours are
+    /// overwritten with values from [`Rng`]): weights uniform in `±1/√fan_in`, embedding uniform
+    /// in `±0.5`, biases 0 except the forget gates' (1, the usual choice for fast learning).
+    pub fn init(config: NetConfig, seed: u64, device: &Device) -> Self {
+        let mut rng = Rng::new(seed);
+        let mut embedding = EmbeddingConfig::new(config.vocab, config.embedding).init(device);
+        let mut lstm = BiLstmConfig::new(config.embedding, config.hidden, true).init(device);
+        let mut head = LinearConfig::new(2 * config.hidden, config.classes).init(device);
+        refill(&mut embedding.weight, device, || rng.symmetric(0.5));
+        for direction in [&mut lstm.forward, &mut lstm.reverse] {
+            refill_gate(&mut direction.input_gate, &mut rng, device, 0.0);
+            if let Some(f) = direction.forget_gate.as_mut() {
+                refill_gate(f, &mut rng, device, 1.0);
+            }
+            refill_gate(&mut direction.cell_gate, &mut rng, device, 0.0);
+            refill_gate(&mut direction.output_gate, &mut rng, device, 0.0);
+        }
+        let a = 1.0 / ((2 * config.hidden) as f64).sqrt();
+        refill(&mut head.weight, device, || rng.symmetric(a));
+        if let Some(b) = head.bias.as_mut() {
+            refill(b, device, || 0.0);
+        }
+        Self {
+            embedding,
+            lstm,
+            head,
+        }
+    }
+
+    /// The classifier with the weights of a canonical model (an embedding, one bidirectional
+    /// sigmoid-gated LSTM layer, one Dense layer): the inverse of [`SentimentNet::to_params`],
+    /// e.g. to run the shipped model in burn. Each gate's whole bias goes to its input transform.
+    pub fn from_params(params: &ModelParams, device: &Device) -> Result<Self, SentimentError> {
+        let InputLayer::Embedding { table, .. } = params.input() else {
+            return Err(SentimentError::Shape("the model has no embedding".into()));
+        };
+        let ([layer], [dense]) = (params.lstm(), params.head()) else {
+            return Err(SentimentError::Shape(
+                "only one LSTM layer and one Dense layer are supported".into(),
+            ));
+        };
+        let Some(backward) = &layer.backward else {
+            return Err(SentimentError::Shape(
+                "the LSTM is not bidirectional".into(),
+            ));
+        };
+        if layer.merge != lrp_core::MergeMode::Concat
+            || layer.gate_activation != lrp_core::GateActivation::Sigmoid
+        {
+            return Err(SentimentError::Shape(
+                "only concatenated directions with sigmoid gates are supported".into(),
+            ));
+        }
+        let config = NetConfig {
+            vocab: table.rows(),
+            embedding: table.cols(),
+            hidden: layer.hidden_size(),
+            classes: dense.w.cols(),
+        };
+        if dense.w.rows() != 2 * config.hidden {
+            return Err(SentimentError::Shape(format!(
+                "the Dense layer reads {} values, the LSTM gives {}",
+                dense.w.rows(),
+                2 * config.hidden
+            )));
+        }
+        let mut net = Self::init(config, 0, device);
+        let set = |param: &mut Param<Tensor<2>>, m: &lrp_core::Matrix| {
+            let mut values = m.data().iter().copied();
+            refill(param, device, || values.next().unwrap_or(0.0));
+        };
+        set(&mut net.embedding.weight, table);
+        for (lstm, w) in [
+            (&mut net.lstm.forward, &layer.forward),
+            (&mut net.lstm.reverse, backward),
+        ] {
+            let h = config.hidden;
+            let gates: [&mut GateController; 4] = match lstm.forget_gate.as_mut() {
+                Some(f) => [
+                    &mut lstm.input_gate,
+                    f,
+                    &mut lstm.cell_gate,
+                    &mut lstm.output_gate,
+                ],
+                None => return Err(SentimentError::Shape("no forget gate".into())),
+            };
+            for (k, gate) in gates.into_iter().enumerate() {
+                set(
+                    &mut gate.input_transform.weight,
+                    &w.w_x.columns(k * h..(k + 1) * h),
+                );
+                set(
+                    &mut gate.hidden_transform.weight,
+                    &w.w_h.columns(k * h..(k + 1) * h),
+                );
+                let mut bias = w.b[k * h..(k + 1) * h].iter().copied();
+                if let Some(b) = gate.input_transform.bias.as_mut() {
+                    refill(b, device, || bias.next().unwrap_or(0.0));
+                }
+                if let Some(b) = gate.hidden_transform.bias.as_mut() {
+                    refill(b, device, || 0.0);
+                }
+            }
+        }
+        set(&mut net.head.weight, &dense.w);
+        if let Some(b) = net.head.bias.as_mut() {
+            let mut bias = dense.b.iter().copied();
+            refill(b, device, || bias.next().unwrap_or(0.0));
+        }
+        Ok(net)
+    }
+
+    /// Logits `(B, C)` of token ids `(B, T)` (every sentence of the batch has T tokens).
+    pub fn forward(&self, ids: Tensor<2, Int>) -> Tensor<2> {
+        let x = self.embedding.forward(ids);
+        let (_, state) = self.lstm.forward(x, None);
+        // hidden: (2, B, H), [forward, reverse] → (B, 2H) = [forward | reverse].
+        let [_, b, h] = state.hidden.dims();
+        let last = state.hidden.swap_dims(0, 1).reshape([b, 2 * h]);
+        self.head.forward(last)
+    }
+
+    /// The modules as the importer sees them.
+    pub fn as_burn_classifier(&self) -> BurnClassifier<'_> {
+        BurnClassifier {
+            embedding: Some(&self.embedding),
+            recurrent: vec![BurnRecurrent::BiLstm(&self.lstm)],
+            head: vec![(&self.head, Activation::Linear)],
+        }
+    }
+
+    /// The canonical model, through the importer's burn-module path.
+    pub fn to_params(&self) -> Result<ModelParams, SentimentError> {
+        Ok(from_burn(&self.as_burn_classifier())?)
+    }
+}
+
+/// Token ids as a burn tensor `(B, T)`; all rows must have the same length.
+pub fn ids_tensor(rows: &[&[usize]], device: &Device) -> Tensor<2, Int> {
+    let t = rows.first().map_or(0, |r| r.len());
+    let data: Vec<i64> = rows
+        .iter()
+        .flat_map(|r| r.iter().map(|&v| v as i64))
+        .collect();
+    Tensor::from_data(TensorData::new(data, [rows.len(), t]), device)
+}
+
+fn transpose(rows: usize, cols: usize, data: &[f64]) -> Vec<f64> {
+    let mut out = vec![0.0; rows * cols];
+    for r in 0..rows {
+        for c in 0..cols {
+            out[c * rows + r] = data[r * cols + c];
+        }
+    }
+    out
+}
+
+fn weights(prefix: &str, suffix: &str, w: &LstmWeights, out: &mut Vec<(String, OutTensor)>) {
+    let (e, g) = (w.w_x.rows(), w.w_x.cols());
+    let h = w.w_h.rows();
+    let f = |shape: Vec<usize>, data: Vec<f64>| OutTensor::F64(HostArray { shape, data });
+    out.push((
+        format!("{prefix}.weight_ih_l0{suffix}"),
+        f(vec![g, e], transpose(e, g, w.w_x.data())),
+    ));
+    out.push((
+        format!("{prefix}.weight_hh_l0{suffix}"),
+        f(vec![g, h], transpose(h, g, w.w_h.data())),
+    ));
+    out.push((
+        format!("{prefix}.bias_ih_l0{suffix}"),
+        f(vec![g], w.b.clone()),
+    ));
+    out.push((
+        format!("{prefix}.bias_hh_l0{suffix}"),
+        f(vec![g], vec![0.0; g]),
+    ));
+}
+
+/// Serialises an embedding + single-layer (Bi)LSTM + one-Linear model as a PyTorch-style state
+/// dict in safetensors (F64): `embedding.weight (V, E)`, `lstm.weight_ih_l0[_reverse] (4H, E)`,
+/// `lstm.weight_hh_l0[_reverse] (4H, H)`, `lstm.bias_ih_l0[_reverse] (4H)` (the whole bias),
+/// `lstm.bias_hh_l0[_reverse]` (zeros), `fc.weight (C, 2H)`, `fc.bias (C)`. The canonical
+/// safetensors layout has no embedding table; this one does, and
+/// [`load_model`](crate::load_model) reads it back exactly (its gate order i, f, g, o is the
+/// canonical one).
+pub fn model_file_bytes(
+    params: &ModelParams,
+    metadata: HashMap<String, String>,
+) -> Result<Vec<u8>, SentimentError> {
+    let InputLayer::Embedding { table, .. } = params.input() else {
+        return Err(SentimentError::Shape("the model has no embedding".into()));
+    };
+    let ([layer], [dense]) = (params.lstm(), params.head()) else {
+        return Err(SentimentError::Shape(
+            "only one LSTM layer and one Dense layer are supported".into(),
+        ));
+    };
+    let mut out = vec![(
+        "embedding.weight".to_string(),
+        OutTensor::F64(HostArray {
+            shape: vec![table.rows(), table.cols()],
+            data: table.data().to_vec(),
+        }),
+    )];
+    weights("lstm", "", &layer.forward, &mut out);
+    if let Some(bw) = &layer.backward {
+        weights("lstm", "_reverse", bw, &mut out);
+    }
+    let (d, c) = (dense.w.rows(), dense.w.cols());
+    out.push((
+        "fc.weight".into(),
+        OutTensor::F64(HostArray {
+            shape: vec![c, d],
+            data: transpose(d, c, dense.w.data()),
+        }),
+    ));
+    out.push((
+        "fc.bias".into(),
+        OutTensor::F64(HostArray {
+            shape: vec![c],
+            data: dense.b.clone(),
+        }),
+    ));
+    let named: Vec<(&str, OutTensor)> = out.iter().map(|(n, t)| (n.as_str(), t.clone())).collect();
+    Ok(serialize(&named, Some(metadata))?)
+}
+
+/// The largest absolute difference between the burn modules' logits and the converted
+/// canonical model's (computed by lrp-core in `precision`) over `sentences`.
+pub fn max_logit_difference(
+    net: &SentimentNet,
+    params: &ModelParams,
+    sentences: &[Sentence],
+    device: &Device,
+    precision: Precision,
+) -> Result<f64, SentimentError> {
+    let model = LstmModel::new(params, device, precision)?;
+    let mut worst = 0.0f64;
+    for idx in by_length(sentences) {
+        let rows: Vec<&[usize]> = idx.iter().map(|&i| sentences[i].ids.as_slice()).collect();
+        let ids = ids_tensor(&rows, device);
+        let ours = net.forward(ids.clone()).into_data().convert::<f64>();
+        let core = model
+            .forward(Input::tokens(ids))?
+            .into_data()
+            .convert::<f64>();
+        let (ours, core) = (
+            ours.try_to_vec::<f64>().unwrap_or_default(),
+            core.try_to_vec::<f64>().unwrap_or_default(),
+        );
+        if ours.len() != core.len() || ours.is_empty() {
+            return Err(SentimentError::Shape(format!(
+                "logits of {} and {} values",
+                ours.len(),
+                core.len()
+            )));
+        }
+        for (a, b) in ours.iter().zip(&core) {
+            worst = worst.max((a - b).abs());
+        }
+    }
+    Ok(worst)
+}

@@ -1,0 +1,195 @@
+//! The sentiment pipeline: training in burn, conversion through the importer's burn-module path,
+//! the model file, and the shipped demo model.
+
+use lstm_lrp::import::{LoadOptions, read_model};
+use lstm_lrp::sentiment::model::{max_logit_difference, model_file_bytes};
+use lstm_lrp::sentiment::score::lrp_relevance;
+use lstm_lrp::sentiment::task::{Task, TaskConfig, Vocab};
+use lstm_lrp::sentiment::train::{TrainConfig, train};
+use lstm_lrp::{ExplainConfig, Input, LstmModel, Precision};
+
+fn tiny() -> TrainConfig {
+    TrainConfig {
+        seed: 11,
+        train_size: 240,
+        test_size: 40,
+        embedding: 6,
+        hidden: 5,
+        batch: 40,
+        epochs: 1,
+        learning_rate: 1e-2,
+    }
+}
+
+#[test]
+fn tiny_training_converts_exactly_and_is_reproducible() {
+    let device = lrp_flex::device();
+    let task = Task::new(TaskConfig::default()).unwrap();
+    let a = train(&task, &tiny(), &device).unwrap();
+    assert_eq!(a.epoch_loss.len(), 1);
+    assert!(a.epoch_loss[0].is_finite() && a.epoch_loss[0] > 0.0);
+    let params = a.net.to_params().unwrap();
+    assert_eq!(params.num_classes(), 2);
+    assert_eq!(params.feature_size(), 6);
+    // Both compute in f64 on the same device; they differ only in summation order.
+    let diff = max_logit_difference(&a.net, &params, &a.test, &device, Precision::F64).unwrap();
+    assert!(diff < 1e-9, "burn modules vs converted model: {diff}");
+
+    // Same seed → same weights, bit for bit.
+    let b = train(&task, &tiny(), &device).unwrap();
+    assert_eq!(b.net.to_params().unwrap(), params);
+    // A different seed gives a different model.
+    let other = TrainConfig { seed: 12, ..tiny() };
+    assert_ne!(
+        train(&task, &other, &device)
+            .unwrap()
+            .net
+            .to_params()
+            .unwrap(),
+        params
+    );
+
+    // The model file reads back as the same canonical model.
+    let bytes = model_file_bytes(&params, Default::default()).unwrap();
+    let read = read_model(bytes, &LoadOptions::default()).unwrap();
+    assert_eq!(read.params, params);
+
+    // LRP runs on it and gives one relevance per token.
+    let model = LstmModel::new(&params, &device, Precision::F64).unwrap();
+    let r = lrp_relevance(&model, &a.test, &ExplainConfig::new(), &device).unwrap();
+    for (s, r) in a.test.iter().zip(&r) {
+        assert_eq!(r.len(), s.ids.len());
+        assert!(r.iter().all(|v| v.is_finite()));
+    }
+}
+
+#[test]
+fn shipped_model_classifies_the_shipped_sentences() {
+    let device = lrp_ndarray::device();
+    let params = lstm_lrp::load_model("examples/sentiment/model.safetensors").unwrap();
+    let vocab = Vocab::from_text(&std::fs::read_to_string("examples/sentiment/vocab.txt").unwrap())
+        .unwrap();
+    // The shipped vocabulary is the task's.
+    assert_eq!(vocab, Task::new(TaskConfig::default()).unwrap().vocab);
+    let model = LstmModel::new(&params, &device, Precision::F64).unwrap();
+    let text = std::fs::read_to_string("examples/sentiment/sentences.tsv").unwrap();
+    let mut count = 0;
+    for line in text
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+    {
+        let (label, sentence) = line.split_once('\t').unwrap();
+        let ids: Vec<i64> = vocab
+            .encode(sentence)
+            .into_iter()
+            .map(|i| i as i64)
+            .collect();
+        assert!(
+            ids.iter().all(|&i| i > 1),
+            "every word is known: {sentence}"
+        );
+        let t = ids.len();
+        let x = lstm_lrp::burn::tensor::Tensor::<2, lstm_lrp::burn::tensor::Int>::from_data(
+            lstm_lrp::burn::tensor::TensorData::new(ids, [1, t]),
+            &device,
+        );
+        let logits: Vec<f64> = model
+            .forward(Input::tokens(x))
+            .unwrap()
+            .into_data()
+            .convert::<f64>()
+            .try_to_vec::<f64>()
+            .unwrap();
+        let predicted = if logits[1] > logits[0] {
+            "positive"
+        } else {
+            "negative"
+        };
+        assert_eq!(predicted, label, "{sentence}: logits {logits:?}");
+        count += 1;
+    }
+    assert!(count >= 5, "the file holds example sentences ({count})");
+}
+
+/// The baselines computed with burn autodiff on the modules, checked through an independent
+/// path: the converted model (lrp-core's forward) on the embedded vectors as feature input.
+#[test]
+fn baselines_agree_with_the_converted_model() {
+    use lstm_lrp::burn::tensor::{Tensor, TensorData};
+    use lstm_lrp::sentiment::baselines::{Baseline, baseline_relevance};
+    use lstm_lrp::{InputLayer, ModelParams};
+
+    let device = lrp_flex::device();
+    let task = Task::new(TaskConfig::default()).unwrap();
+    let a = train(&task, &tiny(), &device).unwrap();
+    let params = a.net.to_params().unwrap();
+    let InputLayer::Embedding { table, .. } = params.input() else {
+        panic!("token model expected")
+    };
+    let e = table.cols();
+    let features = ModelParams::new(
+        InputLayer::Features {
+            size: e,
+            mask_value: None,
+        },
+        params.lstm().to_vec(),
+        params.head().to_vec(),
+    )
+    .unwrap();
+    let model = LstmModel::new(&features, &device, Precision::F64).unwrap();
+    // The label logit of one sentence given as vectors, with the tokens in `zeroed` set to 0.
+    let logit = |ids: &[usize], label: usize, zeroed: &[usize]| -> f64 {
+        let mut x = Vec::with_capacity(ids.len() * e);
+        for (t, &id) in ids.iter().enumerate() {
+            let row = &table.data()[id * e..(id + 1) * e];
+            x.extend(
+                row.iter()
+                    .map(|&v| if zeroed.contains(&t) { 0.0 } else { v }),
+            );
+        }
+        let x = Tensor::<3>::from_data(TensorData::new(x, [1, ids.len(), e]), &device);
+        let l = model.forward(Input::features(x)).unwrap().into_data();
+        l.convert::<f64>().try_to_vec::<f64>().unwrap()[label]
+    };
+    let sentences = &a.test[..8];
+    let occlusion = baseline_relevance(&a.net, sentences, Baseline::Occlusion, &device);
+    let ig = baseline_relevance(
+        &a.net,
+        sentences,
+        Baseline::IntegratedGradients(64),
+        &device,
+    );
+    for ((s, occ), ig) in sentences.iter().zip(&occlusion).zip(&ig) {
+        let full = logit(&s.ids, s.label, &[]);
+        for (t, o) in occ.iter().enumerate() {
+            let expected = full - logit(&s.ids, s.label, &[t]);
+            assert!((o - expected).abs() < 1e-9, "occlusion {o} vs {expected}");
+        }
+        // Completeness: Σ_t IG_t = y(x) − y(0), up to the midpoint rule's O(1/m²) error.
+        let all: Vec<usize> = (0..s.ids.len()).collect();
+        let delta = full - logit(&s.ids, s.label, &all);
+        let sum: f64 = ig.iter().sum();
+        assert!(
+            (sum - delta).abs() < 1e-3 * (1.0 + delta.abs()),
+            "IG sum {sum} vs {delta}"
+        );
+    }
+}
+
+#[test]
+fn shipped_model_round_trips_through_burn_modules() {
+    use lstm_lrp::sentiment::model::SentimentNet;
+    use lstm_lrp::sentiment::rng::Rng;
+
+    let device = lrp_flex::device();
+    let params = lstm_lrp::load_model("examples/sentiment/model.safetensors").unwrap();
+    let net = SentimentNet::from_params(&params, &device).unwrap();
+    assert_eq!(net.to_params().unwrap(), params);
+    let task = Task::new(TaskConfig::default()).unwrap();
+    let sentences = task.sample(100, &mut Rng::new(5));
+    let diff = max_logit_difference(&net, &params, &sentences, &device, Precision::F64).unwrap();
+    assert!(diff < 1e-9, "burn modules vs canonical model: {diff}");
+    // The shipped model solves the task.
+    let acc = lstm_lrp::sentiment::train::accuracy(&net, &sentences, &device);
+    assert!(acc >= 0.95, "accuracy {acc}");
+}
