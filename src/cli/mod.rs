@@ -1,5 +1,6 @@
 //! Argument parsing and dispatch.
 
+mod check;
 mod error;
 mod explain;
 mod inspect;
@@ -25,6 +26,8 @@ enum Command {
     Explain(Box<explain::ExplainArgs>),
     /// Show the architecture found in a model file and the conversions applied.
     Inspect(inspect::InspectArgs),
+    /// Check an import: forward pass vs the framework's recorded outputs, and conservation.
+    Check(Box<check::CheckArgs>),
 }
 
 /// Parses the command line and runs the command.
@@ -49,5 +52,6 @@ pub fn run() -> Result<(), CliError> {
     match cli.command {
         Command::Explain(args) => explain::run(*args),
         Command::Inspect(args) => inspect::run(args),
+        Command::Check(args) => check::run(*args),
     }
 }
