@@ -98,7 +98,8 @@ pub fn cuda(index: usize) -> Result<Device, TchError> {
             reason,
         });
     }
-    tch::Tensor::f_zeros([1], (tch::Kind::Float, tch::Device::Cuda(index)))
+    // The probe's value is irrelevant: only whether allocating and reducing on the device works.
+    let _probe = tch::Tensor::f_zeros([1], (tch::Kind::Float, tch::Device::Cuda(index)))
         .and_then(|t| t.f_sum(tch::Kind::Float))
         .map_err(|e| TchError::CudaFailed {
             index,
