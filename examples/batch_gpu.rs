@@ -15,13 +15,20 @@ use lstm_lrp::{ExplainConfig, LstmModel, LstmWeights, Matrix, ModelParams, Preci
 fn values(n: usize, seed: &mut u64, scale: f64) -> Vec<f64> {
     (0..n)
         .map(|_| {
-            *seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            *seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             ((*seed >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0) * scale
         })
         .collect()
 }
 
-fn random_model(e: usize, h: usize, c: usize, seed: &mut u64) -> Result<ModelParams, Box<dyn std::error::Error>> {
+fn random_model(
+    e: usize,
+    h: usize,
+    c: usize,
+    seed: &mut u64,
+) -> Result<ModelParams, Box<dyn std::error::Error>> {
     let mut weights = || -> Result<LstmWeights, Box<dyn std::error::Error>> {
         Ok(LstmWeights {
             w_x: Matrix::new(e, 4 * h, values(e * 4 * h, seed, 0.2))?,
@@ -31,7 +38,12 @@ fn random_model(e: usize, h: usize, c: usize, seed: &mut u64) -> Result<ModelPar
     };
     let (forward, backward) = (weights()?, weights()?);
     let w_dense = Matrix::new(2 * h, c, values(2 * h * c, seed, 0.2))?;
-    Ok(ModelParams::single_layer(forward, Some(backward), w_dense, vec![0.0; c])?)
+    Ok(ModelParams::single_layer(
+        forward,
+        Some(backward),
+        w_dense,
+        vec![0.0; c],
+    )?)
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -39,7 +51,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let choice: DeviceChoice = args.next().unwrap_or_else(|| "cpu".into()).parse()?;
     let batch: usize = args.next().map_or(Ok(250), |b| b.parse())?;
     // wgpu computes in f32 only; every other backend in f64.
-    let precision = if choice == DeviceChoice::Wgpu { Precision::F32 } else { Precision::F64 };
+    let precision = if choice == DeviceChoice::Wgpu {
+        Precision::F32
+    } else {
+        Precision::F64
+    };
     let device = backends::device_for(choice, precision)?;
     println!("{}", backends::describe(choice)?);
 

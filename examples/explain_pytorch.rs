@@ -43,7 +43,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             logits[b],
             total,
             explanation.rest[b],
-            row.iter().map(|r| (r * 1000.0).round() / 1000.0).collect::<Vec<_>>()
+            row.iter()
+                .map(|r| (r * 1000.0).round() / 1000.0)
+                .collect::<Vec<_>>()
         );
     }
     Ok(())
