@@ -204,6 +204,11 @@ pub fn default_device() -> Device {
         .expect("lstm-lrp needs the `flex` or `ndarray` feature for a CPU device")
 }
 
+// Unused in a build with every backend feature on.
+#[cfg_attr(
+    all(feature = "ndarray", feature = "flex", feature = "wgpu", feature = "tch"),
+    allow(dead_code)
+)]
 fn not_compiled(name: &str, feature: &'static str) -> BackendError {
     BackendError::NotCompiled {
         name: name.into(),
