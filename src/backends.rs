@@ -206,7 +206,12 @@ pub fn default_device() -> Device {
 
 // Unused in a build with every backend feature on.
 #[cfg_attr(
-    all(feature = "ndarray", feature = "flex", feature = "wgpu", feature = "tch"),
+    all(
+        feature = "ndarray",
+        feature = "flex",
+        feature = "wgpu",
+        feature = "tch"
+    ),
     allow(dead_code)
 )]
 fn not_compiled(name: &str, feature: &'static str) -> BackendError {
