@@ -219,16 +219,29 @@ struct DirectionPass<'a> {
     n_gate: usize,
 }
 
-/// The backward pass through one direction of a layer under signal-take-all.
-fn direction_relevance(pass: DirectionPass<'_>, upper: Upper) -> DirectionRelevance {
-    let DirectionPass {
-        weights,
-        trace,
-        direction,
-        pad,
-        rule,
-        n_gate,
-    } = pass;
+/// What one backward step through a direction produces, before padding is applied.
+struct StepRelevance {
+    /// Relevance of `h_{t-1}` and `c_{t-1}`, `(B, H)`.
+    r_h_prev: Tensor<2>,
+    r_c_prev: Tensor<2>,
+    /// The ε-rule quotients of the step's pre-activations whose `x_t` part is computed after
+    /// the loop: `(B, H)` (cell candidate) or `(B, 4H)` (every gate).
+    q: Tensor<2>,
+    /// Their bias/stabiliser share `(B, 1)`; `None` where exactly 0.
+    share: Option<Tensor<2>>,
+    /// Relevance absorbed at zero denominators `(B, 1)`.
+    lost: Option<Tensor<2>>,
+}
+
+/// The backward recurrence of one direction, common to every gate rule: relevance arriving from
+/// above, the padding (a padded step passes `R_h`, `R_c` through unchanged and gives its input
+/// nothing), and the result. `step` applies the rule to reading step `s` given `R_h`, `R_c`.
+fn backward_through_time(
+    pass: &DirectionPass<'_>,
+    upper: Upper,
+    mut step: impl FnMut(usize, Tensor<2>, Tensor<2>) -> StepRelevance,
+) -> DirectionRelevance {
+    let trace = pass.trace;
     let t_len = trace.steps.len();
     let [batch, h] = trace.final_h.dims();
     let zeros = trace.final_h.zeros_like();
@@ -238,55 +251,33 @@ fn direction_relevance(pass: DirectionPass<'_>, upper: Upper) -> DirectionReleva
     };
     let mut r_c = zeros;
     let mut quotients = vec![None; t_len];
+    let mut shares = vec![None; t_len];
     // Relevance at exactly-zero denominators (eps = 0 only), `(B, 1)`, reported in `rest`.
     let mut absorbed: Option<Tensor<2>> = None;
-    let mut shares = vec![None; t_len];
-
     for s in (0..t_len).rev() {
-        let t = time_of(direction, s, t_len);
-        let step = &trace.steps[s];
+        let t = time_of(pass.direction, s, t_len);
         if let Some(r_out) = &sequence {
             r_h = r_h.add(r_out.clone().slice_dim(0, t..t + 1).reshape([batch, h]));
         }
-        // h_t = o ⊙ tanh(c_t): the output gate takes nothing, c_t takes R_h. (Without padding
-        // R_c and R_h are not needed after this step, and the sum can reuse R_c's buffer.)
-        let (r_c_keep, r_h_keep) = match pad {
-            Some(_) => (Some(r_c.clone()), Some(r_h.clone())),
-            None => (None, None),
-        };
-        let r_cell = r_c.add(signal_take_all(r_h));
-        // c_t = f ⊙ c_{t-1} + i ⊙ g: identity weights, N = 2H.
-        let (q_c, lost_c) = rule.quotient(r_cell, step.c.clone());
-        let share_c = rule.share(&q_c, &step.c, None, 2 * h);
-        let mut r_c_prev = signal_take_all(with_share(step.fc.clone().mul(q_c.clone()), &share_c));
-        let r_g = signal_take_all(with_share(step.ig.clone().mul(q_c), &share_c));
-        // g = tanh(x W_xg + h_{t-1} W_hg + b_g): N = E + H.
-        let (mut q_g, lost_g) = rule.quotient(r_g, step.g_pre.clone());
-        let mut lost = add_optional(lost_c, lost_g);
-        let mut share_g = rule.share(&q_g, &step.g_pre, Some(&weights.b_g), n_gate);
-        let mut r_h_prev = with_share(
-            q_g.clone()
-                .matmul(weights.w_h_g_t.clone())
-                .mul(step.h_prev.clone()),
-            &share_g,
-        );
-        if let Some(pad) = pad {
-            // A padding step carries the state: relevance passes through, the input gets none.
+        // Without padding R_c and R_h are not needed after the step, and the rule can reuse
+        // their buffers.
+        let kept = pass.pad.map(|_| (r_h.clone(), r_c.clone()));
+        let mut out = step(s, r_h, r_c);
+        if let (Some(pad), Some((r_h_kept, r_c_kept))) = (pass.pad, kept) {
             let flags: Tensor<2, Bool> = pad.clone().slice_dim(0, t..t + 1).reshape([batch, 1]);
             let wide = flags.clone().expand([batch, h]);
-            let r_h = r_h_keep.expect("kept when padded");
-            let r_c = r_c_keep.expect("kept when padded");
-            r_h_prev = r_h_prev.mask_where(wide.clone(), r_h);
-            r_c_prev = r_c_prev.mask_where(wide.clone(), r_c);
-            q_g = q_g.mask_fill(wide, 0.0);
-            share_g = share_g.map(|sh| sh.mask_fill(flags.clone(), 0.0));
-            lost = lost.map(|l| l.mask_fill(flags, 0.0));
+            out.r_h_prev = out.r_h_prev.mask_where(wide.clone(), r_h_kept);
+            out.r_c_prev = out.r_c_prev.mask_where(wide, r_c_kept);
+            let width = out.q.dims()[1];
+            out.q = out.q.mask_fill(flags.clone().expand([batch, width]), 0.0);
+            out.share = out.share.map(|sh| sh.mask_fill(flags.clone(), 0.0));
+            out.lost = out.lost.map(|l| l.mask_fill(flags, 0.0));
         }
-        absorbed = add_optional(absorbed, lost);
-        quotients[t] = Some(q_g);
-        shares[t] = share_g;
-        r_h = r_h_prev;
-        r_c = r_c_prev;
+        absorbed = add_optional(absorbed, out.lost);
+        quotients[t] = Some(out.q);
+        shares[t] = out.share;
+        r_h = out.r_h_prev;
+        r_c = out.r_c_prev;
     }
     DirectionRelevance {
         quotients: quotients
@@ -300,6 +291,38 @@ fn direction_relevance(pass: DirectionPass<'_>, upper: Upper) -> DirectionReleva
     }
 }
 
+/// The backward pass through one direction of a layer under signal-take-all.
+fn direction_relevance(pass: DirectionPass<'_>, upper: Upper) -> DirectionRelevance {
+    let (weights, rule, n_gate) = (pass.weights, pass.rule, pass.n_gate);
+    let h = pass.trace.final_h.dims()[1];
+    backward_through_time(&pass, upper, |s, r_h, r_c| {
+        let step = &pass.trace.steps[s];
+        // h_t = o ⊙ tanh(c_t): the output gate takes nothing, c_t takes R_h.
+        let r_cell = r_c.add(signal_take_all(r_h));
+        // c_t = f ⊙ c_{t-1} + i ⊙ g: identity weights, N = 2H.
+        let (q_c, lost_c) = rule.quotient(r_cell, step.c.clone());
+        let share_c = rule.share(&q_c, &step.c, None, 2 * h);
+        let r_c_prev = signal_take_all(with_share(step.fc.clone().mul(q_c.clone()), &share_c));
+        let r_g = signal_take_all(with_share(step.ig.clone().mul(q_c), &share_c));
+        // g = tanh(x W_xg + h_{t-1} W_hg + b_g): N = E + H.
+        let (q_g, lost_g) = rule.quotient(r_g, step.g_pre.clone());
+        let share_g = rule.share(&q_g, &step.g_pre, Some(&weights.b_g), n_gate);
+        let r_h_prev = with_share(
+            q_g.clone()
+                .matmul(weights.w_h_g_t.clone())
+                .mul(step.h_prev.clone()),
+            &share_g,
+        );
+        StepRelevance {
+            r_h_prev,
+            r_c_prev,
+            q: q_g,
+            share: share_g,
+            lost: add_optional(lost_c, lost_g),
+        }
+    })
+}
+
 /// The backward pass through one direction under a gate rule that gives gates relevance
 /// (`prop`, `abs`, `half`): each step splits `o ⊙ tanh(c_t)`, `f ⊙ c_{t−1}` and `i ⊙ g` by the
 /// rule, and the relevance of all four gates' pre-activations goes to `x_t` and `h_{t−1}` by the
@@ -310,36 +333,14 @@ fn direction_relevance_gates(
     upper: Upper,
     gate_rule: GateRule,
 ) -> DirectionRelevance {
-    let DirectionPass {
-        weights,
-        trace,
-        direction,
-        pad,
-        rule,
-        n_gate,
-    } = pass;
-    let t_len = trace.steps.len();
-    let [batch, h] = trace.final_h.dims();
-    let zeros = trace.final_h.zeros_like();
-    let (mut r_h, sequence) = match upper {
-        Upper::Final(r) => (r, None),
-        Upper::Sequence(r) => (zeros.clone(), Some(r)),
-    };
-    let mut r_c = zeros;
-    let mut quotients = vec![None; t_len];
-    let mut shares = vec![None; t_len];
-    let mut absorbed: Option<Tensor<2>> = None;
-    for s in (0..t_len).rev() {
-        let t = time_of(direction, s, t_len);
-        let step = &trace.steps[s];
+    let (weights, rule, n_gate) = (pass.weights, pass.rule, pass.n_gate);
+    let h = pass.trace.final_h.dims()[1];
+    backward_through_time(&pass, upper, |s, r_h, r_c| {
+        let step = &pass.trace.steps[s];
         let gates = step
             .gates
             .as_ref()
             .expect("the forward pass keeps the gate values for this rule");
-        if let Some(r_out) = &sequence {
-            r_h = r_h.add(r_out.clone().slice_dim(0, t..t + 1).reshape([batch, h]));
-        }
-        let (r_c_keep, r_h_keep) = (r_c.clone(), r_h.clone());
         // h_t = o ⊙ tanh(c_t).
         let out = split_product(gate_rule, rule, gates.o.clone(), gates.tanh_c.clone(), r_h);
         let mut lost = out.absorbed;
@@ -353,7 +354,7 @@ fn direction_relevance_gates(
         let forget = split_product(gate_rule, rule, gates.f.clone(), gates.c_prev.clone(), r_fc);
         let input = split_product(gate_rule, rule, gates.i.clone(), gates.g.clone(), r_ig);
         lost = add_optional(add_optional(lost, forget.absorbed), input.absorbed);
-        let mut r_c_prev = forget.signal;
+        let r_c_prev = forget.signal;
         // Every gate's pre-activation z = x W_x + h_{t-1} W_h + b: the ε-rule with N = E + H.
         let gate_or_zero = |r: Option<Tensor<2>>| r.unwrap_or_else(|| r_c_prev.zeros_like());
         let r_z = Tensor::cat(
@@ -365,39 +366,20 @@ fn direction_relevance_gates(
             ],
             1,
         );
-        let (mut q, lost_z) = rule.quotient(r_z, gates.pre.clone());
-        lost = add_optional(lost, lost_z);
-        let mut share = rule.share(&q, &gates.pre, Some(&weights.b_gates), n_gate);
-        let mut r_h_prev = with_share(
+        let (q, lost_z) = rule.quotient(r_z, gates.pre.clone());
+        let share = rule.share(&q, &gates.pre, Some(&weights.b_gates), n_gate);
+        let r_h_prev = with_share(
             q.clone()
                 .matmul(weights.w_h_gates_t.clone())
                 .mul(step.h_prev.clone()),
             &share,
         );
-        if let Some(pad) = pad {
-            // A padding step carries the state: relevance passes through, the input gets none.
-            let flags: Tensor<2, Bool> = pad.clone().slice_dim(0, t..t + 1).reshape([batch, 1]);
-            let wide = flags.clone().expand([batch, h]);
-            r_h_prev = r_h_prev.mask_where(wide.clone(), r_h_keep);
-            r_c_prev = r_c_prev.mask_where(wide, r_c_keep);
-            q = q.mask_fill(flags.clone().expand([batch, 4 * h]), 0.0);
-            share = share.map(|sh| sh.mask_fill(flags.clone(), 0.0));
-            lost = lost.map(|l| l.mask_fill(flags, 0.0));
+        StepRelevance {
+            r_h_prev,
+            r_c_prev,
+            q,
+            share,
+            lost: add_optional(lost, lost_z),
         }
-        absorbed = add_optional(absorbed, lost);
-        quotients[t] = Some(q);
-        shares[t] = share;
-        r_h = r_h_prev;
-        r_c = r_c_prev;
-    }
-    DirectionRelevance {
-        quotients: quotients
-            .into_iter()
-            .map(|q| q.expect("every time step is visited once"))
-            .collect(),
-        shares,
-        rest: add_optional(Some(r_h.add(r_c).sum_dim(1)), absorbed)
-            .expect("the first term is present")
-            .reshape([batch]),
-    }
+    })
 }
