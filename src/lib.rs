@@ -21,6 +21,7 @@
 #[cfg(feature = "mimalloc")]
 pub mod alloc;
 pub mod backends;
+pub mod evaluation;
 pub mod files;
 pub mod sentiment;
 

@@ -2,6 +2,7 @@
 
 mod check;
 mod error;
+mod evaluate;
 mod explain;
 mod inspect;
 mod model_args;
@@ -28,6 +29,8 @@ enum Command {
     Inspect(inspect::InspectArgs),
     /// Check an import: forward pass vs the framework's recorded outputs, and conservation.
     Check(Box<check::CheckArgs>),
+    /// Compare explanation methods: deletion curves (AOPC), DA_k, sparsity; table and SVG plot.
+    Evaluate(Box<evaluate::EvaluateArgs>),
 }
 
 /// Parses the command line and runs the command.
@@ -53,5 +56,6 @@ pub fn run() -> Result<(), CliError> {
         Command::Explain(args) => explain::run(*args),
         Command::Inspect(args) => inspect::run(args),
         Command::Check(args) => check::run(*args),
+        Command::Evaluate(args) => evaluate::run(*args),
     }
 }

@@ -16,6 +16,7 @@
 //!
 //! Shapes: `B` batch, `T` time steps, `E` input features, `H` hidden units, `C` classes.
 
+pub mod attribution;
 mod bucketing;
 mod config;
 mod error;
@@ -28,6 +29,7 @@ mod relevance;
 mod rules;
 mod tensor_ops;
 
+pub use attribution::{Attribution, Method, Removal};
 pub use config::{ExplainConfig, GateRule, Precision, Target};
 pub use error::{LrpError, Result};
 pub use explain::{Explanation, HostExplanation, LayerOutputs};
