@@ -84,6 +84,16 @@ fn gradient_matches_finite_differences() {
             g[i]
         );
     }
+    // The per-step squared norm (the numpy reference's sensitivity) sums g² over features.
+    let norms: Vec<f64> = attribute(&model, &v, Method::Gradient)
+        .step_squared_norms()
+        .try_into_vec_as::<f64>()
+        .expect("host");
+    assert_eq!(norms.len(), B * T);
+    for (bt, n) in norms.iter().enumerate() {
+        let want: f64 = g[bt * E..(bt + 1) * E].iter().map(|x| x * x).sum();
+        assert!((n - want).abs() < 1e-12, "step {bt}: {n} vs {want}");
+    }
     // Gradient × input is the product, value by value.
     let gxi = host(attribute(&model, &v, Method::GradientTimesInput).scores);
     for i in 0..v.len() {

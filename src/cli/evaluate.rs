@@ -40,7 +40,7 @@ pub struct EvaluateArgs {
     /// Seed of the random-order control.
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    /// Directory for `evaluation.md`, `evaluation.csv` and `deletion.svg`.
+    /// Directory for `table.md`, `table.csv` and `deletion.svg`.
     #[arg(long)]
     out_dir: PathBuf,
     /// Compute device: `cpu`, `ndarray` or `flex`.
@@ -124,8 +124,13 @@ pub fn run(args: EvaluateArgs) -> Result<(), CliError> {
         let a = model
             .attribute(input.clone(), method, &Target::Predicted)
             .map_err(|e| CliError::explain(&ctx, e))?;
-        let scores: Vec<f64> = a
-            .step_scores()
+        // Sensitivity ranks steps by the squared gradient norm (as the numpy reference and the
+        // literature report it): the signed sum of a gradient has no meaning as a relevance.
+        let per_step = match method {
+            Method::Gradient => a.step_squared_norms(),
+            _ => a.step_scores(),
+        };
+        let scores: Vec<f64> = per_step
             .try_into_vec_as::<f64>()
             .map_err(|e| CliError::usage(format!("device error: {e:?}")))?;
         let curve = |order| {
@@ -156,8 +161,8 @@ pub fn run(args: EvaluateArgs) -> Result<(), CliError> {
     std::fs::create_dir_all(&args.out_dir)
         .map_err(|e| CliError::usage(format!("{}: {e}", args.out_dir.display())))?;
     let (md, csv) = tables(&rows, args.steps);
-    write(&args.out_dir.join("evaluation.md"), &md)?;
-    write(&args.out_dir.join("evaluation.csv"), &csv)?;
+    write(&args.out_dir.join("table.md"), &md)?;
+    write(&args.out_dir.join("table.csv"), &csv)?;
     write(&args.out_dir.join("deletion.svg"), &svg(&rows))?;
     print!("{md}");
     Ok(())

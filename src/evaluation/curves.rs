@@ -56,7 +56,7 @@ impl DeletionCurve {
 /// steps are never removed.
 ///
 /// # Errors
-/// The model's input errors, or scores/targets of the wrong length.
+/// The model's input errors, scores/targets of the wrong length, or a target class out of range.
 pub fn deletion_curve(
     model: &LstmModel,
     input: &Input,
@@ -72,6 +72,14 @@ pub fn deletion_curve(
             step_scores.len(),
             targets.len()
         )));
+    }
+    let classes = model.num_classes();
+    if let Some((sample, &class)) = targets.iter().enumerate().find(|(_, c)| **c >= classes) {
+        return Err(LrpError::TargetOutOfRange {
+            sample,
+            class: class as i64,
+            classes,
+        });
     }
     let real = model.real_steps(input.clone())?;
     let k_max = settings.steps;
@@ -95,7 +103,6 @@ pub fn deletion_curve(
         .forward_removed(input.clone(), &removed, copies, settings.removal)?
         .try_into_vec_as::<f64>()
         .map_err(|e| LrpError::Device(format!("{e:?}")))?;
-    let classes = model.num_classes();
     let row = |r: usize| &logits[r * classes..(r + 1) * classes];
     let original: Vec<usize> = (0..batch).map(|b| argmax(row(b))).collect();
     let mut curve = DeletionCurve {

@@ -80,6 +80,14 @@ impl Attribution {
         let [b, t, _] = self.scores.dims();
         self.scores.clone().sum_dim(2).reshape([b, t])
     }
+
+    /// Squared L2 norm per time step `(B, T)`: `Σ_e scores[b, t, e]²`. For [`Method::Gradient`]
+    /// this is sensitivity analysis as the numpy reference reports it (`Σ_e (∂f_c/∂x_{t,e})²`,
+    /// non-negative, in squared logit units per squared input unit).
+    pub fn step_squared_norms(&self) -> Tensor<2> {
+        let [b, t, _] = self.scores.dims();
+        self.scores.clone().square().sum_dim(2).reshape([b, t])
+    }
 }
 
 impl LstmModel {
