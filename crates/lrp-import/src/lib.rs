@@ -36,3 +36,18 @@ pub use model_file::{LoadOptions, ModelFormat, detect_format, keras_config_from_
 pub use report::{ImportReport, ImportedModel, describe_layers};
 pub use safetensors_io::HostArray;
 pub use torch_model::{TorchModules, read_torch_state_dict};
+
+/// Parses `bytes` as a zip archive and reads (inflates and CRC-checks) every entry, returning
+/// the total number of uncompressed bytes; the error is the reader's message.
+///
+/// Only for the `zip` fuzz target (`fuzz/`): the zip reader itself is crate-private.
+#[doc(hidden)]
+pub fn fuzz_zip(bytes: &[u8]) -> std::result::Result<usize, String> {
+    let archive = zip::Archive::parse(bytes).map_err(|e| e.to_string())?;
+    let mut total = 0usize;
+    for entry in archive.entries() {
+        let data = archive.read(entry).map_err(|e| e.to_string())?;
+        total = total.saturating_add(data.len());
+    }
+    Ok(total)
+}

@@ -62,12 +62,20 @@ fn lstm_weights(spec: &LstmSpec, input: usize, weights: &[Weight]) -> Result<(Ls
             weights.len()
         )));
     }
-    let w_x = matrix(&weights[0], input, 4 * h)?;
-    let w_h = matrix(&weights[1], h, 4 * h)?;
+    // `units` comes from the configuration: an absurd value must be an error, not an overflow.
+    let gates = h.checked_mul(4).ok_or_else(|| {
+        ImportError::Format(format!(
+            "LSTM `{}`: {h} units is too large (4 x units overflows)",
+            spec.name
+        ))
+    })?;
+    let w_x = matrix(&weights[0], input, gates)?;
+    let w_h = matrix(&weights[1], h, gates)?;
     let b = if spec.use_bias {
-        vector(&weights[2], 4 * h)?
+        vector(&weights[2], gates)?
     } else {
-        vec![0.0; 4 * h]
+        // Bounded: `gates` has just been checked against the kernel's data.
+        vec![0.0; gates]
     };
     Ok((LstmWeights { w_x, w_h, b }, needed))
 }
@@ -245,6 +253,9 @@ pub(crate) fn build(
                 let kernel = w
                     .first()
                     .ok_or_else(|| ImportError::Format(format!("Dense `{name}` has no kernel")))?;
+                // The kernel's shape first: it bounds `units` (from the configuration) by data
+                // that exists before the zero bias of that length is allocated.
+                let kernel = matrix(kernel, d, *units)?;
                 let b = if *use_bias {
                     vector(
                         w.get(1).ok_or_else(|| {
@@ -256,7 +267,7 @@ pub(crate) fn build(
                     vec![0.0; *units]
                 };
                 head.push(DenseLayer {
-                    w: matrix(kernel, d, *units)?,
+                    w: kernel,
                     b,
                     activation: dense_activation(name, activation)?,
                 });
