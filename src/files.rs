@@ -8,6 +8,14 @@ use lrp_import::safetensors_io::{self, OutTensor};
 use lrp_import::{HostArray, ImportError, ImportedModel, LoadOptions, npy};
 
 /// Reads a whole file, naming it in the error.
+///
+/// ```
+/// let bytes = lstm_lrp::files::read_bytes("examples/sentiment/vocab.txt")?;
+/// assert!(bytes.starts_with(b"<pad>\n<unk>\n"));
+/// let err = lstm_lrp::files::read_bytes("no/such/file").unwrap_err();
+/// assert!(err.to_string().contains("no/such/file"));
+/// # Ok::<(), lstm_lrp::import::ImportError>(())
+/// ```
 pub fn read_bytes(path: impl AsRef<Path>) -> Result<Vec<u8>, ImportError> {
     let path = path.as_ref();
     std::fs::read(path).map_err(|source| ImportError::Io {
@@ -30,6 +38,18 @@ pub fn load_model(path: impl AsRef<Path>) -> Result<ModelParams, ImportError> {
 
 /// Loads a model file with explicit options (forced format, Keras configuration, PyTorch
 /// module names), returning the import report too.
+///
+/// ```
+/// use lstm_lrp::import::LoadOptions;
+///
+/// let imported = lstm_lrp::files::load_model_with(
+///     "fixtures/pytorch/p1_bilstm_linear.safetensors",
+///     &LoadOptions::default(),
+/// )?;
+/// assert_eq!(imported.params.lstm().len(), 1);
+/// assert!(imported.params.lstm()[0].backward.is_some(), "a bidirectional LSTM");
+/// # Ok::<(), lstm_lrp::import::ImportError>(())
+/// ```
 pub fn load_model_with(
     path: impl AsRef<Path>,
     options: &LoadOptions,
@@ -58,7 +78,13 @@ pub struct InputArrays {
 }
 
 impl InputArrays {
-    /// `[B, T]`.
+    /// `[B, T]`: samples and (padded) time steps.
+    ///
+    /// ```
+    /// let x = lstm_lrp::files::read_input("examples/data/random_embeddings.safetensors")?;
+    /// assert_eq!(x.batch_and_steps(), [4, 9]);
+    /// # Ok::<(), lstm_lrp::import::ImportError>(())
+    /// ```
     pub fn batch_and_steps(&self) -> [usize; 2] {
         match &self.values {
             InputValues::Features(x) => [x.shape[0], x.shape[1]],
@@ -67,11 +93,24 @@ impl InputArrays {
     }
 
     /// Whether the input holds token ids.
+    ///
+    /// ```
+    /// let x = lstm_lrp::files::read_input("examples/data/random_embeddings.safetensors")?;
+    /// assert!(!x.is_tokens(), "feature vectors (B, T, E)");
+    /// # Ok::<(), lstm_lrp::import::ImportError>(())
+    /// ```
     pub fn is_tokens(&self) -> bool {
         matches!(self.values, InputValues::Tokens(_))
     }
 
     /// The token ids `(B, T)`, for token input.
+    ///
+    /// ```
+    /// let ids = lstm_lrp::files::read_input("fixtures/keras3/c_embed_bilstmseq_lstm.io.safetensors")?;
+    /// let tokens = ids.tokens().expect("token ids");
+    /// assert_eq!(tokens.shape.len(), 2);
+    /// # Ok::<(), lstm_lrp::import::ImportError>(())
+    /// ```
     pub fn tokens(&self) -> Option<&HostArray<i64>> {
         match &self.values {
             InputValues::Tokens(ids) => Some(ids),
@@ -80,6 +119,21 @@ impl InputArrays {
     }
 
     /// Samples `range` as a model [`Input`] on `device` in `precision`, with their padding.
+    ///
+    /// ```
+    /// use lstm_lrp::{ExplainConfig, LstmModel, Precision, backends};
+    ///
+    /// let device = backends::default_device();
+    /// let model = LstmModel::new(
+    ///     &lstm_lrp::load_model("examples/data/keras2_sentiment_bilstm.safetensors")?,
+    ///     &device,
+    ///     Precision::F64,
+    /// )?;
+    /// let x = lstm_lrp::files::read_input("examples/data/random_embeddings.safetensors")?;
+    /// let out = model.explain(x.input_range(1..3, &device, Precision::F64), &ExplainConfig::new())?;
+    /// assert_eq!(out.relevance.dims(), [2, 9, 60]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn input_range(
         &self,
         range: core::ops::Range<usize>,
@@ -120,7 +174,62 @@ impl InputArrays {
         input
     }
 
+    /// The samples `range` as a new [`InputArrays`] (values, lengths and mask copied).
+    ///
+    /// ```
+    /// use lstm_lrp::files::{InputArrays, InputValues};
+    /// use lstm_lrp::import::HostArray;
+    ///
+    /// let all = InputArrays {
+    ///     values: InputValues::Tokens(HostArray { shape: vec![3, 2], data: vec![5, 6, 7, 0, 8, 9] }),
+    ///     lengths: Some(vec![2, 1, 2]),
+    ///     mask: None,
+    /// };
+    /// let tail = all.slice(1..3);
+    /// assert_eq!(tail.batch_and_steps(), [2, 2]);
+    /// assert_eq!(tail.tokens().unwrap().data, [7, 0, 8, 9]);
+    /// assert_eq!(tail.lengths, Some(vec![1, 2]));
+    /// ```
+    ///
+    /// # Panics
+    /// When `range` is not within `0..B`.
+    pub fn slice(&self, range: core::ops::Range<usize>) -> InputArrays {
+        let [_, t] = self.batch_and_steps();
+        let n = range.len();
+        let rows = |data: &[i64]| data[range.start * t..range.end * t].to_vec();
+        let values = match &self.values {
+            InputValues::Features(x) => {
+                let e = x.shape[2];
+                InputValues::Features(HostArray {
+                    shape: vec![n, t, e],
+                    data: x.data[range.start * t * e..range.end * t * e].to_vec(),
+                })
+            }
+            InputValues::Tokens(ids) => InputValues::Tokens(HostArray {
+                shape: vec![n, t],
+                data: rows(&ids.data),
+            }),
+        };
+        InputArrays {
+            values,
+            lengths: self.lengths.as_ref().map(|l| l[range.clone()].to_vec()),
+            mask: self.mask.as_ref().map(|m| HostArray {
+                shape: vec![n, t],
+                data: rows(&m.data),
+            }),
+        }
+    }
+
     /// All samples as a feature tensor (feature input only).
+    ///
+    /// ```
+    /// use lstm_lrp::{Precision, backends};
+    ///
+    /// let x = lstm_lrp::files::read_input("examples/data/random_embeddings.safetensors")?;
+    /// let t = x.features_tensor(&backends::default_device(), Precision::F32);
+    /// assert_eq!(t.dims(), [4, 9, 60]);
+    /// # Ok::<(), lstm_lrp::import::ImportError>(())
+    /// ```
     ///
     /// # Panics
     /// For token input.
@@ -168,6 +277,39 @@ fn tokens_from(ids: HostArray<i64>) -> Result<InputValues, ImportError> {
     }
 }
 
+/// Whether a file starting with `prefix` (its first bytes, ideally 16 or more) and `len` bytes
+/// long is JSON lines rather than `.npy` or safetensors: text whose first non-blank character
+/// opens an array or a string. Lets a caller stream JSON lines instead of calling
+/// [`read_input`], which reads the whole file.
+///
+/// ```
+/// use lstm_lrp::files::is_json_lines;
+///
+/// assert!(is_json_lines(b"[1, 2, 3]\n[4]\n", 14));
+/// assert!(is_json_lines(b"\"a sentence\"\n", 13));
+/// assert!(!is_json_lines(b"\x93NUMPY\x01\x00", 1000));
+/// // safetensors: an 8-byte little-endian header length, then the JSON header.
+/// assert!(!is_json_lines(b"\x10\x00\x00\x00\x00\x00\x00\x00{\"x\":", 100));
+/// ```
+pub fn is_json_lines(prefix: &[u8], len: u64) -> bool {
+    if npy::is_npy(prefix) {
+        return false;
+    }
+    // A safetensors header length is smaller than the file; 8 bytes of printable text read as a
+    // little-endian u64 are at least 0x20 << 56, far larger than any file.
+    if let Some(head) = prefix.get(..8) {
+        let header = u64::from_le_bytes(head.try_into().unwrap_or([0; 8]));
+        if header < len && prefix.get(8) == Some(&b'{') {
+            return false;
+        }
+    }
+    let text = prefix.strip_prefix(b"\xef\xbb\xbf").unwrap_or(prefix);
+    matches!(
+        text.iter().find(|b| !b.is_ascii_whitespace()),
+        Some(b'[' | b'"')
+    )
+}
+
 /// Reads an input file, its format detected from the content:
 ///
 /// - a `.npy` array: floats `(B, T, E)` or integer token ids `(B, T)`;
@@ -175,6 +317,18 @@ fn tokens_from(ids: HostArray<i64>) -> Result<InputValues, ImportError> {
 ///   and/or `mask (B, T)` (nonzero = real step), which override a mask the model derives itself;
 /// - JSON lines, one JSON array of token ids per line: sequences of different lengths are
 ///   post-padded with id 0 and their lengths recorded.
+///
+/// ```
+/// let dir = std::env::temp_dir().join(format!("lstm-lrp-doc-{}", std::process::id()));
+/// std::fs::create_dir_all(&dir)?;
+/// let path = dir.join("ids.jsonl");
+/// std::fs::write(&path, "[4, 5, 6]\n[7]\n")?;
+/// let input = lstm_lrp::files::read_input(&path)?;
+/// assert_eq!(input.batch_and_steps(), [2, 3]);
+/// assert_eq!(input.tokens().unwrap().data, [4, 5, 6, 7, 0, 0]);
+/// assert_eq!(input.lengths, Some(vec![3, 1]));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn read_input(path: impl AsRef<Path>) -> Result<InputArrays, ImportError> {
     let bytes = read_bytes(path)?;
     if npy::is_npy(&bytes) {
@@ -279,6 +433,13 @@ fn read_jsonl_tokens(text: &str) -> Result<InputArrays, ImportError> {
 
 /// Reads per-sample target classes: a `.npy` integer array, a safetensors file with `target`,
 /// or text with one integer per line (or separated by whitespace or commas).
+///
+/// ```
+/// let path = std::env::temp_dir().join(format!("lstm-lrp-doc-targets-{}", std::process::id()));
+/// std::fs::write(&path, "0\n1, 1\n")?;
+/// assert_eq!(lstm_lrp::files::read_targets(&path)?, [0, 1, 1]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn read_targets(path: impl AsRef<Path>) -> Result<Vec<i64>, ImportError> {
     let bytes = read_bytes(path)?;
     if npy::is_npy(&bytes) {
@@ -301,6 +462,22 @@ pub fn read_targets(path: impl AsRef<Path>) -> Result<Vec<i64>, ImportError> {
 /// Serialises an explanation as safetensors: `relevance (B, T, E)`, `step_relevance (B, T)`
 /// (the sum over features: per token for token input), `rest (B)`, `logits (B, C)` (all F64),
 /// `target (B)` (I64), and for token input the ids `tokens (B, T)` they belong to.
+///
+/// ```
+/// use lstm_lrp::{ExplainConfig, LstmModel, Precision, backends};
+/// use lstm_lrp::import::safetensors_io::{float_array, parse};
+///
+/// let device = backends::default_device();
+/// let params = lstm_lrp::load_model("examples/data/keras2_sentiment_bilstm.safetensors")?;
+/// let model = LstmModel::new(&params, &device, Precision::F64)?;
+/// let x = lstm_lrp::files::read_input("examples/data/random_embeddings.safetensors")?
+///     .features_tensor(&device, Precision::F64);
+/// let host = model.explain(x, &ExplainConfig::new())?.to_host()?;
+/// let bytes = lstm_lrp::files::explanation_safetensors(&host, None)?;
+/// let st = parse(&bytes)?;
+/// assert_eq!(float_array(&st, "step_relevance")?.shape, [4, 9]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn explanation_safetensors(
     out: &HostExplanation,
     tokens: Option<&HostArray<i64>>,

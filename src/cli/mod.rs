@@ -7,6 +7,8 @@ mod explain;
 mod inspect;
 mod model_args;
 mod render;
+mod resume;
+mod stream;
 mod words;
 
 use clap::{Parser, Subcommand};
@@ -45,11 +47,18 @@ pub fn run() -> Result<(), CliError> {
             ) {
                 err.exit();
             }
-            // clap's own message spans several lines (usage, tips): keep its first line.
+            // clap's own message spans several lines (the problem, the arguments concerned,
+            // usage, tips): keep what comes before the usage, on one line.
             let rendered = err.render().to_string();
-            let first = rendered.lines().next().unwrap_or_default();
-            let first = first.strip_prefix("error: ").unwrap_or(first);
-            return Err(CliError::usage(format!("{first} (see `lstm-lrp --help`)")));
+            let what: Vec<&str> = rendered
+                .lines()
+                .take_while(|l| !l.starts_with("Usage:") && !l.trim_start().starts_with("tip:"))
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .collect();
+            let what = what.join(" ");
+            let what = what.strip_prefix("error: ").unwrap_or(&what);
+            return Err(CliError::usage(format!("{what} (see `lstm-lrp --help`)")));
         }
     };
     match cli.command {

@@ -149,8 +149,40 @@ each row is scaled to its largest |relevance| (hover for the value).</p>\n{body}
     )
 }
 
-/// The rows as coloured words (24-bit ANSI backgrounds), or `word(+0.1234)` without colour.
-pub fn terminal(rows: &[Row], colour_on: bool) -> String {
+/// How the terminal view colours words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Colours {
+    /// No colour: `word(+0.1234)` (stdout is not a terminal, or `NO_COLOR` is set).
+    Off,
+    /// The xterm 256-colour palette (its 6×6×6 cube).
+    Palette256,
+    /// 24-bit colour (`COLORTERM=truecolor` or `24bit`).
+    TrueColour,
+}
+
+impl Colours {
+    /// What stdout supports: no colour when it is not a terminal or `NO_COLOR` is set, 24-bit
+    /// when `COLORTERM` says so, otherwise 256 colours.
+    pub fn for_stdout() -> Self {
+        use std::io::IsTerminal;
+        if !std::io::stdout().is_terminal() || std::env::var_os("NO_COLOR").is_some() {
+            return Colours::Off;
+        }
+        match std::env::var("COLORTERM").as_deref() {
+            Ok("truecolor" | "24bit") => Colours::TrueColour,
+            _ => Colours::Palette256,
+        }
+    }
+}
+
+/// The nearest colour of the xterm 256-colour cube (indices 16..=231).
+fn palette_index((red, green, blue): (u8, u8, u8)) -> u8 {
+    let level = |c: u8| ((u16::from(c) * 5 + 127) / 255) as u8;
+    16 + 36 * level(red) + 6 * level(green) + level(blue)
+}
+
+/// The rows as coloured words (ANSI backgrounds), or `word(+0.1234)` without colour.
+pub fn terminal(rows: &[Row], colours: Colours) -> String {
     let mut out = String::new();
     for (s, row) in rows.iter().enumerate() {
         let _ = writeln!(
@@ -161,15 +193,20 @@ pub fn terminal(rows: &[Row], colour_on: bool) -> String {
         let scale = scale(row);
         let mut line = String::from("  ");
         for (word, &r) in row.words.iter().zip(&row.relevance) {
-            if colour_on {
-                let (red, green, blue) = colour(r, scale);
-                let _ = write!(
+            let rgb = colour(r, scale);
+            let _ = match colours {
+                Colours::TrueColour => write!(
                     line,
-                    "\x1b[48;2;{red};{green};{blue}m\x1b[38;2;0;0;0m {word} \x1b[0m"
-                );
-            } else {
-                let _ = write!(line, "{word}({r:+.4}) ");
-            }
+                    "\x1b[48;2;{};{};{}m\x1b[38;2;0;0;0m {word} \x1b[0m",
+                    rgb.0, rgb.1, rgb.2
+                ),
+                Colours::Palette256 => write!(
+                    line,
+                    "\x1b[48;5;{}m\x1b[38;5;16m {word} \x1b[0m",
+                    palette_index(rgb)
+                ),
+                Colours::Off => write!(line, "{word}({r:+.4}) "),
+            };
         }
         out.push_str(line.trim_end());
         out.push('\n');
@@ -209,10 +246,20 @@ mod tests {
 
     #[test]
     fn terminal_without_colour_prints_values() {
-        let text = terminal(&[row()], false);
+        let text = terminal(&[row()], Colours::Off);
         assert!(text.contains("good(+2.0000) <b>(-1.0000)"), "{text}");
         assert!(!text.contains('\x1b'));
-        assert!(terminal(&[row()], true).contains("\x1b[48;2;255;0;0m"));
+        assert!(terminal(&[row()], Colours::TrueColour).contains("\x1b[48;2;255;0;0m"));
+        // Full red is cube index 16 + 36·5 = 196; light blue (128,128,255) is 16 + 36·3 + 6·3 + 5.
+        let text = terminal(&[row()], Colours::Palette256);
+        assert!(
+            text.contains("\x1b[48;5;196m\x1b[38;5;16m good "),
+            "{text:?}"
+        );
+        assert!(
+            text.contains("\x1b[48;5;147m\x1b[38;5;16m <b> "),
+            "{text:?}"
+        );
     }
 
     #[test]

@@ -88,6 +88,21 @@ impl Vocab {
         }
     }
 
+    /// The ids of one sentence's words and how many were unknown; `Err(word)` for the first
+    /// unknown word when the vocabulary has no `<unk>`.
+    pub fn encode_words(&self, words: &[String]) -> Result<(Vec<i64>, usize), String> {
+        let mut unknown = 0;
+        let ids = words
+            .iter()
+            .map(|word| {
+                let (id, known) = self.id(word).ok_or_else(|| word.clone())?;
+                unknown += usize::from(!known);
+                Ok(id)
+            })
+            .collect::<Result<_, String>>()?;
+        Ok((ids, unknown))
+    }
+
     /// Encodes sentences (already split into words) as post-padded token ids with lengths.
     /// Returns the input and how many words were unknown.
     pub fn encode(
@@ -153,6 +168,8 @@ pub fn parse_line(line: &str) -> Result<Line, String> {
     let value: serde_json::Value = serde_json::from_str(line).map_err(|e| e.to_string())?;
     match value {
         serde_json::Value::String(s) => Ok(Line::Words(tokenize(&s))),
+        // An empty array is an (empty) sequence of ids, whatever the vocabulary.
+        serde_json::Value::Array(items) if items.is_empty() => Ok(Line::Ids(Vec::new())),
         serde_json::Value::Array(items) => {
             if items.iter().all(|v| v.is_string()) {
                 Ok(Line::Words(
@@ -171,29 +188,20 @@ pub fn parse_line(line: &str) -> Result<Line, String> {
     }
 }
 
-/// Reads a JSON-lines file of sentences / word lists (with a vocabulary) into token ids.
+/// Reads a whole JSON-lines file of sentences, word lists or token ids (with a vocabulary)
+/// into one post-padded array of token ids; returns it and how many words were unknown.
 pub fn read_jsonl_words(path: &Path, vocab: &Vocab) -> Result<(InputArrays, usize), CliError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| CliError::usage(format!("{}: {e}", path.display())))?;
-    let mut sentences = Vec::new();
-    for (n, line) in text.lines().enumerate() {
-        if line.trim().is_empty() {
-            continue;
+    match super::stream::Source::open(path, Some(vocab), true)? {
+        super::stream::Source::Arrays {
+            inputs, unknown, ..
+        } => Ok((inputs, unknown)),
+        super::stream::Source::Lines(_) | super::stream::Source::Npy(_) => {
+            Err(CliError::usage(format!(
+                "{}: expected JSON lines of sentences, word arrays or token ids",
+                path.display()
+            )))
         }
-        let words = match parse_line(line) {
-            Ok(Line::Words(words)) => words,
-            Ok(Line::Ids(ids)) => ids.into_iter().map(|id| vocab.word(id)).collect(),
-            Err(e) => {
-                return Err(CliError::usage(format!(
-                    "{}: line {}: {e}",
-                    path.display(),
-                    n + 1
-                )));
-            }
-        };
-        sentences.push(words);
     }
-    vocab.encode(&sentences, &path.display().to_string())
 }
 
 #[cfg(test)]

@@ -290,6 +290,174 @@ pub fn read_i64(bytes: &[u8]) -> Result<HostArray<i64>> {
     })
 }
 
+/// The largest `.npy` header [`RowReader`] accepts (format 2/3 headers can declare up to 4 GiB;
+/// NumPy writes a few hundred bytes).
+const MAX_HEADER: usize = 1 << 20;
+
+/// Reads a C-ordered `.npy` file a range of rows (first-axis entries) at a time, so that an
+/// array larger than memory can be processed in batches. The header is checked against the
+/// file's length when it is opened: a shape that needs more bytes than the file holds is an
+/// error before anything is read.
+///
+/// ```
+/// use lrp_import::npy::{RowReader, write_f64};
+///
+/// let bytes = write_f64(&[3, 2], &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
+/// let mut rows = RowReader::new(std::io::Cursor::new(bytes))?;
+/// assert_eq!((rows.shape(), rows.holds_floats()), (&[3, 2][..], true));
+/// let middle = rows.read_f64(1..3)?;
+/// assert_eq!((middle.shape, middle.data), (vec![2, 2], vec![3.0, 4.0, 5.0, 6.0]));
+/// # Ok::<(), lrp_import::ImportError>(())
+/// ```
+#[derive(Debug)]
+pub struct RowReader<R> {
+    reader: R,
+    header: Header,
+    /// Byte offset of the first element.
+    data_start: u64,
+    /// Bytes of one row: the product of the trailing dimensions times the element size.
+    row_bytes: usize,
+}
+
+impl<R: std::io::Read + std::io::Seek> RowReader<R> {
+    /// Parses the header. Fortran-ordered arrays (whose rows are not contiguous), arrays of
+    /// rank 0 and data shorter than the shape are refused.
+    ///
+    /// # Errors
+    /// [`ImportError::Format`] naming the problem; [`ImportError::Io`] when reading fails.
+    pub fn new(mut reader: R) -> Result<Self> {
+        use std::io::SeekFrom;
+        let io = |source: std::io::Error| ImportError::Io {
+            path: "the .npy array".into(),
+            source,
+        };
+        let file_len = reader.seek(SeekFrom::End(0)).map_err(io)?;
+        reader.seek(SeekFrom::Start(0)).map_err(io)?;
+        let mut start = [0u8; 12];
+        let got = read_up_to(&mut reader, &mut start).map_err(io)?;
+        let start = &start[..got];
+        if !is_npy(start) || start.len() < 10 {
+            return Err(format_error("missing the \\x93NUMPY magic"));
+        }
+        let header_len = match start[6] {
+            1 => usize::from(u16::from_le_bytes([start[8], start[9]])) + 10,
+            2 | 3 if start.len() == 12 => {
+                u32::from_le_bytes([start[8], start[9], start[10], start[11]]) as usize + 12
+            }
+            2 | 3 => return Err(format_error("truncated header")),
+            v => return Err(format_error(format!("unsupported format version {v}"))),
+        };
+        if header_len > MAX_HEADER {
+            return Err(format_error(format!(
+                "a header of {header_len} bytes (more than {MAX_HEADER})"
+            )));
+        }
+        let mut bytes = vec![0u8; header_len];
+        reader.seek(SeekFrom::Start(0)).map_err(io)?;
+        let got = read_up_to(&mut reader, &mut bytes).map_err(io)?;
+        let (header, _) = parse_header(&bytes[..got])?;
+        if header.fortran_order && header.shape.len() > 1 {
+            return Err(format_error(
+                "Fortran-ordered arrays cannot be read by rows (save with np.ascontiguousarray)",
+            ));
+        }
+        let Some((&rows, rest)) = header.shape.split_first() else {
+            return Err(format_error("a scalar (rank 0) has no rows"));
+        };
+        let overflow = || format_error(format!("shape {:?} overflows", header.shape));
+        let row_bytes = rest
+            .iter()
+            .try_fold(header.size, |acc, &d| acc.checked_mul(d))
+            .ok_or_else(overflow)?;
+        let need = row_bytes.checked_mul(rows).ok_or_else(overflow)?;
+        let have = file_len.saturating_sub(header_len as u64);
+        if (need as u64) > have {
+            return Err(format_error(format!(
+                "shape {:?} needs {need} bytes of data but the file has {have}",
+                header.shape
+            )));
+        }
+        Ok(RowReader {
+            reader,
+            header,
+            data_start: header_len as u64,
+            row_bytes,
+        })
+    }
+
+    /// The array's shape; rows are its first axis.
+    pub fn shape(&self) -> &[usize] {
+        &self.header.shape
+    }
+
+    /// Whether the array holds floats (as opposed to integers or booleans).
+    pub fn holds_floats(&self) -> bool {
+        self.header.kind == Kind::Float
+    }
+
+    fn read_rows(&mut self, rows: &std::ops::Range<usize>) -> Result<(Vec<usize>, Vec<u8>)> {
+        use std::io::SeekFrom;
+        let total = self.header.shape[0];
+        if rows.start > rows.end || rows.end > total {
+            return Err(format_error(format!(
+                "rows {}..{} of an array with {total}",
+                rows.start, rows.end
+            )));
+        }
+        // Cannot overflow: the whole array's byte size was checked in `new`.
+        let offset = self.data_start + (rows.start * self.row_bytes) as u64;
+        let mut bytes = vec![0u8; rows.len() * self.row_bytes];
+        let io = |source: std::io::Error| ImportError::Io {
+            path: "the .npy array".into(),
+            source,
+        };
+        self.reader.seek(SeekFrom::Start(offset)).map_err(io)?;
+        self.reader.read_exact(&mut bytes).map_err(io)?;
+        let mut shape = self.header.shape.clone();
+        shape[0] = rows.len();
+        Ok((shape, bytes))
+    }
+
+    /// Rows `rows` as `f64` (integers converted exactly up to 2^53), shape `(rows.len(), …)`.
+    ///
+    /// # Errors
+    /// A range past the last row, or a read failure.
+    pub fn read_f64(&mut self, rows: std::ops::Range<usize>) -> Result<HostArray<f64>> {
+        let (shape, bytes) = self.read_rows(&rows)?;
+        Ok(HostArray {
+            shape,
+            data: decode(&self.header, &bytes),
+        })
+    }
+
+    /// Rows `rows` of an integer (or boolean) array as `i64`; float arrays are refused.
+    ///
+    /// # Errors
+    /// A float array, a range past the last row, or a read failure.
+    pub fn read_i64(&mut self, rows: std::ops::Range<usize>) -> Result<HostArray<i64>> {
+        if self.holds_floats() {
+            return Err(format_error("expected an integer array, found floats"));
+        }
+        let (shape, bytes) = self.read_rows(&rows)?;
+        Ok(HostArray {
+            shape,
+            data: decode_int(&self.header, &bytes),
+        })
+    }
+}
+
+/// Reads until `buf` is full or the reader ends; returns the bytes read.
+fn read_up_to(reader: &mut impl std::io::Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut got = 0;
+    while got < buf.len() {
+        match reader.read(&mut buf[got..])? {
+            0 => break,
+            n => got += n,
+        }
+    }
+    Ok(got)
+}
+
 /// Whether a `.npy` file holds floats (as opposed to integers or booleans).
 pub fn holds_floats(bytes: &[u8]) -> Result<bool> {
     Ok(parse_header(bytes)?.0.kind == Kind::Float)
@@ -343,6 +511,63 @@ pub fn write_i64(shape: &[usize], data: &[i64]) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rows_read_in_ranges_equal_the_whole_array() {
+        use std::io::Cursor;
+        let data: Vec<i64> = (0..24).collect();
+        let bytes = write_i64(&[4, 3, 2], &data);
+        let whole = read_i64(&bytes).unwrap();
+        let mut rows = RowReader::new(Cursor::new(bytes.clone())).unwrap();
+        assert!(!rows.holds_floats());
+        let mut joined = Vec::new();
+        for range in [0..1, 1..3, 3..4, 4..4] {
+            let part = rows.read_i64(range.clone()).unwrap();
+            assert_eq!(part.shape, vec![range.len(), 3, 2]);
+            joined.extend(part.data);
+        }
+        assert_eq!(joined, whole.data);
+        // Rows read as floats too; past the end is an error, not a short read.
+        assert_eq!(
+            rows.read_f64(2..3).unwrap().data,
+            [12.0, 13.0, 14.0, 15.0, 16.0, 17.0]
+        );
+        assert!(
+            rows.read_i64(3..5)
+                .unwrap_err()
+                .to_string()
+                .contains("rows 3..5")
+        );
+        // Truncated data is found when opening, before any read.
+        let cut = bytes[..bytes.len() - 1].to_vec();
+        let err = RowReader::new(Cursor::new(cut)).unwrap_err().to_string();
+        assert!(err.contains("needs 192 bytes"), "{err}");
+        // Absurd shapes: overflow or more bytes than present, nothing allocated.
+        let huge = write("<f8", &[usize::MAX / 2, 4], vec![0; 8]);
+        assert!(RowReader::new(Cursor::new(huge)).is_err());
+        let f = write_f64(&[2], &[1.0, 2.0]);
+        let mut floats = RowReader::new(Cursor::new(f)).unwrap();
+        assert!(
+            floats
+                .read_i64(0..1)
+                .unwrap_err()
+                .to_string()
+                .contains("floats")
+        );
+        assert!(RowReader::new(Cursor::new(b"\x93NUMPY".to_vec())).is_err());
+        assert!(RowReader::new(Cursor::new(Vec::new())).is_err());
+    }
+
+    #[test]
+    fn fortran_arrays_are_not_read_by_rows() {
+        let mut bytes = write_f64(&[2, 2], &[1.0, 2.0, 3.0, 4.0]);
+        let at = bytes.windows(5).position(|w| w == b"False").unwrap();
+        bytes[at..at + 5].copy_from_slice(b"True ");
+        let err = RowReader::new(std::io::Cursor::new(bytes))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("Fortran"), "{err}");
+    }
 
     #[test]
     fn round_trip() {
