@@ -72,3 +72,107 @@ pub(crate) fn split_product(
         absorbed,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! Each rule on one product with two units, worked out by hand.
+
+    use super::*;
+    use burn::tensor::{Device, TensorData};
+
+    fn device() -> Device {
+        #[allow(deprecated)] // the crate's dev-dependency backend (see Cargo.toml)
+        Device::ndarray()
+    }
+
+    fn t(v: [f64; 2]) -> Tensor<2> {
+        Tensor::from_data(
+            TensorData::new(v.to_vec(), [1, 2]),
+            (&device(), burn::tensor::DType::F64),
+        )
+    }
+
+    fn host(x: Tensor<2>) -> Vec<f64> {
+        x.into_data().to_vec::<f64>().expect("f64")
+    }
+
+    fn assert_close(got: Vec<f64>, want: [f64; 2]) {
+        for (g, w) in got.iter().zip(want) {
+            assert!((g - w).abs() < 1e-15, "{got:?} vs {want:?}");
+        }
+    }
+
+    /// gate = (0.25, -0.5), signal = (0.75, 1.5), relevance of the product r = (2, 1).
+    fn split(rule: GateRule, eps: f64) -> ProductSplit {
+        let eps = EpsilonRule {
+            eps,
+            bias_factor: 1.0,
+        };
+        split_product(rule, eps, t([0.25, -0.5]), t([0.75, 1.5]), t([2.0, 1.0]))
+    }
+
+    #[test]
+    fn all_gives_everything_to_the_signal() {
+        let s = split(GateRule::All, 0.0);
+        assert!(s.gate.is_none() && s.absorbed.is_none());
+        assert_close(host(s.signal), [2.0, 1.0]);
+    }
+
+    #[test]
+    fn half_splits_evenly() {
+        let s = split(GateRule::Half, 0.0);
+        assert_close(host(s.gate.unwrap()), [1.0, 0.5]);
+        assert_close(host(s.signal), [1.0, 0.5]);
+    }
+
+    #[test]
+    fn prop_splits_by_the_signed_factors() {
+        // z = gate + signal = (1, 1): the gate gets r·gate/z = (0.5, -0.5), the signal
+        // r·signal/z = (1.5, 1.5); each unit's shares add up to its r.
+        let s = split(GateRule::Prop, 0.0);
+        assert_close(host(s.gate.unwrap()), [0.5, -0.5]);
+        assert_close(host(s.signal), [1.5, 1.5]);
+        // With eps = 0.5 the denominators are z + 0.5 = 1.5, q = r / 1.5 = (4/3, 2/3), and the
+        // stabiliser's part 0.5 · q (bias_factor = 1) goes half to each factor: (1/3, 1/6).
+        let s = split(GateRule::Prop, 0.5);
+        let (g, v) = (host(s.gate.unwrap()), host(s.signal));
+        assert_close(
+            g.clone(),
+            [0.25 * 4.0 / 3.0 + 1.0 / 3.0, -0.5 * 2.0 / 3.0 + 1.0 / 6.0],
+        );
+        assert_close(
+            v.clone(),
+            [0.75 * 4.0 / 3.0 + 1.0 / 3.0, 1.5 * 2.0 / 3.0 + 1.0 / 6.0],
+        );
+        assert_close(vec![g[0] + v[0], g[1] + v[1]], [2.0, 1.0]);
+    }
+
+    #[test]
+    fn abs_splits_by_magnitudes() {
+        // |gate| + |signal| = (1, 2): gate (2·0.25, 1·0.5/2), signal (2·0.75, 1·1.5/2).
+        let s = split(GateRule::Abs, 0.0);
+        assert_close(host(s.gate.unwrap()), [0.5, 0.25]);
+        assert_close(host(s.signal), [1.5, 0.75]);
+    }
+
+    #[test]
+    fn a_zero_denominator_is_absorbed_not_divided() {
+        // prop with gate = -signal: z = 0, the rule is undefined; at eps = 0 the unit's
+        // relevance goes to `absorbed` (the caller's `rest`) and both shares are 0.
+        let eps = EpsilonRule {
+            eps: 0.0,
+            bias_factor: 1.0,
+        };
+        let s = split_product(
+            GateRule::Prop,
+            eps,
+            t([0.5, 0.25]),
+            t([-0.5, 0.75]),
+            t([3.0, 1.0]),
+        );
+        assert_close(host(s.gate.unwrap()), [0.0, 0.25]);
+        assert_close(host(s.signal), [0.0, 0.75]);
+        let absorbed = s.absorbed.unwrap().into_data().to_vec::<f64>().unwrap();
+        assert_eq!(absorbed, [3.0]);
+    }
+}
