@@ -93,7 +93,7 @@ mod tests {
     }
 
     fn host(x: Tensor<2>) -> Vec<f64> {
-        x.into_data().to_vec::<f64>().expect("f64")
+        x.into_data().try_to_vec::<f64>().expect("f64")
     }
 
     fn assert_close(got: Vec<f64>, want: [f64; 2]) {
@@ -172,7 +172,7 @@ mod tests {
         );
         assert_close(host(s.gate.unwrap()), [0.0, 0.25]);
         assert_close(host(s.signal), [0.0, 0.75]);
-        let absorbed = s.absorbed.unwrap().into_data().to_vec::<f64>().unwrap();
+        let absorbed = s.absorbed.unwrap().into_data().try_to_vec::<f64>().unwrap();
         assert_eq!(absorbed, [3.0]);
     }
 }
