@@ -4,6 +4,10 @@
 use std::process::Command;
 
 fn evaluate(out_dir: &std::path::Path, removal: &str) -> String {
+    evaluate_with(out_dir, removal, &[])
+}
+
+fn evaluate_with(out_dir: &std::path::Path, removal: &str, extra: &[&str]) -> String {
     let o = Command::new(env!("CARGO_BIN_EXE_lstm-lrp"))
         .args([
             "evaluate",
@@ -22,6 +26,7 @@ fn evaluate(out_dir: &std::path::Path, removal: &str) -> String {
             "--out-dir",
         ])
         .arg(out_dir)
+        .args(extra)
         .output()
         .expect("run lstm-lrp");
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
@@ -65,6 +70,28 @@ fn evaluate_writes_table_and_plot() {
         assert_eq!(svg.matches("</polyline>").count(), 5);
         for name in ["lrp", "gradient", "gxi", "ig", "occlusion"] {
             assert!(svg.contains(&format!("<title>{name}</title>")), "{name}");
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn batches_give_the_same_table_as_one_batch() {
+    // Curves and MAZ are means over samples: batch means weighted by batch size equal the
+    // whole set's (the random-order control aside, whose seed depends on the batch).
+    let dir = std::env::temp_dir().join(format!("lstm-lrp-evaluate-b-{}", std::process::id()));
+    let parse = |csv: &str| -> Vec<Vec<f64>> {
+        csv.lines()
+            .skip(1)
+            .map(|l| l.split(',').skip(1).map(|c| c.parse().unwrap()).collect())
+            .collect()
+    };
+    let whole = parse(&evaluate_with(&dir, "zero", &["--batch-size", "1000"]));
+    let batched = parse(&evaluate_with(&dir, "zero", &["--batch-size", "3"]));
+    assert_eq!(whole.len(), 5);
+    for (w, b) in whole.iter().zip(&batched) {
+        for col in [0, 1, 3, 4] {
+            assert!((w[col] - b[col]).abs() <= 1e-9, "{w:?} vs {b:?}");
         }
     }
     let _ = std::fs::remove_dir_all(&dir);

@@ -37,7 +37,7 @@ pub struct EvaluateArgs {
     /// Interpolation points of integrated gradients.
     #[arg(long, default_value_t = 64)]
     ig_steps: usize,
-    /// Seed of the random-order control.
+    /// Seed of the random-order control (batch k of `--batch-size` uses seed + its first sample).
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// Directory for `table.md`, `table.csv` and `deletion.svg`.
@@ -46,6 +46,10 @@ pub struct EvaluateArgs {
     /// Compute device: `cpu`, `ndarray` or `flex`.
     #[arg(long, default_value = "cpu")]
     device: String,
+    /// Samples evaluated at once (bounds memory: each deletion curve runs K + 1 copies of a
+    /// batch, integrated gradients `--ig-steps` copies).
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..))]
+    batch_size: u64,
 }
 
 fn parse_method(name: &str, ig_steps: usize) -> Result<Method, CliError> {
@@ -66,13 +70,89 @@ fn parse_method(name: &str, ig_steps: usize) -> Result<Method, CliError> {
     })
 }
 
-/// One method's results.
+/// One method's results: means over `samples` samples.
 struct Row {
     name: &'static str,
     most: DeletionCurve,
     least: DeletionCurve,
     random: DeletionCurve,
     maz: f64,
+    samples: usize,
+}
+
+impl Row {
+    /// Folds in the means of another batch, weighting each by its number of samples.
+    fn merge(&mut self, other: Row) {
+        let (n, m) = (self.samples as f64, other.samples as f64);
+        let mean = |a: &mut f64, b: f64| *a = (*a * n + b * m) / (n + m);
+        for (mine, theirs) in [
+            (&mut self.most, other.most),
+            (&mut self.least, other.least),
+            (&mut self.random, other.random),
+        ] {
+            for (a, b) in [
+                (&mut mine.logit, theirs.logit),
+                (&mut mine.score, theirs.score),
+                (&mut mine.accuracy, theirs.accuracy),
+            ] {
+                a.iter_mut().zip(b).for_each(|(a, b)| mean(a, b));
+            }
+        }
+        mean(&mut self.maz, other.maz);
+        self.samples += other.samples;
+    }
+}
+
+/// One method on one batch: its deletion curves (most relevant first, least relevant first,
+/// random) and mean MAZ area.
+fn evaluate_batch(
+    model: &LstmModel,
+    inputs: &files::InputArrays,
+    method: &Method,
+    settings: DeletionSettings,
+    seed: u64,
+    ctx: &str,
+) -> Result<Row, CliError> {
+    let [batch, steps] = inputs.batch_and_steps();
+    let device = model.device();
+    let input = inputs.input_range(0..batch, device, Precision::F64);
+    let a = model
+        .attribute(input.clone(), method, &Target::Predicted)
+        .map_err(|e| CliError::explain(ctx, e))?;
+    // Sensitivity ranks steps by the squared gradient norm (as the numpy reference and the
+    // literature report it): the signed sum of a gradient has no meaning as a relevance.
+    let per_step = match method {
+        Method::Gradient => a.step_squared_norms(),
+        _ => a.step_scores(),
+    };
+    let scores: Vec<f64> = per_step
+        .try_into_vec_as::<f64>()
+        .map_err(|e| CliError::usage(format!("device error: {e:?}")))?;
+    let curve = |order| {
+        deletion_curve(model, &input, &scores, &a.target, order, settings)
+            .map_err(|e| CliError::explain(ctx, e))
+    };
+    let real = model
+        .real_steps(input.clone())
+        .map_err(|e| CliError::explain(ctx, e))?;
+    let maz = (0..batch)
+        .map(|b| {
+            let s: Vec<f64> = (0..steps)
+                .filter(|&t| real[b * steps + t])
+                .map(|t| scores[b * steps + t])
+                .collect();
+            maz_area(&s)
+        })
+        .sum::<f64>()
+        / batch as f64;
+    Ok(Row {
+        name: method.name(),
+        most: curve(Order::MostRelevantFirst)?,
+        least: curve(Order::LeastRelevantFirst)?,
+        random: curve(Order::Random(seed))?,
+        maz,
+        samples: batch,
+    })
 }
 
 pub fn run(args: EvaluateArgs) -> Result<(), CliError> {
@@ -112,51 +192,24 @@ pub fn run(args: EvaluateArgs) -> Result<(), CliError> {
     let device = backends::device(choice).map_err(|e| CliError::usage(format!("--device: {e}")))?;
     let model = LstmModel::new(&imported.params, &device, Precision::F64)
         .map_err(|e| CliError::explain(&model_name, e))?;
-    let [batch, steps] = inputs.batch_and_steps();
-    let input = inputs.input_range(0..batch, &device, Precision::F64);
+    let [batch, _] = inputs.batch_and_steps();
     let settings = DeletionSettings {
         steps: args.steps,
         removal,
     };
     let ctx = args.input.display().to_string();
-    let mut rows = Vec::new();
-    for method in &methods {
-        let a = model
-            .attribute(input.clone(), method, &Target::Predicted)
-            .map_err(|e| CliError::explain(&ctx, e))?;
-        // Sensitivity ranks steps by the squared gradient norm (as the numpy reference and the
-        // literature report it): the signed sum of a gradient has no meaning as a relevance.
-        let per_step = match method {
-            Method::Gradient => a.step_squared_norms(),
-            _ => a.step_scores(),
-        };
-        let scores: Vec<f64> = per_step
-            .try_into_vec_as::<f64>()
-            .map_err(|e| CliError::usage(format!("device error: {e:?}")))?;
-        let curve = |order| {
-            deletion_curve(&model, &input, &scores, &a.target, order, settings)
-                .map_err(|e| CliError::explain(&ctx, e))
-        };
-        let real = model
-            .real_steps(input.clone())
-            .map_err(|e| CliError::explain(&ctx, e))?;
-        let maz = (0..batch)
-            .map(|b| {
-                let s: Vec<f64> = (0..steps)
-                    .filter(|&t| real[b * steps + t])
-                    .map(|t| scores[b * steps + t])
-                    .collect();
-                maz_area(&s)
-            })
-            .sum::<f64>()
-            / batch as f64;
-        rows.push(Row {
-            name: method.name(),
-            most: curve(Order::MostRelevantFirst)?,
-            least: curve(Order::LeastRelevantFirst)?,
-            random: curve(Order::Random(args.seed))?,
-            maz,
-        });
+    let chunk = usize::try_from(args.batch_size).unwrap_or(usize::MAX);
+    let mut rows: Vec<Row> = Vec::new();
+    for start in (0..batch).step_by(chunk) {
+        let part = inputs.slice(start..(start + chunk).min(batch));
+        for (m, method) in methods.iter().enumerate() {
+            let seed = args.seed.wrapping_add(start as u64);
+            let row = evaluate_batch(&model, &part, method, settings, seed, &ctx)?;
+            match rows.get_mut(m) {
+                Some(total) => total.merge(row),
+                None => rows.push(row),
+            }
+        }
     }
     std::fs::create_dir_all(&args.out_dir)
         .map_err(|e| CliError::usage(format!("{}: {e}", args.out_dir.display())))?;
