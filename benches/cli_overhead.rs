@@ -17,6 +17,8 @@
 //! repetitions and each CLI row's ratio to the library row of the same batch size, and the same
 //! for the fastest repetition (the least disturbed on a shared machine).
 
+mod harness;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
@@ -34,15 +36,6 @@ const T: usize = 25;
 const H: usize = 300;
 const E: usize = 200;
 const C: usize = 2;
-
-fn arg(name: &str, default: usize) -> usize {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 fn f64s(shape: Vec<usize>, data: Vec<f64>) -> OutTensor {
     OutTensor::F64(HostArray { shape, data })
@@ -77,11 +70,6 @@ fn write_model(params: &ModelParams, path: &Path) {
     std::fs::write(path, serialize(&tensors, None).expect("serialise")).expect("write model");
 }
 
-fn median(mut times: Vec<f64>) -> f64 {
-    times.sort_by(f64::total_cmp);
-    times[times.len() / 2]
-}
-
 /// Times one `lstm-lrp explain` process; `extra` names the input (`--input FILE`) and outputs.
 fn cli(model: &Path, extra: &[String]) -> f64 {
     let start = Instant::now();
@@ -100,8 +88,8 @@ fn main() {
     // As the binary does: the library rows then reuse their pages, and no purge of freed memory
     // runs in this process while a CLI run is being timed.
     lstm_lrp::alloc::keep_freed_memory();
-    let samples = arg("--samples", 1000);
-    let repeats = arg("--repeats", 3).max(1);
+    let samples = harness::parsed("--samples", 1000, "1000");
+    let repeats = harness::parsed("--repeats", 3usize, "3").max(1);
     let dir: PathBuf =
         std::env::temp_dir().join(format!("lstm-lrp-cli-overhead-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
@@ -241,7 +229,7 @@ fn main() {
     let (mut base, mut base_min) = (f64::NAN, f64::NAN);
     for ((name, _, args), t) in rows.iter().zip(times) {
         let fastest = t.iter().copied().fold(f64::INFINITY, f64::min);
-        let m = median(t);
+        let m = harness::median(t);
         if args.is_none() {
             (base, base_min) = (m, fastest);
         }
@@ -252,7 +240,7 @@ fn main() {
             fastest / base_min
         );
     }
-    if std::env::args().any(|a| a == "--keep") {
+    if harness::flag("--keep") {
         println!("\nmodel and input kept in {}", dir.display());
     } else {
         let _ = std::fs::remove_dir_all(&dir);

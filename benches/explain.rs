@@ -21,7 +21,7 @@
 //! median time per batch and per sample, and the explain/forward ratio. Results and analysis:
 //! `benches/README.md`.
 
-use std::time::{Duration, Instant};
+mod harness;
 
 // The same allocator set-up as the `lstm-lrp` binary (see `lstm_lrp::alloc`).
 #[global_allocator]
@@ -49,42 +49,17 @@ struct Options {
 }
 
 fn options() -> Options {
-    let mut o = Options {
-        precision: Precision::F64,
-        batches: vec![10, 100],
-        seconds: 3.0,
-        backends: vec!["flex".into(), "ndarray".into()],
-        gate_rules: vec![GateRule::All],
-    };
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let mut i = 0;
-    while i < args.len() {
-        let value = args.get(i + 1).cloned().unwrap_or_default();
-        match args[i].as_str() {
-            "--precision" => o.precision = value.parse().expect("--precision f32|f64"),
-            "--batches" => {
-                o.batches = value
-                    .split(',')
-                    .map(|b| b.parse().expect("--batches 10,100"))
-                    .collect()
-            }
-            "--seconds" => o.seconds = value.parse().expect("--seconds 3"),
-            "--backends" => o.backends = value.split(',').map(String::from).collect(),
-            "--gate-rules" => {
-                o.gate_rules = value
-                    .split(',')
-                    .map(|r| r.parse().expect("--gate-rules all,prop,abs,half"))
-                    .collect()
-            }
-            // `cargo bench` passes `--bench`; ignore anything else.
-            _ => {
-                i += 1;
-                continue;
-            }
-        }
-        i += 2;
+    Options {
+        precision: harness::parsed("--precision", Precision::F64, "f32"),
+        batches: harness::list("--batches", vec![10, 100], "10,100"),
+        seconds: harness::parsed("--seconds", 3.0, "3"),
+        backends: harness::list(
+            "--backends",
+            vec!["flex".into(), "ndarray".into()],
+            "flex,wgpu",
+        ),
+        gate_rules: harness::list("--gate-rules", vec![GateRule::All], "all,prop,abs,half"),
     }
-    o
 }
 
 /// The backend's device for a model of `precision`, or why there is none; the error names the
@@ -97,20 +72,6 @@ fn device(name: &str, precision: Precision) -> Result<(DeviceChoice, Device), Ba
     };
     let choice: DeviceChoice = name.parse()?;
     Ok((choice, backends::device_for(choice, precision)?))
-}
-
-/// Median wall time of `f` over at least 3 runs and `seconds`, after one warm-up run.
-fn measure(seconds: f64, mut f: impl FnMut()) -> Duration {
-    f();
-    let mut times = Vec::new();
-    let start = Instant::now();
-    while times.len() < 3 || start.elapsed().as_secs_f64() < seconds {
-        let t = Instant::now();
-        f();
-        times.push(t.elapsed());
-    }
-    times.sort();
-    times[times.len() / 2]
 }
 
 fn main() {
@@ -156,12 +117,12 @@ fn main() {
                 TensorData::new(rng.normals(batch * T * E, 1.0), [batch, T, E]),
                 (&device, o.precision.dtype()),
             );
-            let forward = measure(o.seconds, || {
+            let forward = harness::measure(o.seconds, || {
                 let _ = model.forward(x.clone()).expect("forward").into_data();
             });
             for &rule in &o.gate_rules {
                 let config = ExplainConfig::new().with_gate_rule(rule);
-                let explain = measure(o.seconds, || {
+                let explain = harness::measure(o.seconds, || {
                     let e = model.explain(x.clone(), &config).expect("explain");
                     let _ = e.relevance.into_data();
                 });

@@ -13,7 +13,7 @@
 //! reports the ideal `real share × time(full)` that a pass doing no work at all on padding would
 //! reach. Same harness as `benches/explain.rs` (median of ≥ 3 runs and ≥ `--seconds`).
 
-use std::time::{Duration, Instant};
+mod harness;
 
 #[global_allocator]
 static GLOBAL: lstm_lrp::alloc::MiMalloc = lstm_lrp::alloc::MiMalloc;
@@ -37,46 +37,13 @@ struct Options {
 }
 
 fn options() -> Options {
-    let mut o = Options {
-        backend: "flex".into(),
-        batch: 100,
-        steps: 50,
-        seconds: 3.0,
-        precision: Precision::F64,
-    };
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let mut i = 0;
-    while i < args.len() {
-        let value = args.get(i + 1).cloned().unwrap_or_default();
-        match args[i].as_str() {
-            "--backend" => o.backend = value,
-            "--batch" => o.batch = value.parse().expect("--batch 100"),
-            "--steps" => o.steps = value.parse().expect("--steps 50"),
-            "--seconds" => o.seconds = value.parse().expect("--seconds 3"),
-            "--precision" => o.precision = value.parse().expect("--precision f32|f64"),
-            // `cargo bench` passes `--bench`; ignore anything else.
-            _ => {
-                i += 1;
-                continue;
-            }
-        }
-        i += 2;
+    Options {
+        backend: harness::parsed("--backend", "flex".to_string(), "flex"),
+        batch: harness::parsed("--batch", 100, "100"),
+        steps: harness::parsed("--steps", 50, "50"),
+        seconds: harness::parsed("--seconds", 3.0, "3"),
+        precision: harness::parsed("--precision", Precision::F64, "f32"),
     }
-    o
-}
-
-/// Median wall time of `f` over at least 3 runs and `seconds`, after one warm-up run.
-fn measure(seconds: f64, mut f: impl FnMut()) -> Duration {
-    f();
-    let mut times = Vec::new();
-    let start = Instant::now();
-    while times.len() < 3 || start.elapsed().as_secs_f64() < seconds {
-        let t = Instant::now();
-        f();
-        times.push(t.elapsed());
-    }
-    times.sort();
-    times[times.len() / 2]
 }
 
 /// Token ids `(B, T)`: random ids in `1..VOCAB` on the real steps, 0 (the `mask_zero` padding
@@ -137,7 +104,7 @@ fn main() {
     ] {
         let ids = tokens(&mut rng, lengths, t, pre);
         let x: Tensor<2, Int> = Tensor::from_data(TensorData::new(ids, [b, t]), &device);
-        let time = measure(o.seconds, || {
+        let time = harness::measure(o.seconds, || {
             let e = model
                 .explain(Input::tokens(x.clone()), &config)
                 .expect("explain");

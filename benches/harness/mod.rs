@@ -1,0 +1,65 @@
+//! What the `--bench` harnesses share: command-line values and timing.
+//!
+//! Each bench includes it with `mod harness;`. Not every bench uses every item.
+#![allow(dead_code)]
+
+use std::time::{Duration, Instant};
+
+/// The value after `--name` on the command line (`cargo bench --bench B -- --name value`);
+/// `None` when absent. Anything else (such as the `--bench` cargo passes) is ignored.
+pub fn value(name: &str) -> Option<String> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1).cloned())
+}
+
+/// `--name value` parsed, `default` when absent; a value that does not parse stops the bench
+/// with a message showing `example`.
+pub fn parsed<T: std::str::FromStr>(name: &str, default: T, example: &str) -> T {
+    match value(name) {
+        Some(v) => v
+            .parse()
+            .unwrap_or_else(|_| panic!("{name} {v}: expected e.g. `{name} {example}`")),
+        None => default,
+    }
+}
+
+/// `--name a,b,c` parsed item by item, `default` when absent.
+pub fn list<T: std::str::FromStr>(name: &str, default: Vec<T>, example: &str) -> Vec<T> {
+    match value(name) {
+        Some(v) => v
+            .split(',')
+            .map(|item| {
+                item.parse()
+                    .unwrap_or_else(|_| panic!("{name} {v}: expected e.g. `{name} {example}`"))
+            })
+            .collect(),
+        None => default,
+    }
+}
+
+/// Whether the flag `--name` is present.
+pub fn flag(name: &str) -> bool {
+    std::env::args().any(|a| a == name)
+}
+
+/// Median wall time of `f` over at least 3 runs and `seconds`, after one warm-up run.
+pub fn measure(seconds: f64, mut f: impl FnMut()) -> Duration {
+    f();
+    let mut times = Vec::new();
+    let start = Instant::now();
+    while times.len() < 3 || start.elapsed().as_secs_f64() < seconds {
+        let t = Instant::now();
+        f();
+        times.push(t.elapsed());
+    }
+    times.sort();
+    times[times.len() / 2]
+}
+
+/// The median of `times` (the upper one of the middle two for an even count).
+pub fn median(mut times: Vec<f64>) -> f64 {
+    times.sort_by(f64::total_cmp);
+    times[times.len() / 2]
+}
