@@ -32,10 +32,7 @@ use lrp_import::safetensors_io::{HostArray, OutTensor, serialize};
 use lstm_lrp::burn::tensor::{Tensor, TensorData};
 use lstm_lrp::{ExplainConfig, LstmModel, ModelParams, Precision, backends};
 
-const T: usize = 25;
-const H: usize = 300;
-const E: usize = 200;
-const C: usize = 2;
+use harness::reference::{C, E, H, T};
 
 fn f64s(shape: Vec<usize>, data: Vec<f64>) -> OutTensor {
     OutTensor::F64(HostArray { shape, data })

@@ -32,10 +32,7 @@ use lstm_lrp::backends::{self, BackendError, DeviceChoice};
 use lstm_lrp::burn::tensor::{Device, Tensor, TensorData};
 use lstm_lrp::{ExplainConfig, GateRule, LstmModel, Precision};
 
-const T: usize = 25;
-const H: usize = 300;
-const E: usize = 200;
-const C: usize = 2;
+use harness::reference::{C, E, H, T};
 
 /// The TF reference on this kind of machine, float64, ms per sample (from the issue).
 const REFERENCE_MS_PER_SAMPLE: [(usize, f64); 2] = [(10, 67.0), (100, 63.0)];

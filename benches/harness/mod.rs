@@ -63,3 +63,16 @@ pub fn median(mut times: Vec<f64>) -> f64 {
     times.sort_by(f64::total_cmp);
     times[times.len() / 2]
 }
+
+/// The reference configuration of the TensorFlow port's benchmark (a bidirectional LSTM on
+/// 200-dimensional inputs, two classes), shared by the benches that compare against it.
+pub mod reference {
+    /// Time steps.
+    pub const T: usize = 25;
+    /// Hidden units per direction.
+    pub const H: usize = 300;
+    /// Input features.
+    pub const E: usize = 200;
+    /// Classes.
+    pub const C: usize = 2;
+}
