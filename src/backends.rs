@@ -20,6 +20,21 @@ use lrp_core::{Precision, burn};
 use thiserror::Error;
 
 /// A device by name.
+///
+/// Parsed from the CLI's `--device` names and printed back the same way:
+///
+/// ```
+/// use lstm_lrp::backends::{BackendError, DeviceChoice};
+///
+/// let choice: DeviceChoice = "tch-cuda:1".parse()?;
+/// assert_eq!(choice, DeviceChoice::TchCuda(1));
+/// assert_eq!(choice.to_string(), "tch-cuda:1");
+/// assert_eq!("ndarray".parse::<DeviceChoice>()?, DeviceChoice::NdArray);
+/// // Names are case-sensitive; an unknown one is a typed error.
+/// let err = "GPU".parse::<DeviceChoice>().unwrap_err();
+/// assert_eq!(err, BackendError::Unknown("GPU".into()));
+/// # Ok::<(), BackendError>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DeviceChoice {
     /// The fastest CPU backend compiled in ([`default_device`]).
@@ -37,6 +52,18 @@ pub enum DeviceChoice {
 }
 
 /// A device that cannot be had in this build or on this machine.
+///
+/// ```
+/// use lstm_lrp::Precision;
+/// use lstm_lrp::backends::{BackendError, DeviceChoice, device_for};
+///
+/// let err = "gpu".parse::<DeviceChoice>().unwrap_err();
+/// assert!(err.to_string().starts_with("unknown device `gpu` (available: cpu"));
+/// // f64 on wgpu is refused before any GPU is looked for, whatever the build.
+/// let err = device_for(DeviceChoice::Wgpu, Precision::F64).unwrap_err();
+/// assert!(matches!(&err, BackendError::Precision { supported, .. } if supported == "f32"));
+/// assert_eq!(err.to_string(), "device `wgpu` does not support f64 (supported: f32)");
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum BackendError {
     /// The name is not a device this crate knows.
@@ -102,6 +129,14 @@ impl core::fmt::Display for DeviceChoice {
 
 impl DeviceChoice {
     /// The precisions this backend computes correctly.
+    ///
+    /// ```
+    /// use lstm_lrp::Precision;
+    /// use lstm_lrp::backends::DeviceChoice;
+    ///
+    /// assert_eq!(DeviceChoice::Cpu.precisions(), &[Precision::F64, Precision::F32]);
+    /// assert_eq!(DeviceChoice::Wgpu.precisions(), &[Precision::F32]);
+    /// ```
     pub fn precisions(self) -> &'static [Precision] {
         match self {
             DeviceChoice::Wgpu => &[Precision::F32],
@@ -111,6 +146,18 @@ impl DeviceChoice {
 }
 
 /// The device names this build accepts (`tch-cuda:N` stands for every CUDA index).
+///
+/// ```
+/// use lstm_lrp::backends::{DeviceChoice, available_devices};
+///
+/// let names = available_devices();
+/// assert_eq!(names[0], "cpu"); // always there
+/// for name in names.iter().filter(|n| **n != "tch-cuda:N") {
+///     let choice: DeviceChoice = name.parse()?;
+///     assert_eq!(choice.to_string(), *name);
+/// }
+/// # Ok::<(), lstm_lrp::backends::BackendError>(())
+/// ```
 pub fn available_devices() -> Vec<&'static str> {
     let mut names = vec!["cpu"];
     if cfg!(feature = "ndarray") {
@@ -134,6 +181,21 @@ pub fn available_devices() -> Vec<&'static str> {
 /// [`BackendError::NotCompiled`] when this build lacks the backend,
 /// [`BackendError::Unavailable`] when it cannot start here (wgpu without an adapter, a CUDA
 /// index libtorch does not see).
+///
+/// ```
+/// use lstm_lrp::backends::{self, BackendError, DeviceChoice};
+/// use lstm_lrp::burn::tensor::Tensor;
+///
+/// let device = backends::device(DeviceChoice::Cpu)?;
+/// let x = Tensor::<2>::ones([2, 3], &device);
+/// assert_eq!(x.sum().into_scalar::<f64>(), 6.0);
+/// // A backend left out of this build names the feature that brings it.
+/// if !backends::available_devices().contains(&"wgpu") {
+///     let err = backends::device(DeviceChoice::Wgpu).unwrap_err();
+///     assert!(matches!(err, BackendError::NotCompiled { feature: "wgpu", .. }));
+/// }
+/// # Ok::<(), BackendError>(())
+/// ```
 pub fn device(choice: DeviceChoice) -> Result<Device, BackendError> {
     match choice {
         DeviceChoice::Cpu => Ok(default_device()),
@@ -149,6 +211,19 @@ pub fn device(choice: DeviceChoice) -> Result<Device, BackendError> {
 ///
 /// # Errors
 /// As [`device`], and [`BackendError::Precision`] for f64 on wgpu.
+///
+/// ```
+/// use lstm_lrp::backends::{self, BackendError};
+/// use lstm_lrp::{LstmModel, Precision};
+///
+/// let params = lstm_lrp::load_model("examples/sentiment/model.safetensors")?;
+/// let device = backends::device_for("cpu".parse()?, Precision::F32)?;
+/// let model = LstmModel::new(&params, &device, Precision::F32)?;
+/// assert_eq!((model.precision(), model.num_classes()), (Precision::F32, 2));
+/// let err = backends::device_for("wgpu".parse()?, Precision::F64).unwrap_err();
+/// assert!(matches!(err, BackendError::Precision { .. }));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn device_for(choice: DeviceChoice, precision: Precision) -> Result<Device, BackendError> {
     check_precision(choice, precision)?;
     device(choice)
@@ -159,6 +234,15 @@ pub fn device_for(choice: DeviceChoice, precision: Precision) -> Result<Device, 
 /// # Errors
 /// [`BackendError::Precision`] otherwise (f64 on wgpu: drivers may claim f64 support and still
 /// return garbage).
+///
+/// ```
+/// use lstm_lrp::Precision;
+/// use lstm_lrp::backends::{DeviceChoice, check_precision};
+///
+/// assert_eq!(check_precision(DeviceChoice::TchCuda(0), Precision::F64), Ok(()));
+/// assert_eq!(check_precision(DeviceChoice::Wgpu, Precision::F32), Ok(()));
+/// assert!(check_precision(DeviceChoice::Wgpu, Precision::F64).is_err());
+/// ```
 pub fn check_precision(choice: DeviceChoice, precision: Precision) -> Result<(), BackendError> {
     let supported = choice.precisions();
     if supported.contains(&precision) {
@@ -177,6 +261,14 @@ pub fn check_precision(choice: DeviceChoice, precision: Precision) -> Result<(),
 
 /// What a choice runs on, in words: for wgpu the adapter and graphics API wgpu picked (e.g.
 /// `wgpu: llvmpipe (LLVM 15.0.6, 256 bits) (Cpu) on Vulkan`), for the others the backend.
+///
+/// ```
+/// use lstm_lrp::backends::{DeviceChoice, describe};
+///
+/// let text = describe(DeviceChoice::Cpu)?; // "cpu: burn Flex" in the default build
+/// assert!(text.starts_with("cpu: burn "), "{text}");
+/// # Ok::<(), lstm_lrp::backends::BackendError>(())
+/// ```
 ///
 /// # Errors
 /// As [`device`].
@@ -198,6 +290,18 @@ pub fn describe(choice: DeviceChoice) -> Result<String, BackendError> {
 ///
 /// # Panics
 /// When the crate is built without any CPU backend feature.
+///
+/// ```
+/// use lstm_lrp::backends::default_device;
+/// use lstm_lrp::burn::tensor::{Tensor, TensorData};
+///
+/// let device = default_device();
+/// let x = Tensor::<2>::from_data(TensorData::new(vec![1.0, 2.0, 3.0, 4.0], [2, 2]), &device);
+/// // (2, 2) · (2, 2): [[1, 2], [3, 4]]² = [[7, 10], [15, 22]].
+/// let y = x.clone().matmul(x).try_into_vec_as::<f64>()?;
+/// assert_eq!(y, vec![7.0, 10.0, 15.0, 22.0]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn default_device() -> Device {
     flex_device()
         .or_else(|_| ndarray_device())

@@ -58,6 +58,18 @@ pub fn load_model_with(
 }
 
 /// The values of an input file.
+///
+/// ```
+/// use lstm_lrp::files::{InputArrays, InputValues};
+/// use lstm_lrp::import::HostArray;
+///
+/// // Two sentences of 3 and 2 token ids, post-padded with 0: (B, T) = (2, 3).
+/// let ids = HostArray { shape: vec![2, 3], data: vec![5i64, 6, 7, 8, 9, 0] };
+/// let values = InputValues::Tokens(ids);
+/// let input = InputArrays { values, lengths: Some(vec![3, 2]), mask: None };
+/// assert!(input.is_tokens());
+/// assert_eq!(input.batch_and_steps(), [2, 3]);
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub enum InputValues {
     /// Feature vectors `(B, T, E)`.
@@ -67,6 +79,15 @@ pub enum InputValues {
 }
 
 /// The arrays of an input file: values, and optionally which steps are real.
+///
+/// ```
+/// use lstm_lrp::files::{InputValues, read_input};
+///
+/// let input = read_input("examples/data/random_embeddings.safetensors")?;
+/// assert_eq!(input.batch_and_steps(), [4, 9]); // 4 sequences of 9 steps
+/// assert!(matches!(&input.values, InputValues::Features(x) if x.shape == [4, 9, 60]));
+/// # Ok::<(), lstm_lrp::import::ImportError>(())
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct InputArrays {
     /// The sequences.

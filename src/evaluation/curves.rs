@@ -3,6 +3,30 @@
 use lrp_core::{Input, LrpError, LstmModel, Removal};
 
 /// In which order the time steps are removed.
+///
+/// Removing the steps LRP ranks most relevant first should hurt the prediction more than
+/// removing the least relevant first: a larger [`DeletionCurve::aopc`].
+///
+/// ```
+/// use lstm_lrp::burn::tensor::{Int, Tensor, TensorData};
+/// use lstm_lrp::evaluation::{DeletionSettings, Order, deletion_curve};
+/// use lstm_lrp::{ExplainConfig, Input, LstmModel, Precision, backends};
+///
+/// let params = lstm_lrp::load_model("examples/sentiment/model.safetensors")?;
+/// let device = backends::default_device();
+/// let model = LstmModel::new(&params, &device, Precision::F64)?;
+/// // "suicidal being above courage punished saw to scenes" (negative), 8 token ids.
+/// let ids = vec![362i64, 38, 128, 195, 329, 136, 67, 19];
+/// let input = Input::tokens(Tensor::<2, Int>::from_data(TensorData::new(ids, [1, 8]), &device));
+/// let host = model.explain(input.clone(), &ExplainConfig::new())?.to_host()?;
+/// let (scores, target) = (host.step_relevance(), [host.target[0] as usize]);
+/// let settings = DeletionSettings { steps: 4, removal: lrp_core::Removal::Zero };
+/// let curve = |order| deletion_curve(&model, &input, &scores, &target, order, settings);
+/// let (most, least) = (curve(Order::MostRelevantFirst)?, curve(Order::LeastRelevantFirst)?);
+/// assert!(most.aopc() > least.aopc());
+/// assert_eq!(curve(Order::Random(7))?, curve(Order::Random(7))?); // seeded: reproducible
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Order {
     /// Most relevant (largest score) first: the curve should fall fast.
@@ -14,6 +38,25 @@ pub enum Order {
 }
 
 /// Settings of a deletion curve.
+///
+/// ```
+/// use lstm_lrp::burn::tensor::{Int, Tensor, TensorData};
+/// use lstm_lrp::evaluation::{DeletionSettings, Order, deletion_curve};
+/// use lstm_lrp::{Input, LstmModel, Precision, backends};
+///
+/// let params = lstm_lrp::load_model("examples/sentiment/model.safetensors")?;
+/// let device = backends::default_device();
+/// let model = LstmModel::new(&params, &device, Precision::F64)?;
+/// let ids = Tensor::<2, Int>::from_data(TensorData::new(vec![3i64, 12, 329], [1, 3]), &device);
+/// let input = Input::tokens(ids);
+/// // More removals (5) than real steps (3): the curve stays flat once all are removed.
+/// let settings = DeletionSettings { steps: 5, removal: lrp_core::Removal::Zero };
+/// let scores = [0.1, 0.2, 0.3];
+/// let curve = deletion_curve(&model, &input, &scores, &[0], Order::MostRelevantFirst, settings)?;
+/// assert_eq!(curve.logit.len(), 6);
+/// assert!(curve.logit[3..].iter().all(|&l| l == curve.logit[3]));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DeletionSettings {
     /// Number of removals K; the curve has K + 1 points (k = 0 is the unmodified input).
@@ -25,6 +68,19 @@ pub struct DeletionSettings {
 
 /// A deletion curve averaged over a batch; every vector has K + 1 entries, index k = after k
 /// removals.
+///
+/// ```
+/// use lstm_lrp::evaluation::DeletionCurve;
+///
+/// // Two samples' mean logit falls from 3 to 0 over K = 2 removals.
+/// let curve = DeletionCurve {
+///     logit: vec![3.0, 1.0, 0.0],
+///     score: vec![0.9, 0.6, 0.2],
+///     accuracy: vec![1.0, 1.0, 0.5],
+/// };
+/// assert!((curve.aopc() - 5.0 / 3.0).abs() < 1e-12);
+/// assert_eq!(curve.descriptive_accuracy(), 0.2);
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct DeletionCurve {
     /// Mean target logit.
@@ -40,12 +96,35 @@ pub struct DeletionCurve {
 impl DeletionCurve {
     /// Area over the perturbation curve, `1/(K+1) Σ_{k=0}^{K} (f(x) − f(x⁽ᵏ⁾))`, in logit units
     /// (Samek et al. 2017).
+    ///
+    /// ```
+    /// use lstm_lrp::evaluation::DeletionCurve;
+    ///
+    /// let curve = DeletionCurve {
+    ///     logit: vec![2.0, 0.5, -1.0, -1.0],
+    ///     score: vec![0.8, 0.6, 0.3, 0.3],
+    ///     accuracy: vec![1.0, 1.0, 0.0, 0.0],
+    /// };
+    /// // (0 + 1.5 + 3 + 3) / 4 logit units.
+    /// assert!((curve.aopc() - 1.875).abs() < 1e-12);
+    /// ```
     pub fn aopc(&self) -> f64 {
         let first = self.logit.first().copied().unwrap_or(0.0);
         self.logit.iter().map(|l| first - l).sum::<f64>() / self.logit.len().max(1) as f64
     }
 
     /// `DA_K`: the mean target-class probability after all K removals.
+    ///
+    /// ```
+    /// use lstm_lrp::evaluation::DeletionCurve;
+    ///
+    /// let curve = DeletionCurve {
+    ///     logit: vec![2.0, 0.0],
+    ///     score: vec![0.88, 0.5],
+    ///     accuracy: vec![1.0, 0.0],
+    /// };
+    /// assert_eq!(curve.descriptive_accuracy(), 0.5); // DA_1
+    /// ```
     pub fn descriptive_accuracy(&self) -> f64 {
         self.score.last().copied().unwrap_or(0.0)
     }
@@ -57,6 +136,30 @@ impl DeletionCurve {
 ///
 /// # Errors
 /// The model's input errors, scores/targets of the wrong length, or a target class out of range.
+///
+/// ```
+/// use lstm_lrp::burn::tensor::{Int, Tensor, TensorData};
+/// use lstm_lrp::evaluation::{DeletionSettings, Order, deletion_curve};
+/// use lstm_lrp::{ExplainConfig, Input, LstmModel, Precision, backends};
+///
+/// let params = lstm_lrp::load_model("examples/sentiment/model.safetensors")?;
+/// let device = backends::default_device();
+/// let model = LstmModel::new(&params, &device, Precision::F64)?;
+/// // Two sentences of 4 and 3 tokens, post-padded with id 0: (B, T) = (2, 4).
+/// let ids = vec![3i64, 12, 67, 329, 3, 12, 362, 0];
+/// let ids = Tensor::<2, Int>::from_data(TensorData::new(ids, [2, 4]), &device);
+/// let input = Input::tokens(ids).with_lengths(vec![4, 3]);
+/// let host = model.explain(input.clone(), &ExplainConfig::new())?.to_host()?;
+/// let targets: Vec<usize> = host.target.iter().map(|&c| c as usize).collect();
+/// let settings = DeletionSettings { steps: 2, removal: lrp_core::Removal::Zero };
+/// let order = Order::MostRelevantFirst;
+/// let curve = deletion_curve(&model, &input, &host.step_relevance(), &targets, order, settings)?;
+/// assert_eq!(curve.logit.len(), 3); // k = 0, 1, 2
+/// let mean_logit = host.explained_logits().iter().sum::<f64>() / 2.0;
+/// assert!((curve.logit[0] - mean_logit).abs() < 1e-9); // k = 0: the unmodified input
+/// assert_eq!(curve.accuracy[0], 1.0);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn deletion_curve(
     model: &LstmModel,
     input: &Input,

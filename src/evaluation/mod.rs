@@ -13,6 +13,20 @@
 //!   `[−1, 1]` by its largest magnitude, takes the mass around zero `MAZ(r) = ∫_{−r}^{r} h(x) dx`
 //!   of the histogram `h` of the normalised values for `r ∈ [0, 1]`, and reports the area under
 //!   `MAZ` — large when most relevance values are near zero (a sparse explanation).
+//!
+//! ```
+//! use lstm_lrp::evaluation::{DeletionCurve, maz_area};
+//!
+//! // A logit that falls from 1 to 0 after one removal: AOPC = (0 + 1) / 2.
+//! let curve = DeletionCurve {
+//!     logit: vec![1.0, 0.0],
+//!     score: vec![0.7, 0.5],
+//!     accuracy: vec![1.0, 0.0],
+//! };
+//! assert_eq!(curve.aopc(), 0.5);
+//! // Relevance on one of two tokens: half the mass is at zero.
+//! assert_eq!(maz_area(&[2.0, 0.0]), 0.5);
+//! ```
 
 mod curves;
 mod sparsity;

@@ -3,6 +3,15 @@
 /// `MAZ(r)` at the radii `radii` for one explanation `scores` (e.g. the relevance per token):
 /// the fraction of values whose magnitude, divided by the largest magnitude, is at most `r`.
 /// All-zero scores are maximally sparse: `MAZ(r) = 1` for every `r`. Empty scores give 1 too.
+///
+/// ```
+/// use lstm_lrp::evaluation::maz_curve;
+///
+/// // Normalised by the largest magnitude 4: |v| = 1, 0.5, 0, 0.25.
+/// let relevance = [4.0, -2.0, 0.0, 1.0];
+/// assert_eq!(maz_curve(&relevance, &[0.0, 0.3, 0.5, 1.0]), vec![0.25, 0.5, 0.75, 1.0]);
+/// assert_eq!(maz_curve(&[0.0, 0.0], &[0.0]), vec![1.0]);
+/// ```
 pub fn maz_curve(scores: &[f64], radii: &[f64]) -> Vec<f64> {
     let normalised = normalise(scores);
     radii
@@ -19,6 +28,16 @@ pub fn maz_curve(scores: &[f64], radii: &[f64]) -> Vec<f64> {
 
 /// The area under `MAZ(r)` for `r ∈ [0, 1]`, in `[0, 1]`; exact for the empirical histogram:
 /// `∫₀¹ P(|v| ≤ r) dr = mean(1 − |v|)` over the normalised values `v`. 1 for all-zero scores.
+///
+/// ```
+/// use lstm_lrp::evaluation::maz_area;
+///
+/// // |v| = 1, 0.5, 0, 0.25 → mean(1 − |v|) = (0 + 0.5 + 1 + 0.75) / 4.
+/// assert!((maz_area(&[4.0, -2.0, 0.0, 1.0]) - 0.5625).abs() < 1e-15);
+/// // One spike among zeros is sparser than a flat explanation.
+/// assert_eq!(maz_area(&[1.0, 0.0, 0.0, 0.0]), 0.75);
+/// assert_eq!(maz_area(&[1.0, -1.0, 1.0, 1.0]), 0.0);
+/// ```
 pub fn maz_area(scores: &[f64]) -> f64 {
     let normalised = normalise(scores);
     if normalised.is_empty() {

@@ -19,6 +19,16 @@ use super::score::by_length;
 use super::task::Sentence;
 
 /// A baseline method.
+///
+/// ```
+/// use lstm_lrp::sentiment::baselines::Baseline;
+///
+/// assert_eq!(Baseline::GradientInput.name(), "gradient × input");
+/// assert_eq!(
+///     Baseline::IntegratedGradients(32).name(),
+///     "integrated gradients (zero baseline, m = 32)"
+/// );
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Baseline {
     /// Squared gradient norm per token.
@@ -33,6 +43,12 @@ pub enum Baseline {
 
 impl Baseline {
     /// A short name.
+    ///
+    /// ```
+    /// use lstm_lrp::sentiment::baselines::Baseline;
+    ///
+    /// assert_eq!(Baseline::Occlusion.name(), "occlusion (token vector → 0)");
+    /// ```
     pub fn name(self) -> String {
         match self {
             Baseline::Gradient => "gradient (squared norm)".into(),
@@ -72,6 +88,22 @@ fn gradient(net: &SentimentNet, x: Tensor<3>, onehot: &Tensor<2>) -> Tensor<3> {
 
 /// Per-token scores `(T)` of each sentence for a baseline, on `device` (autodiff is enabled on
 /// it here).
+///
+/// ```
+/// use lstm_lrp::sentiment::baselines::{Baseline, baseline_relevance};
+/// use lstm_lrp::sentiment::{model::SentimentNet, rng::Rng, task::{Task, TaskConfig}};
+///
+/// let params = lstm_lrp::load_model("examples/sentiment/model.safetensors")?;
+/// let device = lstm_lrp::backends::default_device();
+/// let net = SentimentNet::from_params(&params, &device)?;
+/// let sentences = Task::new(TaskConfig::default())?.sample(4, &mut Rng::new(1));
+/// let scores = baseline_relevance(&net, &sentences, Baseline::Gradient, &device);
+/// for (s, r) in sentences.iter().zip(&scores) {
+///     assert_eq!(r.len(), s.words.len()); // one score per token
+///     assert!(r.iter().all(|v| *v >= 0.0)); // squared gradient norms
+/// }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn baseline_relevance(
     net: &SentimentNet,
     sentences: &[Sentence],

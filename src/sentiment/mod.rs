@@ -16,6 +16,23 @@
 //!
 //! `cargo run --release --example train_sentiment` reproduces the shipped model in
 //! `examples/sentiment/` and the table in `docs/evaluation.md`.
+//!
+//! ```
+//! use lstm_lrp::sentiment::{rng::Rng, score, task::{Task, TaskConfig}};
+//! use lstm_lrp::{ExplainConfig, LstmModel, Precision, backends};
+//!
+//! // Draw sentences with known relevant words, explain the shipped model, score LRP.
+//! let task = Task::new(TaskConfig::default())?;
+//! let sentences = task.sample(30, &mut Rng::new(11));
+//! let params = lstm_lrp::load_model("examples/sentiment/model.safetensors")?;
+//! let device = backends::default_device();
+//! let model = LstmModel::new(&params, &device, Precision::F64)?;
+//! let relevance = score::lrp_relevance(&model, &sentences, &ExplainConfig::new(), &device)?;
+//! let scores = score::score("lrp", &sentences, &relevance);
+//! assert_eq!(scores.all.sentences, 30);
+//! assert!(scores.plain.top_k > 0.9); // LRP finds the polar words when none is negated
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 pub mod baselines;
 pub mod model;
@@ -29,6 +46,14 @@ use lrp_import::ImportError;
 use thiserror::Error;
 
 /// What can go wrong in the sentiment pipeline.
+///
+/// ```
+/// use lstm_lrp::sentiment::{SentimentError, task::Vocab};
+///
+/// let err = Vocab::from_text("hello\nworld").unwrap_err();
+/// assert!(matches!(err, SentimentError::Vocab(_)));
+/// assert_eq!(err.to_string(), "vocabulary: the first two tokens must be <pad> and <unk>");
+/// ```
 #[derive(Debug, Error)]
 pub enum SentimentError {
     /// A malformed vocabulary.

@@ -22,6 +22,18 @@ use super::score::by_length;
 use super::task::Sentence;
 
 /// Sizes of the classifier.
+///
+/// ```
+/// use lstm_lrp::backends;
+/// use lstm_lrp::sentiment::model::{NetConfig, SentimentNet};
+///
+/// let config = NetConfig { vocab: 20, embedding: 4, hidden: 3, classes: 2 };
+/// let net = SentimentNet::init(config, 7, &backends::default_device());
+/// let params = net.to_params()?;
+/// // V·E + 2 directions · (4H·E + 4H·H + 4H) + 2H·C + C scalars.
+/// assert_eq!(params.num_parameters(), 20 * 4 + 2 * (48 + 36 + 12) + 6 * 2 + 2);
+/// # Ok::<(), lstm_lrp::sentiment::SentimentError>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NetConfig {
     /// Vocabulary size V.
@@ -36,6 +48,18 @@ pub struct NetConfig {
 
 /// `Embedding (V, E) → BiLstm (E → 2×H) → Linear (2H → C)`: the head reads the final states
 /// `[forward after x[T−1], reverse after x[0]]`, the layout the importer's burn path expects.
+///
+/// ```
+/// use lstm_lrp::backends;
+/// use lstm_lrp::sentiment::model::{NetConfig, SentimentNet, ids_tensor};
+///
+/// let device = backends::default_device();
+/// let config = NetConfig { vocab: 10, embedding: 4, hidden: 3, classes: 2 };
+/// let net = SentimentNet::init(config, 1, &device);
+/// assert_eq!(net.embedding.weight.val().dims(), [10, 4]);
+/// let logits = net.forward(ids_tensor(&[&[2, 3, 4], &[5, 6, 7]], &device));
+/// assert_eq!(logits.dims(), [2, 2]); // (B, C)
+/// ```
 #[derive(Module, Debug)]
 pub struct SentimentNet {
     /// Token vectors; row 0 is the padding id (never read: batches hold equal-length sentences).
@@ -81,6 +105,20 @@ impl SentimentNet {
     /// the device's global generator, which is shared with other work in the process; ours are
     /// overwritten with values from [`Rng`]): weights uniform in `±1/√fan_in`, embedding uniform
     /// in `±0.5`, biases 0 except the forget gates' (1, the usual choice for fast learning).
+    ///
+    /// ```
+    /// use lstm_lrp::backends;
+    /// use lstm_lrp::sentiment::model::{NetConfig, SentimentNet};
+    ///
+    /// let device = backends::default_device();
+    /// let config = NetConfig { vocab: 10, embedding: 4, hidden: 3, classes: 2 };
+    /// let a = SentimentNet::init(config, 5, &device);
+    /// let b = SentimentNet::init(config, 5, &device);
+    /// assert_eq!(a.to_params()?, b.to_params()?); // the seed alone decides
+    /// let table = a.embedding.weight.val().try_into_vec_as::<f64>()?;
+    /// assert!(table.iter().all(|v| v.abs() <= 0.5));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn init(config: NetConfig, seed: u64, device: &Device) -> Self {
         let mut rng = Rng::new(seed);
         let mut embedding = EmbeddingConfig::new(config.vocab, config.embedding).init(device);
@@ -110,6 +148,21 @@ impl SentimentNet {
     /// The classifier with the weights of a canonical model (an embedding, one bidirectional
     /// sigmoid-gated LSTM layer, one Dense layer): the inverse of [`SentimentNet::to_params`],
     /// e.g. to run the shipped model in burn. Each gate's whole bias goes to its input transform.
+    ///
+    /// ```
+    /// use lstm_lrp::sentiment::model::{SentimentNet, ids_tensor};
+    /// use lstm_lrp::{Input, LstmModel, Precision, backends};
+    ///
+    /// let params = lstm_lrp::load_model("examples/sentiment/model.safetensors")?;
+    /// let device = backends::default_device();
+    /// let net = SentimentNet::from_params(&params, &device)?;
+    /// let ids = ids_tensor(&[&[3, 12, 329]], &device);
+    /// let burn = net.forward(ids.clone()).try_into_vec_as::<f64>()?;
+    /// let model = LstmModel::new(&params, &device, Precision::F64)?;
+    /// let core = model.forward(Input::tokens(ids))?.try_into_vec_as::<f64>()?;
+    /// assert!(burn.iter().zip(&core).all(|(a, b)| (a - b).abs() < 1e-4));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn from_params(params: &ModelParams, device: &Device) -> Result<Self, SentimentError> {
         let InputLayer::Embedding { table, .. } = params.input() else {
             return Err(SentimentError::Shape("the model has no embedding".into()));
@@ -191,6 +244,19 @@ impl SentimentNet {
     }
 
     /// Logits `(B, C)` of token ids `(B, T)` (every sentence of the batch has T tokens).
+    ///
+    /// ```
+    /// use lstm_lrp::backends;
+    /// use lstm_lrp::sentiment::model::{SentimentNet, ids_tensor};
+    ///
+    /// let params = lstm_lrp::load_model("examples/sentiment/model.safetensors")?;
+    /// let device = backends::default_device();
+    /// let net = SentimentNet::from_params(&params, &device)?;
+    /// // Three sentences of four tokens: (B, T) = (3, 4).
+    /// let ids = ids_tensor(&[&[3, 12, 67, 329], &[3, 12, 67, 362], &[4, 5, 6, 7]], &device);
+    /// assert_eq!(net.forward(ids).dims(), [3, 2]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn forward(&self, ids: Tensor<2, Int>) -> Tensor<2> {
         let x = self.embedding.forward(ids);
         let (_, state) = self.lstm.forward(x, None);
@@ -201,6 +267,17 @@ impl SentimentNet {
     }
 
     /// The modules as the importer sees them.
+    ///
+    /// ```
+    /// use lstm_lrp::backends;
+    /// use lstm_lrp::sentiment::model::{NetConfig, SentimentNet};
+    ///
+    /// let config = NetConfig { vocab: 10, embedding: 4, hidden: 3, classes: 2 };
+    /// let net = SentimentNet::init(config, 1, &backends::default_device());
+    /// let modules = net.as_burn_classifier();
+    /// assert!(modules.embedding.is_some());
+    /// assert_eq!((modules.recurrent.len(), modules.head.len()), (1, 1));
+    /// ```
     pub fn as_burn_classifier(&self) -> BurnClassifier<'_> {
         BurnClassifier {
             embedding: Some(&self.embedding),
@@ -210,12 +287,32 @@ impl SentimentNet {
     }
 
     /// The canonical model, through the importer's burn-module path.
+    ///
+    /// ```
+    /// use lstm_lrp::backends;
+    /// use lstm_lrp::sentiment::model::{NetConfig, SentimentNet};
+    ///
+    /// let config = NetConfig { vocab: 10, embedding: 4, hidden: 3, classes: 2 };
+    /// let params = SentimentNet::init(config, 1, &backends::default_device()).to_params()?;
+    /// assert_eq!((params.feature_size(), params.num_classes()), (4, 2));
+    /// assert_eq!(params.lstm()[0].directions(), 2);
+    /// # Ok::<(), lstm_lrp::sentiment::SentimentError>(())
+    /// ```
     pub fn to_params(&self) -> Result<ModelParams, SentimentError> {
         Ok(from_burn(&self.as_burn_classifier())?)
     }
 }
 
 /// Token ids as a burn tensor `(B, T)`; all rows must have the same length.
+///
+/// ```
+/// use lstm_lrp::{backends, sentiment::model::ids_tensor};
+///
+/// let ids = ids_tensor(&[&[5, 6, 7], &[8, 9, 10]], &backends::default_device());
+/// assert_eq!(ids.dims(), [2, 3]);
+/// assert_eq!(ids.try_into_vec_as::<i64>()?, vec![5, 6, 7, 8, 9, 10]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn ids_tensor(rows: &[&[usize]], device: &Device) -> Tensor<2, Int> {
     let t = rows.first().map_or(0, |r| r.len());
     let data: Vec<i64> = rows
@@ -264,6 +361,21 @@ fn weights(prefix: &str, suffix: &str, w: &LstmWeights, out: &mut Vec<(String, O
 /// safetensors layout has no embedding table; this one does, and
 /// [`load_model`](crate::load_model) reads it back exactly (its gate order i, f, g, o is the
 /// canonical one).
+///
+/// ```
+/// use std::collections::HashMap;
+/// use lstm_lrp::sentiment::model::model_file_bytes;
+///
+/// let params = lstm_lrp::load_model("examples/sentiment/model.safetensors")?;
+/// let metadata = HashMap::from([("seed".to_string(), "2019".to_string())]);
+/// let bytes = model_file_bytes(&params, metadata)?;
+/// let path = std::env::temp_dir().join(format!("lstm-lrp-doc-{}.st", std::process::id()));
+/// std::fs::write(&path, &bytes)?;
+/// let back = lstm_lrp::load_model(&path);
+/// std::fs::remove_file(&path)?;
+/// assert_eq!(back?, params); // exact round trip
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn model_file_bytes(
     params: &ModelParams,
     metadata: HashMap<String, String>,
@@ -308,6 +420,19 @@ pub fn model_file_bytes(
 
 /// The largest absolute difference between the burn modules' logits and the converted
 /// canonical model's (computed by lrp-core in `precision`) over `sentences`.
+///
+/// ```
+/// use lstm_lrp::sentiment::{model, rng::Rng, task::{Task, TaskConfig}};
+/// use lstm_lrp::{Precision, backends};
+///
+/// let params = lstm_lrp::load_model("examples/sentiment/model.safetensors")?;
+/// let device = backends::default_device();
+/// let net = model::SentimentNet::from_params(&params, &device)?;
+/// let sentences = Task::new(TaskConfig::default())?.sample(10, &mut Rng::new(1));
+/// let diff = model::max_logit_difference(&net, &params, &sentences, &device, Precision::F64)?;
+/// assert!(diff < 1e-4, "{diff}"); // burn's modules and lrp-core agree
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn max_logit_difference(
     net: &SentimentNet,
     params: &ModelParams,

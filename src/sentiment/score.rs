@@ -45,6 +45,17 @@ fn ranks(values: &[f64]) -> Vec<f64> {
 ///
 /// # Panics
 /// When the lengths differ.
+///
+/// ```
+/// use lstm_lrp::sentiment::score::spearman;
+///
+/// assert!((spearman(&[1.0, 2.0, 3.0], &[10.0, 20.0, 30.0]) - 1.0).abs() < 1e-12); // monotone
+/// assert!((spearman(&[1.0, 2.0, 3.0], &[3.0, 2.0, 1.0]) + 1.0).abs() < 1e-12);
+/// assert_eq!(spearman(&[1.0, 1.0, 1.0], &[1.0, 2.0, 3.0]), 0.0); // constant
+/// // Ties get average ranks: [0.5, 0.5, 2] against [0, 1, 2] gives 1.5 / √3.
+/// let rho = spearman(&[0.0, 0.0, 1.0], &[1.0, 2.0, 3.0]);
+/// assert!((rho - 1.5 / 3f64.sqrt()).abs() < 1e-12);
+/// ```
 pub fn spearman(a: &[f64], b: &[f64]) -> f64 {
     assert_eq!(a.len(), b.len(), "spearman: vectors of different lengths");
     let (ra, rb) = (ranks(a), ranks(b));
@@ -68,6 +79,16 @@ pub fn spearman(a: &[f64], b: &[f64]) -> f64 {
 ///
 /// # Panics
 /// When the lengths differ.
+///
+/// ```
+/// use lstm_lrp::sentiment::score::top_k_precision;
+///
+/// // Tokens 1 and 3 are the polar words: k = 2.
+/// let relevant = [false, true, false, true];
+/// assert_eq!(top_k_precision(&[0.1, -3.0, 0.2, 2.0], &relevant), 1.0); // by magnitude
+/// assert_eq!(top_k_precision(&[5.0, -3.0, 0.2, 0.0], &relevant), 0.5);
+/// assert_eq!(top_k_precision(&[1.0, 2.0], &[false, false]), 0.0);
+/// ```
 pub fn top_k_precision(relevance: &[f64], relevant: &[bool]) -> f64 {
     assert_eq!(relevance.len(), relevant.len());
     let k = relevant.iter().filter(|&&r| r).count();
@@ -81,12 +102,31 @@ pub fn top_k_precision(relevance: &[f64], relevant: &[bool]) -> f64 {
 }
 
 /// The oriented ground truth `g_t` of a sentence (see the module docs).
+///
+/// ```
+/// use lstm_lrp::sentiment::{score::oriented_truth, task::Sentence};
+///
+/// let words = ["not", "good", "awful"].map(String::from).to_vec();
+/// // "good" negated (1.9 → −1.9), "awful" −2.0: a negative sentence (label 0).
+/// let s = Sentence { words, ids: vec![2, 3, 4], truth: vec![0.0, -1.9, -2.0], label: 0 };
+/// // Oriented towards the negative class: words against it get negative relevance.
+/// assert_eq!(oriented_truth(&s), vec![0.0, 1.9, 2.0]);
+/// ```
 pub fn oriented_truth(s: &Sentence) -> Vec<f64> {
     let sign = if s.label == 1 { 1.0 } else { -1.0 };
     s.truth.iter().map(|v| sign * v).collect()
 }
 
 /// Mean scores over a set of sentences.
+///
+/// ```
+/// use lstm_lrp::sentiment::{score::score, task::Sentence};
+///
+/// let words = ["a", "good", "day"].map(String::from).to_vec();
+/// let s = Sentence { words, ids: vec![0; 3], truth: vec![0.0, 1.9, 0.0], label: 1 };
+/// let m = score("ideal", &[s], &[vec![0.0, 1.0, 0.0]]).all;
+/// assert_eq!((m.spearman, m.top_k, m.sentences), (1.0, 1.0, 1));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Metrics {
     /// Mean Spearman ρ with the oriented valences.
@@ -98,6 +138,20 @@ pub struct Metrics {
 }
 
 /// The scores of one method: on all sentences, on those without negation, on those with.
+///
+/// ```
+/// use lstm_lrp::sentiment::{score::score, task::Sentence};
+///
+/// let sentence = |w: &[&str], truth: Vec<f64>, label| Sentence {
+///     words: w.iter().map(|s| s.to_string()).collect(), ids: vec![0; w.len()], truth, label,
+/// };
+/// let plain = sentence(&["so", "good"], vec![0.0, 1.9], 1);
+/// let negated = sentence(&["not", "good"], vec![0.0, -1.9], 0);
+/// let scores = score("m", &[plain, negated], &[vec![0.0, 1.0], vec![1.0, 0.0]]);
+/// assert_eq!((scores.plain.sentences, scores.negated.sentences), (1, 1));
+/// assert_eq!((scores.plain.spearman, scores.negated.spearman), (1.0, -1.0));
+/// assert_eq!(scores.all.spearman, 0.0); // the mean
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct MethodScore {
     /// The method's name.
@@ -127,6 +181,14 @@ fn metrics<'a>(pairs: impl Iterator<Item = (&'a Sentence, &'a Vec<f64>)>) -> Met
 }
 
 /// Whether a sentence holds a negation.
+///
+/// ```
+/// use lstm_lrp::sentiment::{score::is_negated, task::Sentence};
+///
+/// let words = ["not", "good"].map(String::from).to_vec();
+/// let s = Sentence { words, ids: vec![2, 3], truth: vec![0.0, -1.9], label: 0 };
+/// assert!(is_negated(&s));
+/// ```
 pub fn is_negated(s: &Sentence) -> bool {
     s.words.iter().any(|w| w == super::task::NOT)
 }
@@ -136,6 +198,20 @@ pub fn is_negated(s: &Sentence) -> bool {
 /// # Panics
 /// When the counts of sentences and relevance vectors, or a sentence's length and its
 /// relevance vector's, differ.
+///
+/// ```
+/// use lstm_lrp::sentiment::{rng::Rng, score::score, task::{Task, TaskConfig}};
+///
+/// let task = Task::new(TaskConfig::default())?;
+/// let sentences = task.sample(50, &mut Rng::new(1));
+/// // The ground truth itself as the explanation: perfect top-k precision.
+/// let truth: Vec<Vec<f64>> = sentences.iter().map(|s| s.truth.clone()).collect();
+/// let scores = score("truth", &sentences, &truth);
+/// assert_eq!(scores.all.sentences, 50);
+/// assert_eq!(scores.all.top_k, 1.0);
+/// assert_eq!(scores.plain.sentences + scores.negated.sentences, 50);
+/// # Ok::<(), lstm_lrp::sentiment::SentimentError>(())
+/// ```
 pub fn score(method: &str, sentences: &[Sentence], relevance: &[Vec<f64>]) -> MethodScore {
     assert_eq!(sentences.len(), relevance.len());
     let pairs = || sentences.iter().zip(relevance);
@@ -148,6 +224,16 @@ pub fn score(method: &str, sentences: &[Sentence], relevance: &[Vec<f64>]) -> Me
 }
 
 /// Groups sentence indices by length (batches of equal-length sentences need no padding).
+///
+/// ```
+/// use lstm_lrp::sentiment::{score::by_length, task::Sentence};
+///
+/// let sentence = |n: usize| Sentence {
+///     words: vec!["a".into(); n], ids: vec![0; n], truth: vec![0.0; n], label: 0,
+/// };
+/// let sentences = [sentence(3), sentence(5), sentence(3)];
+/// assert_eq!(by_length(&sentences), vec![vec![0, 2], vec![1]]); // shortest first
+/// ```
 pub fn by_length(sentences: &[Sentence]) -> Vec<Vec<usize>> {
     let mut groups: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
     for (i, s) in sentences.iter().enumerate() {
@@ -157,6 +243,23 @@ pub fn by_length(sentences: &[Sentence]) -> Vec<Vec<usize>> {
 }
 
 /// LRP per-token relevance (summed over the embedding axis) of each sentence's label class.
+///
+/// ```
+/// use lstm_lrp::sentiment::{rng::Rng, score, task::{Task, TaskConfig}};
+/// use lstm_lrp::{ExplainConfig, LstmModel, Precision, backends};
+///
+/// let params = lstm_lrp::load_model("examples/sentiment/model.safetensors")?;
+/// let device = backends::default_device();
+/// let model = LstmModel::new(&params, &device, Precision::F64)?;
+/// // Sentences without negation, where LRP finds the polar words.
+/// let task = Task::new(TaskConfig { negation: 0.0, ..TaskConfig::default() })?;
+/// let sentences = task.sample(20, &mut Rng::new(1));
+/// let relevance = score::lrp_relevance(&model, &sentences, &ExplainConfig::new(), &device)?;
+/// assert_eq!(relevance[0].len(), sentences[0].words.len()); // one score per token
+/// let scores = score::score("lrp", &sentences, &relevance);
+/// assert!(scores.all.top_k > 0.9 && scores.all.spearman > 0.5);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn lrp_relevance(
     model: &LstmModel,
     sentences: &[Sentence],
@@ -181,6 +284,16 @@ pub fn lrp_relevance(
 
 /// The scores as a Markdown table: ρ and top-k precision on all sentences, on those without
 /// negation and on those with.
+///
+/// ```
+/// use lstm_lrp::sentiment::score::{MethodScore, Metrics, markdown_table};
+///
+/// let m = Metrics { spearman: 0.5, top_k: 1.0, sentences: 4 };
+/// let row = MethodScore { method: "lrp".into(), all: m, plain: m, negated: m };
+/// let table = markdown_table(&[row]);
+/// assert!(table.starts_with("| method | ρ, all (4) |"));
+/// assert!(table.ends_with("| lrp | 0.500 | 1.000 | 0.500 | 1.000 | 0.500 | 1.000 |\n"));
+/// ```
 pub fn markdown_table(scores: &[MethodScore]) -> String {
     let n = |f: fn(&MethodScore) -> Metrics| scores.first().map_or(0, |m| f(m).sentences);
     let mut s = format!(

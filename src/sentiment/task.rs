@@ -23,6 +23,15 @@ pub const UNK: &str = "<unk>";
 pub const NOT: &str = "not";
 
 /// The words of the task: fillers and polar words with their VADER valences.
+///
+/// ```
+/// use lstm_lrp::sentiment::task::Lexicon;
+///
+/// let lexicon = Lexicon::builtin();
+/// assert_eq!((lexicon.polar.len(), lexicon.fillers.len()), (240, 151));
+/// let positive = lexicon.polar.iter().filter(|(_, v)| *v > 0.0).count();
+/// assert_eq!(positive, 120);
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct Lexicon {
     /// Neutral words.
@@ -34,6 +43,14 @@ pub struct Lexicon {
 impl Lexicon {
     /// The lexicon that ships with the crate: 240 VADER words (120 positive, 120 negative, see
     /// `src/sentiment/data/vader_subset.tsv` for the selection rule) and 151 fillers.
+    ///
+    /// ```
+    /// use lstm_lrp::sentiment::task::Lexicon;
+    ///
+    /// let lexicon = Lexicon::builtin();
+    /// assert!(lexicon.polar.iter().all(|(_, v)| (-4.0..=4.0).contains(v) && *v != 0.0));
+    /// assert!(lexicon.fillers.iter().all(|w| lexicon.valence(w).is_none()));
+    /// ```
     pub fn builtin() -> Self {
         let lines = |text: &'static str| {
             text.lines()
@@ -51,6 +68,15 @@ impl Lexicon {
     }
 
     /// The valence of a word, if it is polar.
+    ///
+    /// ```
+    /// use lstm_lrp::sentiment::task::Lexicon;
+    ///
+    /// let lexicon = Lexicon::builtin();
+    /// let (word, valence) = lexicon.polar[0].clone();
+    /// assert_eq!(lexicon.valence(&word), Some(valence));
+    /// assert_eq!(lexicon.valence(&lexicon.fillers[0]), None);
+    /// ```
     pub fn valence(&self, word: &str) -> Option<f64> {
         self.polar.iter().find(|(w, _)| w == word).map(|(_, v)| *v)
     }
@@ -58,6 +84,17 @@ impl Lexicon {
 
 /// Token ids: one token per line of `vocab.txt`, the line number (from 0) is the id; line 0 is
 /// `<pad>`, line 1 `<unk>`.
+///
+/// ```
+/// use lstm_lrp::sentiment::task::Vocab;
+///
+/// let vocab = Vocab::from_text(&std::fs::read_to_string("examples/sentiment/vocab.txt")?)?;
+/// assert_eq!(vocab.len(), 394);
+/// assert_eq!(vocab.encode("The movie"), vec![3, 12]); // lower-cased, one id per word
+/// assert_eq!(vocab.token(12), Some("movie"));
+/// assert_eq!(vocab.id("zyzzyva"), 1); // <unk>
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct Vocab {
     tokens: Vec<String>,
@@ -66,6 +103,19 @@ pub struct Vocab {
 
 impl Vocab {
     /// `<pad>`, `<unk>`, `not`, the fillers, then the polar words.
+    ///
+    /// ```
+    /// use lstm_lrp::sentiment::task::{Lexicon, Vocab};
+    ///
+    /// let lexicon = Lexicon::builtin();
+    /// let vocab = Vocab::from_lexicon(&lexicon);
+    /// assert_eq!(vocab.len(), 3 + 151 + 240);
+    /// assert_eq!(vocab.token(2), Some("not"));
+    /// assert_eq!(vocab.id(&lexicon.fillers[0]), 3);
+    /// // The shipped model's vocabulary is this one.
+    /// assert_eq!(vocab.to_text(), std::fs::read_to_string("examples/sentiment/vocab.txt")?);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn from_lexicon(lexicon: &Lexicon) -> Self {
         let mut tokens = vec![PAD.to_string(), UNK.to_string(), NOT.to_string()];
         tokens.extend(lexicon.fillers.iter().cloned());
@@ -74,6 +124,17 @@ impl Vocab {
     }
 
     /// From a list of tokens; the first two must be `<pad>` and `<unk>`, none may repeat.
+    ///
+    /// ```
+    /// use lstm_lrp::sentiment::task::Vocab;
+    ///
+    /// let tokens = |t: &[&str]| t.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    /// let vocab = Vocab::from_tokens(tokens(&["<pad>", "<unk>", "good", "bad"]))?;
+    /// assert_eq!(vocab.encode("bad good ugly"), vec![3, 2, 1]);
+    /// assert!(Vocab::from_tokens(tokens(&["good", "<pad>", "<unk>"])).is_err());
+    /// assert!(Vocab::from_tokens(tokens(&["<pad>", "<unk>", "good", "good"])).is_err());
+    /// # Ok::<(), lstm_lrp::sentiment::SentimentError>(())
+    /// ```
     pub fn from_tokens(tokens: Vec<String>) -> Result<Self, SentimentError> {
         if tokens.first().map(String::as_str) != Some(PAD)
             || tokens.get(1).map(String::as_str) != Some(UNK)
@@ -94,6 +155,15 @@ impl Vocab {
     }
 
     /// Parses a `vocab.txt` (one token per line).
+    ///
+    /// ```
+    /// use lstm_lrp::sentiment::task::Vocab;
+    ///
+    /// let vocab = Vocab::from_text("<pad>\r\n<unk>\r\nfine\r\n")?; // CRLF is accepted
+    /// assert_eq!(vocab.len(), 3);
+    /// assert_eq!(vocab.to_text(), "<pad>\n<unk>\nfine\n");
+    /// # Ok::<(), lstm_lrp::sentiment::SentimentError>(())
+    /// ```
     pub fn from_text(text: &str) -> Result<Self, SentimentError> {
         Self::from_tokens(
             text.lines()
@@ -103,6 +173,14 @@ impl Vocab {
     }
 
     /// The `vocab.txt` text.
+    ///
+    /// ```
+    /// use lstm_lrp::sentiment::task::Vocab;
+    ///
+    /// let text = "<pad>\n<unk>\nnot\nfine\n";
+    /// assert_eq!(Vocab::from_text(text)?.to_text(), text); // round trip
+    /// # Ok::<(), lstm_lrp::sentiment::SentimentError>(())
+    /// ```
     pub fn to_text(&self) -> String {
         let mut s = self.tokens.join("\n");
         s.push('\n');
@@ -110,26 +188,64 @@ impl Vocab {
     }
 
     /// Number of tokens.
+    ///
+    /// ```
+    /// use lstm_lrp::sentiment::task::Vocab;
+    ///
+    /// assert_eq!(Vocab::from_text("<pad>\n<unk>\nfine")?.len(), 3);
+    /// # Ok::<(), lstm_lrp::sentiment::SentimentError>(())
+    /// ```
     pub fn len(&self) -> usize {
         self.tokens.len()
     }
 
     /// Whether there are no tokens (never, for a valid vocabulary).
+    ///
+    /// ```
+    /// use lstm_lrp::sentiment::task::Vocab;
+    ///
+    /// assert!(!Vocab::from_text("<pad>\n<unk>")?.is_empty());
+    /// # Ok::<(), lstm_lrp::sentiment::SentimentError>(())
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.tokens.is_empty()
     }
 
     /// The id of a word, `<unk>` (1) when it is unknown.
+    ///
+    /// ```
+    /// use lstm_lrp::sentiment::task::Vocab;
+    ///
+    /// let vocab = Vocab::from_text("<pad>\n<unk>\nfine")?;
+    /// assert_eq!((vocab.id("fine"), vocab.id("Fine"), vocab.id("<pad>")), (2, 1, 0));
+    /// # Ok::<(), lstm_lrp::sentiment::SentimentError>(())
+    /// ```
     pub fn id(&self, word: &str) -> usize {
         self.ids.get(word).copied().unwrap_or(1)
     }
 
     /// The token of an id.
+    ///
+    /// ```
+    /// use lstm_lrp::sentiment::task::Vocab;
+    ///
+    /// let vocab = Vocab::from_text("<pad>\n<unk>\nfine")?;
+    /// assert_eq!((vocab.token(2), vocab.token(3)), (Some("fine"), None));
+    /// # Ok::<(), lstm_lrp::sentiment::SentimentError>(())
+    /// ```
     pub fn token(&self, id: usize) -> Option<&str> {
         self.tokens.get(id).map(String::as_str)
     }
 
     /// The ids of a whitespace-separated, lower-cased sentence.
+    ///
+    /// ```
+    /// use lstm_lrp::sentiment::task::Vocab;
+    ///
+    /// let vocab = Vocab::from_text("<pad>\n<unk>\nnot\nfine")?;
+    /// assert_eq!(vocab.encode("  Not   FINE today "), vec![2, 3, 1]);
+    /// # Ok::<(), lstm_lrp::sentiment::SentimentError>(())
+    /// ```
     pub fn encode(&self, sentence: &str) -> Vec<usize> {
         sentence
             .split_whitespace()
@@ -139,6 +255,18 @@ impl Vocab {
 }
 
 /// How sentences are drawn.
+///
+/// ```
+/// use lstm_lrp::sentiment::task::{Task, TaskConfig};
+///
+/// let config = TaskConfig { min_len: 4, max_len: 6, ..TaskConfig::default() };
+/// assert_eq!((config.max_polar, config.negation), (3, 0.25)); // the defaults
+/// let task = Task::new(config)?;
+/// assert_eq!(task.config.min_len, 4);
+/// // A sentence needs at least two tokens.
+/// assert!(Task::new(TaskConfig { min_len: 1, ..TaskConfig::default() }).is_err());
+/// # Ok::<(), lstm_lrp::sentiment::SentimentError>(())
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct TaskConfig {
     /// Shortest sentence (tokens, ≥ 2).
@@ -184,6 +312,19 @@ impl TaskConfig {
 }
 
 /// One sentence with its ground truth.
+///
+/// ```
+/// use lstm_lrp::sentiment::{rng::Rng, task::{Task, TaskConfig}};
+///
+/// let task = Task::new(TaskConfig::default())?;
+/// for s in task.sample(20, &mut Rng::new(1)) {
+///     assert_eq!((s.ids.len(), s.truth.len()), (s.words.len(), s.words.len()));
+///     let sum: f64 = s.truth.iter().sum();
+///     assert_eq!(s.label, usize::from(sum > 0.0)); // 1 = positive
+///     assert!(sum.abs() >= 1.0); // min_margin
+/// }
+/// # Ok::<(), lstm_lrp::sentiment::SentimentError>(())
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct Sentence {
     /// The words.
@@ -199,11 +340,29 @@ pub struct Sentence {
 
 impl Sentence {
     /// The sentence as text.
+    ///
+    /// ```
+    /// use lstm_lrp::sentiment::{rng::Rng, task::{Task, TaskConfig}};
+    ///
+    /// let task = Task::new(TaskConfig::default())?;
+    /// let s = &task.sample(1, &mut Rng::new(3))[0];
+    /// assert_eq!(task.vocab.encode(&s.text()), s.ids);
+    /// # Ok::<(), lstm_lrp::sentiment::SentimentError>(())
+    /// ```
     pub fn text(&self) -> String {
         self.words.join(" ")
     }
 
     /// The positions of the polar words.
+    ///
+    /// ```
+    /// use lstm_lrp::sentiment::task::Sentence;
+    ///
+    /// let words = ["the", "plot", "was", "not", "good"].map(String::from).to_vec();
+    /// let truth = vec![0.0, 0.0, 0.0, 0.0, -1.9];
+    /// let s = Sentence { words, ids: vec![0; 5], truth, label: 0 };
+    /// assert_eq!(s.polar_positions(), vec![4]); // `not` itself has no valence
+    /// ```
     pub fn polar_positions(&self) -> Vec<usize> {
         (0..self.truth.len())
             .filter(|&t| self.truth[t] != 0.0)
@@ -212,6 +371,17 @@ impl Sentence {
 }
 
 /// The task: its lexicon, vocabulary and sentence distribution.
+///
+/// ```
+/// use lstm_lrp::sentiment::{rng::Rng, task::{Task, TaskConfig}};
+///
+/// let task = Task::new(TaskConfig::default())?;
+/// assert_eq!(task.vocab.len(), 394);
+/// let sentences = task.sample(100, &mut Rng::new(2019));
+/// assert!(sentences.iter().all(|s| (5..=12).contains(&s.words.len())));
+/// assert!(sentences.iter().all(|s| (1..=3).contains(&s.polar_positions().len())));
+/// # Ok::<(), lstm_lrp::sentiment::SentimentError>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct Task {
     /// The words.
@@ -224,6 +394,14 @@ pub struct Task {
 
 impl Task {
     /// The task on the builtin lexicon.
+    ///
+    /// ```
+    /// use lstm_lrp::sentiment::task::{Task, TaskConfig};
+    ///
+    /// assert!(Task::new(TaskConfig::default()).is_ok());
+    /// let err = Task::new(TaskConfig { negation: 1.5, ..TaskConfig::default() }).unwrap_err();
+    /// assert!(err.to_string().starts_with("invalid setting: need negation in [0, 1]"));
+    /// ```
     pub fn new(config: TaskConfig) -> Result<Self, SentimentError> {
         config.validate()?;
         let lexicon = Lexicon::builtin();
@@ -236,6 +414,16 @@ impl Task {
     }
 
     /// `n` sentences drawn from `rng`; the same generator state gives the same sentences.
+    ///
+    /// ```
+    /// use lstm_lrp::sentiment::{rng::Rng, task::{Task, TaskConfig}};
+    ///
+    /// let task = Task::new(TaskConfig::default())?;
+    /// let a = task.sample(10, &mut Rng::new(7));
+    /// assert_eq!(a, task.sample(10, &mut Rng::new(7)));
+    /// assert_eq!(a.len(), 10);
+    /// # Ok::<(), lstm_lrp::sentiment::SentimentError>(())
+    /// ```
     pub fn sample(&self, n: usize, rng: &mut Rng) -> Vec<Sentence> {
         (0..n).map(|_| self.sample_one(rng)).collect()
     }

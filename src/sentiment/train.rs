@@ -15,6 +15,15 @@ use super::rng::Rng;
 use super::task::{Sentence, Task};
 
 /// Settings of a training run. Everything random derives from `seed`.
+///
+/// ```
+/// use lstm_lrp::sentiment::train::TrainConfig;
+///
+/// let shipped = TrainConfig::default(); // the settings of examples/sentiment/model.safetensors
+/// assert_eq!((shipped.seed, shipped.train_size, shipped.epochs), (2019, 12_000, 6));
+/// let quick = TrainConfig { train_size: 200, test_size: 50, epochs: 1, ..shipped };
+/// assert_eq!(quick.hidden, 32);
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct TrainConfig {
     /// Seed of the data, the initial weights and the batch order.
@@ -52,6 +61,23 @@ impl Default for TrainConfig {
 }
 
 /// The result of [`train`].
+///
+/// ```
+/// use lstm_lrp::backends;
+/// use lstm_lrp::sentiment::task::{Task, TaskConfig};
+/// use lstm_lrp::sentiment::train::{TrainConfig, train};
+///
+/// let task = Task::new(TaskConfig::default())?;
+/// let config = TrainConfig {
+///     train_size: 40, test_size: 10, embedding: 4, hidden: 4, batch: 20, epochs: 2,
+///     ..TrainConfig::default()
+/// };
+/// let trained = train(&task, &config, &backends::default_device())?;
+/// assert_eq!((trained.test.len(), trained.epoch_loss.len()), (10, 2));
+/// assert!((0.0..=1.0).contains(&trained.test_accuracy));
+/// assert!(trained.epoch_loss.iter().all(|l| l.is_finite() && *l > 0.0)); // cross-entropy
+/// # Ok::<(), lstm_lrp::sentiment::SentimentError>(())
+/// ```
 #[derive(Debug)]
 pub struct Trained {
     /// The classifier, without autodiff.
@@ -77,6 +103,20 @@ fn batches_by_length(sentences: &[Sentence], batch: usize) -> Vec<Vec<usize>> {
 }
 
 /// Predicted classes of `sentences` (any lengths), batched by length.
+///
+/// ```
+/// use lstm_lrp::sentiment::{model::SentimentNet, rng::Rng, train::predict};
+/// use lstm_lrp::sentiment::task::{Task, TaskConfig};
+///
+/// let params = lstm_lrp::load_model("examples/sentiment/model.safetensors")?;
+/// let device = lstm_lrp::backends::default_device();
+/// let net = SentimentNet::from_params(&params, &device)?;
+/// let sentences = Task::new(TaskConfig::default())?.sample(8, &mut Rng::new(2));
+/// let classes = predict(&net, &sentences, &device); // in sentence order
+/// assert_eq!(classes.len(), 8);
+/// assert!(classes.iter().all(|&c| c < 2));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn predict(net: &SentimentNet, sentences: &[Sentence], device: &Device) -> Vec<usize> {
     let mut out = vec![0; sentences.len()];
     for idx in batches_by_length(sentences, 256) {
@@ -95,6 +135,18 @@ pub fn predict(net: &SentimentNet, sentences: &[Sentence], device: &Device) -> V
 }
 
 /// Accuracy of `net` on `sentences`.
+///
+/// ```
+/// use lstm_lrp::sentiment::{model::SentimentNet, rng::Rng, train::accuracy};
+/// use lstm_lrp::sentiment::task::{Task, TaskConfig};
+///
+/// let params = lstm_lrp::load_model("examples/sentiment/model.safetensors")?;
+/// let device = lstm_lrp::backends::default_device();
+/// let net = SentimentNet::from_params(&params, &device)?;
+/// let sentences = Task::new(TaskConfig::default())?.sample(50, &mut Rng::new(3));
+/// assert!(accuracy(&net, &sentences, &device) >= 0.9); // the shipped model
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn accuracy(net: &SentimentNet, sentences: &[Sentence], device: &Device) -> f64 {
     let pred = predict(net, sentences, device);
     let hits = pred
@@ -108,6 +160,23 @@ pub fn accuracy(net: &SentimentNet, sentences: &[Sentence], device: &Device) -> 
 /// Draws the data from `config.seed` and trains a classifier on `device` (autodiff is enabled
 /// on it here). Same seed, same device kind → same sentences, same initial weights, same batch
 /// order.
+///
+/// ```
+/// use lstm_lrp::backends;
+/// use lstm_lrp::sentiment::task::{Task, TaskConfig};
+/// use lstm_lrp::sentiment::train::{TrainConfig, train};
+///
+/// let task = Task::new(TaskConfig::default())?;
+/// let config = TrainConfig {
+///     train_size: 40, test_size: 10, embedding: 4, hidden: 4, batch: 20, epochs: 1,
+///     ..TrainConfig::default()
+/// };
+/// let device = backends::default_device();
+/// let (a, b) = (train(&task, &config, &device)?, train(&task, &config, &device)?);
+/// assert_eq!(a.test, b.test); // same seed, same held-out sentences
+/// assert_eq!(a.net.head.weight.val().dims(), [8, 2]); // (2H, C)
+/// # Ok::<(), lstm_lrp::sentiment::SentimentError>(())
+/// ```
 pub fn train(
     task: &Task,
     config: &TrainConfig,

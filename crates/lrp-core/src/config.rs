@@ -7,6 +7,30 @@ use serde::{Deserialize, Serialize};
 use crate::error::{LrpError, Result};
 
 /// Which output score is explained for each sample.
+///
+/// ```
+/// use burn::tensor::Tensor;
+/// use lrp_core::{ExplainConfig, Target};
+///
+/// # let lstm = lrp_core::LstmWeights {
+/// #     w_x: lrp_core::Matrix::new(1, 4, vec![0.5, 0.1, 0.9, 0.3])?,
+/// #     w_h: lrp_core::Matrix::new(1, 4, vec![0.2, 0.2, 0.2, 0.2])?,
+/// #     b: vec![0.0; 4],
+/// # };
+/// # let head = lrp_core::Matrix::new(1, 2, vec![1.0, -1.0])?;
+/// # let params = lrp_core::ModelParams::single_layer(lstm, None, head, vec![0.0, 0.0])?;
+/// # #[allow(deprecated)]
+/// # let device = burn::tensor::Device::ndarray();
+/// # let model = lrp_core::LstmModel::new(&params, &device, lrp_core::Precision::F64)?;
+/// // `model`: 1 feature, 1 hidden unit, 2 classes, f64 (as in the `LstmModel` example).
+/// // Two sequences of two steps: (B, T, E) = (2, 2, 1).
+/// let x = Tensor::<3>::from_floats([[[1.0], [2.0]], [[-1.0], [0.5]]], &device);
+/// let explain = |target| model.explain(x.clone(), &ExplainConfig::new().with_target(target));
+/// assert_eq!(explain(Target::PerSample(vec![1, 0]))?.to_host()?.target, vec![1, 0]);
+/// assert_eq!(explain(Target::Class(1))?.to_host()?.target, vec![1, 1]);
+/// assert!(explain(Target::Class(2)).is_err()); // the model has 2 classes
+/// # Ok::<(), lrp_core::LrpError>(())
+/// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Target {
@@ -81,6 +105,35 @@ pub struct ExplainConfig {
 /// and on to `x_t` and `h_{t−1}` by the ε-rule on that gate's weights (`N = E + H`), exactly as
 /// the cell candidate's does. `all` is the references' rule and the default; with it the gates'
 /// weights never enter the relevance pass.
+///
+/// Every rule conserves the relevance at `eps = 0`, `bias_factor = 1`:
+///
+/// ```
+/// use burn::tensor::Tensor;
+/// use lrp_core::{ExplainConfig, GateRule};
+///
+/// # let lstm = lrp_core::LstmWeights {
+/// #     w_x: lrp_core::Matrix::new(1, 4, vec![0.5, 0.1, 0.9, 0.3])?,
+/// #     w_h: lrp_core::Matrix::new(1, 4, vec![0.2, 0.2, 0.2, 0.2])?,
+/// #     b: vec![0.0; 4],
+/// # };
+/// # let head = lrp_core::Matrix::new(1, 2, vec![1.0, -1.0])?;
+/// # let params = lrp_core::ModelParams::single_layer(lstm, None, head, vec![0.0, 0.0])?;
+/// # #[allow(deprecated)]
+/// # let device = burn::tensor::Device::ndarray();
+/// # let model = lrp_core::LstmModel::new(&params, &device, lrp_core::Precision::F64)?;
+/// // `model`: 1 feature, 1 hidden unit, 2 classes, f64 (as in the `LstmModel` example).
+/// assert_eq!("prop".parse::<GateRule>()?, GateRule::Prop);
+/// assert_eq!(GateRule::Half.to_string(), "half");
+/// let x = Tensor::<3>::from_floats([[[1.0], [-0.5], [2.0]]], &device); // (B, T, E) = (1, 3, 1)
+/// for rule in GateRule::ALL_RULES {
+///     let config = ExplainConfig::new().with_eps(0.0).with_bias_factor(1.0).with_gate_rule(rule);
+///     let host = model.explain(x.clone(), &config)?.to_host()?;
+///     let total = host.relevance.iter().sum::<f64>() + host.rest[0];
+///     assert!((total - host.explained_logits()[0]).abs() < 1e-12, "{rule}");
+/// }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum GateRule {
@@ -129,6 +182,17 @@ impl core::str::FromStr for GateRule {
 
 impl ExplainConfig {
     /// Checks that `eps` is finite and non-negative and `bias_factor` is finite.
+    ///
+    /// [`LstmModel::explain`](crate::LstmModel::explain) calls it first.
+    ///
+    /// ```
+    /// use lrp_core::{ExplainConfig, LrpError};
+    ///
+    /// assert_eq!(ExplainConfig::new().with_eps(0.0).with_bias_factor(1.0).validate(), Ok(()));
+    /// let err = ExplainConfig::new().with_eps(-1e-3).validate().unwrap_err();
+    /// assert!(matches!(err, LrpError::InvalidSetting { name: "eps", .. }));
+    /// assert!(ExplainConfig::new().with_bias_factor(f64::NAN).validate().is_err());
+    /// ```
     pub fn validate(&self) -> Result<()> {
         if !(self.eps.is_finite() && self.eps >= 0.0) {
             return Err(LrpError::InvalidSetting {
@@ -149,6 +213,15 @@ impl ExplainConfig {
 }
 
 /// The floating-point precision a model computes in.
+///
+/// ```
+/// use lrp_core::Precision;
+///
+/// assert_eq!("float32".parse::<Precision>()?, Precision::F32);
+/// assert_eq!(Precision::default().to_string(), "f64");
+/// assert!("f16".parse::<Precision>().is_err());
+/// # Ok::<(), String>(())
+/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Precision {
@@ -161,6 +234,13 @@ pub enum Precision {
 
 impl Precision {
     /// The burn float dtype.
+    ///
+    /// ```
+    /// use burn::tensor::FloatDType;
+    /// use lrp_core::Precision;
+    ///
+    /// assert_eq!(Precision::F32.float_dtype(), FloatDType::F32);
+    /// ```
     pub fn float_dtype(self) -> FloatDType {
         match self {
             Precision::F32 => FloatDType::F32,
@@ -169,6 +249,17 @@ impl Precision {
     }
 
     /// The burn dtype.
+    ///
+    /// ```
+    /// # #![allow(deprecated)]
+    /// use burn::tensor::{DType, Device, Tensor};
+    /// use lrp_core::Precision;
+    ///
+    /// assert_eq!(Precision::F64.dtype(), DType::F64);
+    /// let device = Device::ndarray();
+    /// let x = Tensor::<2>::zeros([2, 3], (&device, Precision::F64.dtype()));
+    /// assert_eq!(x.dtype(), DType::F64);
+    /// ```
     pub fn dtype(self) -> DType {
         DType::from(self.float_dtype())
     }

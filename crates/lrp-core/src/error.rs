@@ -6,6 +6,22 @@ use thiserror::Error;
 ///
 /// Each variant names the offending parameter, dimension or value so that a message can be
 /// shown to a user as it is.
+///
+/// ```
+/// # #![allow(deprecated)]
+/// use burn::tensor::{Device, Tensor};
+/// use lrp_core::{ExplainConfig, LrpError, LstmModel, LstmWeights, Matrix, ModelParams, Precision};
+///
+/// let lstm = LstmWeights { w_x: Matrix::zeros(2, 4), w_h: Matrix::zeros(1, 4), b: vec![0.0; 4] };
+/// let params = ModelParams::single_layer(lstm, None, Matrix::zeros(1, 2), vec![0.0; 2])?;
+/// let device = Device::ndarray();
+/// let model = LstmModel::new(&params, &device, Precision::F64)?;
+/// let x = Tensor::<3>::zeros([1, 5, 3], &device); // 3 features; the model reads 2
+/// let err = model.explain(x, &ExplainConfig::new()).unwrap_err();
+/// assert_eq!(err, LrpError::FeatureSize { expected: 2, actual: 3 });
+/// assert_eq!(err.to_string(), "input has 3 features per time step, but the model expects 2");
+/// # Ok::<(), LrpError>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Error)]
 #[non_exhaustive]
 pub enum LrpError {

@@ -11,6 +11,28 @@ use crate::rules::epsilon::EpsilonRule;
 use crate::tensor_ops::{to_f64_vec, to_i64_vec};
 
 /// The result of [`LstmModel::explain`], on the model's device.
+///
+/// ```
+/// use burn::tensor::Tensor;
+/// use lrp_core::ExplainConfig;
+///
+/// # let lstm = lrp_core::LstmWeights {
+/// #     w_x: lrp_core::Matrix::new(1, 4, vec![0.5, 0.1, 0.9, 0.3])?,
+/// #     w_h: lrp_core::Matrix::new(1, 4, vec![0.2, 0.2, 0.2, 0.2])?,
+/// #     b: vec![0.0; 4],
+/// # };
+/// # let head = lrp_core::Matrix::new(1, 2, vec![1.0, -1.0])?;
+/// # let params = lrp_core::ModelParams::single_layer(lstm, None, head, vec![0.0, 0.0])?;
+/// # #[allow(deprecated)]
+/// # let device = burn::tensor::Device::ndarray();
+/// # let model = lrp_core::LstmModel::new(&params, &device, lrp_core::Precision::F64)?;
+/// // `model`: 1 feature, 1 hidden unit, 2 classes, f64 (as in the `LstmModel` example).
+/// let x = Tensor::<3>::from_floats([[[1.0], [-0.5], [2.0]], [[0.0], [1.0], [1.0]]], &device);
+/// let e = model.explain(x, &ExplainConfig::new())?; // (B, T, E) = (2, 3, 1)
+/// assert_eq!(e.relevance.dims(), [2, 3, 1]);
+/// assert_eq!((e.rest.dims(), e.logits.dims(), e.target.dims()), ([2], [2, 2], [2]));
+/// # Ok::<(), lrp_core::LrpError>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct Explanation {
     /// Relevance of every input value, `(B, T, E)`, in the units of the logit: for feature input
@@ -28,12 +50,58 @@ pub struct Explanation {
 
 impl Explanation {
     /// Relevance per time step (token), `(B, T)`: the sum over the feature/embedding axis.
+    ///
+    /// ```
+    /// use burn::tensor::Tensor;
+    /// use lrp_core::ExplainConfig;
+    ///
+    /// # let lstm = lrp_core::LstmWeights {
+    /// #     w_x: lrp_core::Matrix::new(1, 4, vec![0.5, 0.1, 0.9, 0.3])?,
+    /// #     w_h: lrp_core::Matrix::new(1, 4, vec![0.2, 0.2, 0.2, 0.2])?,
+    /// #     b: vec![0.0; 4],
+    /// # };
+    /// # let head = lrp_core::Matrix::new(1, 2, vec![1.0, -1.0])?;
+    /// # let params = lrp_core::ModelParams::single_layer(lstm, None, head, vec![0.0, 0.0])?;
+    /// # #[allow(deprecated)]
+    /// # let device = burn::tensor::Device::ndarray();
+    /// # let model = lrp_core::LstmModel::new(&params, &device, lrp_core::Precision::F64)?;
+    /// // `model`: 1 feature, 1 hidden unit, 2 classes, f64 (as in the `LstmModel` example).
+    /// let x = Tensor::<3>::from_floats([[[1.0], [-0.5], [2.0]]], &device);
+    /// let e = model.explain(x, &ExplainConfig::new())?;
+    /// let steps = e.step_relevance(); // (B, T) = (1, 3)
+    /// assert_eq!(steps.dims(), [1, 3]);
+    /// let total: f64 = e.relevance.sum().into_scalar();
+    /// assert!((steps.sum().into_scalar::<f64>() - total).abs() < 1e-12);
+    /// # Ok::<(), lrp_core::LrpError>(())
+    /// ```
     pub fn step_relevance(&self) -> Tensor<2> {
         let [b, t, _] = self.relevance.dims();
         self.relevance.clone().sum_dim(2).reshape([b, t])
     }
 
     /// Copies the explanation to host memory as `f64`.
+    ///
+    /// ```
+    /// use burn::tensor::Tensor;
+    /// use lrp_core::ExplainConfig;
+    ///
+    /// # let lstm = lrp_core::LstmWeights {
+    /// #     w_x: lrp_core::Matrix::new(1, 4, vec![0.5, 0.1, 0.9, 0.3])?,
+    /// #     w_h: lrp_core::Matrix::new(1, 4, vec![0.2, 0.2, 0.2, 0.2])?,
+    /// #     b: vec![0.0; 4],
+    /// # };
+    /// # let head = lrp_core::Matrix::new(1, 2, vec![1.0, -1.0])?;
+    /// # let params = lrp_core::ModelParams::single_layer(lstm, None, head, vec![0.0, 0.0])?;
+    /// # #[allow(deprecated)]
+    /// # let device = burn::tensor::Device::ndarray();
+    /// # let model = lrp_core::LstmModel::new(&params, &device, lrp_core::Precision::F64)?;
+    /// // `model`: 1 feature, 1 hidden unit, 2 classes, f64 (as in the `LstmModel` example).
+    /// let x = Tensor::<3>::from_floats([[[1.0], [-0.5], [2.0]]], &device);
+    /// let host = model.explain(x, &ExplainConfig::new())?.to_host()?;
+    /// assert_eq!((host.batch, host.steps, host.features, host.classes), (1, 3, 1, 2));
+    /// assert_eq!((host.relevance.len(), host.logits.len()), (3, 2));
+    /// # Ok::<(), lrp_core::LrpError>(())
+    /// ```
     pub fn to_host(&self) -> Result<HostExplanation> {
         let [batch, steps, features] = self.relevance.dims();
         let classes = self.logits.dims()[1];
@@ -51,6 +119,21 @@ impl Explanation {
 }
 
 /// An [`Explanation`] in host memory, row-major `f64`.
+///
+/// ```
+/// use lrp_core::HostExplanation;
+///
+/// // B = 2 samples of T = 1 step with E = 2 features, C = 2 classes.
+/// let host = HostExplanation {
+///     batch: 2, steps: 1, features: 2, classes: 2,
+///     relevance: vec![0.5, 0.25, -1.0, 0.0],
+///     rest: vec![0.25, 0.0],
+///     logits: vec![1.0, -1.0, 0.3, 0.7],
+///     target: vec![0, 1],
+/// };
+/// assert_eq!(host.explained_logits(), vec![1.0, 0.7]);
+/// assert_eq!(host.step_relevance(), vec![0.75, -1.0]);
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct HostExplanation {
     /// B.
@@ -73,6 +156,18 @@ pub struct HostExplanation {
 
 impl HostExplanation {
     /// The explained logit of each sample, `logits[b, target[b]]`.
+    ///
+    /// ```
+    /// use lrp_core::HostExplanation;
+    ///
+    /// let host = HostExplanation {
+    ///     batch: 2, steps: 1, features: 1, classes: 3,
+    ///     relevance: vec![0.1, 0.2], rest: vec![0.0, 0.0],
+    ///     logits: vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0], // (B, C)
+    ///     target: vec![2, 0],
+    /// };
+    /// assert_eq!(host.explained_logits(), vec![3.0, 4.0]);
+    /// ```
     pub fn explained_logits(&self) -> Vec<f64> {
         self.target
             .iter()
@@ -85,6 +180,19 @@ impl HostExplanation {
     ///
     /// # Panics
     /// When the step, feature or class counts differ.
+    ///
+    /// ```
+    /// use lrp_core::HostExplanation;
+    ///
+    /// let one = |r: f64, c: i64| HostExplanation {
+    ///     batch: 1, steps: 1, features: 1, classes: 2,
+    ///     relevance: vec![r], rest: vec![0.0], logits: vec![r, -r], target: vec![c],
+    /// };
+    /// let mut all = one(0.5, 0);
+    /// all.append(one(2.0, 1)); // e.g. the next batch of a stream
+    /// assert_eq!((all.batch, all.target.clone()), (2, vec![0, 1]));
+    /// assert_eq!(all.explained_logits(), vec![0.5, -2.0]);
+    /// ```
     pub fn append(&mut self, other: HostExplanation) {
         assert_eq!(
             (self.steps, self.features, self.classes),
@@ -99,6 +207,17 @@ impl HostExplanation {
     }
 
     /// Relevance per time step, `(B, T)`, summed over features.
+    ///
+    /// ```
+    /// use lrp_core::HostExplanation;
+    ///
+    /// let host = HostExplanation {
+    ///     batch: 1, steps: 2, features: 3, classes: 1,
+    ///     relevance: vec![1.0, 2.0, 3.0, -1.0, 0.5, 0.5], // (B, T, E) = (1, 2, 3)
+    ///     rest: vec![0.0], logits: vec![6.0], target: vec![0],
+    /// };
+    /// assert_eq!(host.step_relevance(), vec![6.0, 0.0]);
+    /// ```
     pub fn step_relevance(&self) -> Vec<f64> {
         self.relevance
             .chunks(self.features)
@@ -109,6 +228,29 @@ impl HostExplanation {
 
 /// The output of every layer for one batch, batch-major, for checking an imported model against
 /// the framework it came from.
+///
+/// ```
+/// use burn::tensor::Tensor;
+///
+/// # let lstm = lrp_core::LstmWeights {
+/// #     w_x: lrp_core::Matrix::new(1, 4, vec![0.5, 0.1, 0.9, 0.3])?,
+/// #     w_h: lrp_core::Matrix::new(1, 4, vec![0.2, 0.2, 0.2, 0.2])?,
+/// #     b: vec![0.0; 4],
+/// # };
+/// # let head = lrp_core::Matrix::new(1, 2, vec![1.0, -1.0])?;
+/// # let params = lrp_core::ModelParams::single_layer(lstm, None, head, vec![0.0, 0.0])?;
+/// # #[allow(deprecated)]
+/// # let device = burn::tensor::Device::ndarray();
+/// # let model = lrp_core::LstmModel::new(&params, &device, lrp_core::Precision::F64)?;
+/// // `model`: 1 feature, 1 hidden unit, 2 classes, f64 (as in the `LstmModel` example).
+/// let x = Tensor::<3>::from_floats([[[1.0], [-0.5], [2.0]]], &device);
+/// let out = model.forward_layers(x.clone())?;
+/// assert_eq!((out.inputs.dims(), out.final_state.dims()), ([1, 3, 1], [1, 1])); // H = 1
+/// assert!(out.sequences.is_empty() && out.hidden.is_empty()); // one LSTM, one Dense layer
+/// let logits = model.forward(x)?;
+/// assert!((out.logits - logits).abs().max().into_scalar::<f64>() < 1e-15);
+/// # Ok::<(), lrp_core::LrpError>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct LayerOutputs {
     /// The vectors the first LSTM layer reads, `(B, T, E)`: the embedding lookup for token
@@ -126,6 +268,30 @@ pub struct LayerOutputs {
 
 impl LstmModel {
     /// The output of every layer; see [`LayerOutputs`].
+    ///
+    /// ```
+    /// use burn::tensor::Tensor;
+    ///
+    /// # let lstm = lrp_core::LstmWeights {
+    /// #     w_x: lrp_core::Matrix::new(1, 4, vec![0.5, 0.1, 0.9, 0.3])?,
+    /// #     w_h: lrp_core::Matrix::new(1, 4, vec![0.2, 0.2, 0.2, 0.2])?,
+    /// #     b: vec![0.0; 4],
+    /// # };
+    /// # let head = lrp_core::Matrix::new(1, 2, vec![1.0, -1.0])?;
+    /// # let params = lrp_core::ModelParams::single_layer(lstm, None, head, vec![0.0, 0.0])?;
+    /// # #[allow(deprecated)]
+    /// # let device = burn::tensor::Device::ndarray();
+    /// # let model = lrp_core::LstmModel::new(&params, &device, lrp_core::Precision::F64)?;
+    /// // `model`: 1 feature, 1 hidden unit, 2 classes, f64 (as in the `LstmModel` example).
+    /// let x = Tensor::<3>::from_floats([[[1.0], [-0.5]], [[2.0], [0.0]]], &device);
+    /// let out = model.forward_layers(x)?; // (B, T, E) = (2, 2, 1)
+    /// assert_eq!(out.logits.dims(), [2, 2]);
+    /// // The head is linear, w = [1, −1], b = 0: the logits are (h, −h).
+    /// let logits = out.logits.try_into_vec_as::<f64>()?;
+    /// let h = out.final_state.try_into_vec_as::<f64>()?;
+    /// assert_eq!(logits, vec![h[0], -h[0], h[1], -h[1]]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn forward_layers(&self, input: impl Into<Input>) -> Result<LayerOutputs> {
         let prepared = self.prepare(input.into())?;
         let trace = self.run(&prepared, false);
@@ -143,6 +309,29 @@ impl LstmModel {
     }
 
     /// The logits `(B, C)` (scores before the last layer's softmax/sigmoid).
+    ///
+    /// ```
+    /// use burn::tensor::Tensor;
+    ///
+    /// # let lstm = lrp_core::LstmWeights {
+    /// #     w_x: lrp_core::Matrix::new(1, 4, vec![0.5, 0.1, 0.9, 0.3])?,
+    /// #     w_h: lrp_core::Matrix::new(1, 4, vec![0.2, 0.2, 0.2, 0.2])?,
+    /// #     b: vec![0.0; 4],
+    /// # };
+    /// # let head = lrp_core::Matrix::new(1, 2, vec![1.0, -1.0])?;
+    /// # let params = lrp_core::ModelParams::single_layer(lstm, None, head, vec![0.0, 0.0])?;
+    /// # #[allow(deprecated)]
+    /// # let device = burn::tensor::Device::ndarray();
+    /// # let model = lrp_core::LstmModel::new(&params, &device, lrp_core::Precision::F64)?;
+    /// // `model`: 1 feature, 1 hidden unit, 2 classes, f64 (as in the `LstmModel` example).
+    /// // (B, T, E) = (1, 3, 1).
+    /// let x = Tensor::<3>::from_floats([[[1.0], [-0.5], [2.0]]], &device);
+    /// let logits = model.forward(x)?.try_into_vec_as::<f64>()?; // (B, C) = (1, 2)
+    /// // Head w = [1, −1]: the two logits are h and −h, with h = o·tanh(c) in (−1, 1).
+    /// assert_eq!(logits[0], -logits[1]);
+    /// assert!(logits[0].abs() < 1.0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn forward(&self, input: impl Into<Input>) -> Result<Tensor<2>> {
         let prepared = self.prepare(input.into())?;
         Ok(self.run(&prepared, false).logits())
@@ -157,6 +346,38 @@ impl LstmModel {
     /// An [`LrpError`] naming the problem for an invalid setting, an input of the wrong size,
     /// an empty batch or sequence, NaN or infinite input values, token ids outside the
     /// vocabulary, padding that does not fit, or a target class out of range.
+    ///
+    /// ```
+    /// use burn::tensor::Tensor;
+    /// use lrp_core::{ExplainConfig, LrpError};
+    ///
+    /// # let lstm = lrp_core::LstmWeights {
+    /// #     w_x: lrp_core::Matrix::new(1, 4, vec![0.5, 0.1, 0.9, 0.3])?,
+    /// #     w_h: lrp_core::Matrix::new(1, 4, vec![0.2, 0.2, 0.2, 0.2])?,
+    /// #     b: vec![0.0; 4],
+    /// # };
+    /// # let head = lrp_core::Matrix::new(1, 2, vec![1.0, -1.0])?;
+    /// # let params = lrp_core::ModelParams::single_layer(lstm, None, head, vec![0.0, 0.0])?;
+    /// # #[allow(deprecated)]
+    /// # let device = burn::tensor::Device::ndarray();
+    /// # let model = lrp_core::LstmModel::new(&params, &device, lrp_core::Precision::F64)?;
+    /// // `model`: 1 feature, 1 hidden unit, 2 classes, f64 (as in the `LstmModel` example).
+    /// let x = [[[1.0], [-0.5], [2.0]], [[-1.0], [0.5], [-2.0]]]; // (B, T, E) = (2, 3, 1)
+    /// let x = Tensor::<3>::from_floats(x, &device);
+    /// let config = ExplainConfig::new().with_eps(0.0).with_bias_factor(1.0);
+    /// let host = model.explain(x, &config)?.to_host()?;
+    /// for b in 0..2 {
+    ///     // The predicted class is explained; its logit is the larger one.
+    ///     let logits = &host.logits[2 * b..2 * b + 2];
+    ///     assert_eq!(host.explained_logits()[b], logits[0].max(logits[1]));
+    ///     // Conservation: relevance of the 3 steps plus the rest = the explained logit.
+    ///     let total = host.relevance[3 * b..3 * b + 3].iter().sum::<f64>() + host.rest[b];
+    ///     assert!((total - host.explained_logits()[b]).abs() < 1e-12);
+    /// }
+    /// let wrong = Tensor::<3>::zeros([1, 3, 2], &device); // 2 features, the model reads 1
+    /// assert!(matches!(model.explain(wrong, &config), Err(LrpError::FeatureSize { .. })));
+    /// # Ok::<(), lrp_core::LrpError>(())
+    /// ```
     pub fn explain(&self, input: impl Into<Input>, config: &ExplainConfig) -> Result<Explanation> {
         config.validate()?;
         let prepared = self.prepare(input.into())?;

@@ -23,6 +23,7 @@ use crate::tensor_ops::{to_bool_vec, to_i64_vec};
 /// let x = Tensor::<3>::zeros([2, 5, 3], &device);
 /// // The second sequence has 3 real steps followed by 2 padding steps.
 /// let input = Input::features(x).with_lengths(vec![5, 3]);
+/// assert_eq!(input.batch_and_steps(), [2, 5]); // [B, T]
 /// ```
 #[derive(Debug, Clone)]
 pub struct Input {
@@ -51,6 +52,18 @@ pub enum Padding {
 
 impl Input {
     /// Feature vectors `x (B, T, E)`.
+    ///
+    /// ```
+    /// # #![allow(deprecated)]
+    /// use burn::tensor::{Device, Tensor};
+    /// use lrp_core::Input;
+    ///
+    /// // 4 sequences of 7 steps with 3 features.
+    /// let x = Tensor::<3>::zeros([4, 7, 3], &Device::ndarray());
+    /// assert_eq!(Input::features(x.clone()).batch_and_steps(), [4, 7]);
+    /// let same: Input = x.into(); // what `explain(x, …)` does with a plain tensor
+    /// assert_eq!(same.batch_and_steps(), [4, 7]);
+    /// ```
     pub fn features(x: Tensor<3>) -> Self {
         Self {
             values: InputValues::Features(x),
@@ -59,6 +72,33 @@ impl Input {
     }
 
     /// Token ids `(B, T)` for a model with an embedding layer.
+    ///
+    /// ```
+    /// # #![allow(deprecated)]
+    /// use burn::tensor::{Device, Int, Tensor, TensorData};
+    /// use lrp_core::{InputLayer, LstmLayer, LstmModel, LstmWeights, Matrix, ModelParams};
+    /// use lrp_core::{DenseLayer, Input, Precision};
+    ///
+    /// // A vocabulary of 3 tokens embedded in 1 dimension; id 0 is padding (Keras mask_zero).
+    /// let table = Matrix::new(3, 1, vec![0.0, 1.0, -1.0])?;
+    /// let input = InputLayer::Embedding { table, mask_zero: true };
+    /// let lstm = LstmLayer::unidirectional(LstmWeights {
+    ///     w_x: Matrix::new(1, 4, vec![0.5, 0.1, 0.9, 0.3])?,
+    ///     w_h: Matrix::new(1, 4, vec![0.2; 4])?,
+    ///     b: vec![0.0; 4],
+    /// });
+    /// let head = DenseLayer::linear(Matrix::new(1, 2, vec![1.0, -1.0])?, vec![0.0; 2]);
+    /// let params = ModelParams::new(input, vec![lstm], vec![head])?;
+    /// let device = Device::ndarray();
+    /// let model = LstmModel::new(&params, &device, Precision::F64)?;
+    /// let ids = TensorData::new(vec![1i64, 2, 2, 0], [2, 2]);
+    /// let ids = Tensor::<2, Int>::from_data(ids, &device);
+    /// let host = model.explain(Input::tokens(ids), &lrp_core::ExplainConfig::new())?.to_host()?;
+    /// let relevance = host.relevance;
+    /// assert_eq!(relevance.len(), 2 * 2 * 1); // (B, T, E)
+    /// assert_eq!(relevance[3], 0.0); // id 0: padding
+    /// # Ok::<(), lrp_core::LrpError>(())
+    /// ```
     pub fn tokens(ids: Tensor<2, Int>) -> Self {
         Self {
             values: InputValues::Tokens(ids),
@@ -67,18 +107,81 @@ impl Input {
     }
 
     /// Declares the real length of each sequence (post-padding).
+    ///
+    /// ```
+    /// use burn::tensor::Tensor;
+    /// use lrp_core::{ExplainConfig, Input};
+    ///
+    /// # let lstm = lrp_core::LstmWeights {
+    /// #     w_x: lrp_core::Matrix::new(1, 4, vec![0.5, 0.1, 0.9, 0.3])?,
+    /// #     w_h: lrp_core::Matrix::new(1, 4, vec![0.2, 0.2, 0.2, 0.2])?,
+    /// #     b: vec![0.0; 4],
+    /// # };
+    /// # let head = lrp_core::Matrix::new(1, 2, vec![1.0, -1.0])?;
+    /// # let params = lrp_core::ModelParams::single_layer(lstm, None, head, vec![0.0, 0.0])?;
+    /// # #[allow(deprecated)]
+    /// # let device = burn::tensor::Device::ndarray();
+    /// # let model = lrp_core::LstmModel::new(&params, &device, lrp_core::Precision::F64)?;
+    /// // `model`: 1 feature, 1 hidden unit, 2 classes, f64 (as in the `LstmModel` example).
+    /// // Two sequences of 3 steps; the second has 2 real steps, then padding (any value).
+    /// let x = Tensor::<3>::from_floats([[[1.0], [-0.5], [2.0]], [[0.3], [0.7], [9.9]]], &device);
+    /// let input = Input::features(x).with_lengths(vec![3, 2]);
+    /// let host = model.explain(input, &ExplainConfig::new())?.to_host()?;
+    /// assert_eq!(host.relevance[1 * 3 + 2], 0.0); // (b, t) = (1, 2) is padding
+    /// // The padded sequence scores as if it had been given alone.
+    /// let alone = model.forward(Tensor::<3>::from_floats([[[0.3], [0.7]]], &device))?;
+    /// let alone = alone.try_into_vec_as::<f64>()?;
+    /// assert!((host.logits[2] - alone[0]).abs() < 1e-12);
+    /// assert!((host.logits[3] - alone[1]).abs() < 1e-12);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn with_lengths(mut self, lengths: Vec<usize>) -> Self {
         self.padding = Some(Padding::Lengths(lengths));
         self
     }
 
     /// Declares the real steps with a `(B, T)` mask, `true` = real.
+    ///
+    /// ```
+    /// use burn::tensor::{Bool, Tensor, TensorData};
+    /// use lrp_core::{ExplainConfig, Input};
+    ///
+    /// # let lstm = lrp_core::LstmWeights {
+    /// #     w_x: lrp_core::Matrix::new(1, 4, vec![0.5, 0.1, 0.9, 0.3])?,
+    /// #     w_h: lrp_core::Matrix::new(1, 4, vec![0.2, 0.2, 0.2, 0.2])?,
+    /// #     b: vec![0.0; 4],
+    /// # };
+    /// # let head = lrp_core::Matrix::new(1, 2, vec![1.0, -1.0])?;
+    /// # let params = lrp_core::ModelParams::single_layer(lstm, None, head, vec![0.0, 0.0])?;
+    /// # #[allow(deprecated)]
+    /// # let device = burn::tensor::Device::ndarray();
+    /// # let model = lrp_core::LstmModel::new(&params, &device, lrp_core::Precision::F64)?;
+    /// // `model`: 1 feature, 1 hidden unit, 2 classes, f64 (as in the `LstmModel` example).
+    /// // Pre-padding: the first step of the sequence is padding.
+    /// let x = Tensor::<3>::from_floats([[[5.0], [1.0], [2.0]]], &device);
+    /// let mask = TensorData::new(vec![false, true, true], [1, 3]);
+    /// let mask = Tensor::<2, Bool>::from_data(mask, &device);
+    /// let input = Input::features(x).with_mask(mask);
+    /// let host = model.explain(input, &ExplainConfig::new())?.to_host()?;
+    /// assert_eq!(host.relevance[0], 0.0);
+    /// assert_ne!(host.relevance[1], 0.0);
+    /// # Ok::<(), lrp_core::LrpError>(())
+    /// ```
     pub fn with_mask(mut self, mask: Tensor<2, Bool>) -> Self {
         self.padding = Some(Padding::Mask(mask));
         self
     }
 
     /// `[B, T]`.
+    ///
+    /// ```
+    /// # #![allow(deprecated)]
+    /// use burn::tensor::{Device, Int, Tensor};
+    /// use lrp_core::Input;
+    ///
+    /// let ids = Tensor::<2, Int>::zeros([8, 20], &Device::ndarray());
+    /// assert_eq!(Input::tokens(ids).with_lengths(vec![20; 8]).batch_and_steps(), [8, 20]);
+    /// ```
     pub fn batch_and_steps(&self) -> [usize; 2] {
         match &self.values {
             InputValues::Features(x) => {

@@ -15,6 +15,32 @@
 //! - `relevance`: the pass that composes them through head, merges and LSTM layers.
 //!
 //! Shapes: `B` batch, `T` time steps, `E` input features, `H` hidden units, `C` classes.
+//!
+//! ```
+//! # #![allow(deprecated)]
+//! use burn::tensor::{Device, Tensor};
+//! use lrp_core::{ExplainConfig, LstmModel, LstmWeights, Matrix, ModelParams, Precision};
+//!
+//! // A bidirectional LSTM on E = 2 features with H = 1 unit per direction and C = 2 classes.
+//! let dir = |w: f64| -> lrp_core::Result<LstmWeights> {
+//!     Ok(LstmWeights {
+//!         w_x: Matrix::new(2, 4, vec![w, 0.1, 0.9, 0.3, -0.2, 0.4, -w, 0.1])?,
+//!         w_h: Matrix::new(1, 4, vec![0.2, 0.2, 0.5, 0.2])?,
+//!         b: vec![0.1, 1.0, 0.0, 0.0],
+//!     })
+//! };
+//! let head = Matrix::new(2, 2, vec![1.0, -1.0, 0.5, 0.3])?; // (D, C) with D = 2H
+//! let params = ModelParams::single_layer(dir(0.5)?, Some(dir(-0.7)?), head, vec![0.1, 0.0])?;
+//! let device = Device::ndarray();
+//! let model = LstmModel::new(&params, &device, Precision::F64)?;
+//! let x = Tensor::<3>::from_floats([[[1.0, 0.0], [0.5, -1.0], [2.0, 0.3]]], &device); // (1, 3, 2)
+//! let config = ExplainConfig::new().with_eps(0.0).with_bias_factor(1.0);
+//! let host = model.explain(x, &config)?.to_host()?;
+//! assert_eq!(host.relevance.len(), 3 * 2); // one score per input value
+//! let total = host.relevance.iter().sum::<f64>() + host.rest[0];
+//! assert!((total - host.explained_logits()[0]).abs() < 1e-12); // conservation
+//! # Ok::<(), lrp_core::LrpError>(())
+//! ```
 
 pub mod attribution;
 mod bucketing;

@@ -138,6 +138,30 @@ pub(crate) struct DenseTensors {
 
 impl LstmModel {
     /// Uploads `params` to `device` in `precision`.
+    ///
+    /// ```
+    /// # #![allow(deprecated)]
+    /// use burn::tensor::{Device, Tensor};
+    /// use lrp_core::{LstmModel, LstmWeights, Matrix, ModelParams, Precision};
+    ///
+    /// let lstm = LstmWeights {
+    ///     w_x: Matrix::new(1, 4, vec![0.5, 0.1, 0.9, 0.3])?,
+    ///     w_h: Matrix::new(1, 4, vec![0.2; 4])?,
+    ///     b: vec![0.0; 4],
+    /// };
+    /// let head = Matrix::new(1, 2, vec![1.0, -1.0])?;
+    /// let params = ModelParams::single_layer(lstm, None, head, vec![0.0; 2])?;
+    /// let device = Device::ndarray();
+    /// // An f64 and an f32 copy of the same model, on the same device.
+    /// let m64 = LstmModel::new(&params, &device, Precision::F64)?;
+    /// let m32 = LstmModel::new(&params, &device, Precision::F32)?;
+    /// assert_eq!((m64.num_classes(), m64.feature_size(), m64.reads_tokens()), (2, 1, false));
+    /// let x = Tensor::<3>::from_floats([[[1.0], [-0.5], [2.0]]], &device);
+    /// let a = m64.forward(x.clone())?.try_into_vec_as::<f64>()?;
+    /// let b = m32.forward(x)?.try_into_vec_as::<f64>()?;
+    /// assert!((a[0] - b[0]).abs() < 1e-6);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn new(params: &ModelParams, device: &Device, precision: Precision) -> Result<Self> {
         let dtype = precision.dtype();
         let input = match params.input() {
@@ -185,17 +209,74 @@ impl LstmModel {
     /// The directions are independent until they are merged, and CPU backends run each
     /// element-wise kernel on one core; two tasks keep two cores busy. Results are the same
     /// either way. Turn it off to keep a model to the calling thread.
+    ///
+    /// ```
+    /// use burn::tensor::Tensor;
+    /// use lrp_core::ExplainConfig;
+    ///
+    /// # let lstm = lrp_core::LstmWeights {
+    /// #     w_x: lrp_core::Matrix::new(1, 4, vec![0.5, 0.1, 0.9, 0.3])?,
+    /// #     w_h: lrp_core::Matrix::new(1, 4, vec![0.2, 0.2, 0.2, 0.2])?,
+    /// #     b: vec![0.0; 4],
+    /// # };
+    /// # let head = lrp_core::Matrix::new(1, 2, vec![1.0, -1.0])?;
+    /// # let params = lrp_core::ModelParams::single_layer(lstm, None, head, vec![0.0, 0.0])?;
+    /// # #[allow(deprecated)]
+    /// # let device = burn::tensor::Device::ndarray();
+    /// # let model = lrp_core::LstmModel::new(&params, &device, lrp_core::Precision::F64)?;
+    /// // `model`: 1 feature, 1 hidden unit, 2 classes, f64 (as in the `LstmModel` example).
+    /// let serial = model.clone().with_parallel_directions(false);
+    /// let x = Tensor::<3>::from_floats([[[1.0], [-0.5], [2.0]]], &device);
+    /// let a = model.explain(x.clone(), &ExplainConfig::new())?.to_host()?;
+    /// assert_eq!(a, serial.explain(x, &ExplainConfig::new())?.to_host()?);
+    /// # Ok::<(), lrp_core::LrpError>(())
+    /// ```
     pub fn with_parallel_directions(mut self, parallel: bool) -> Self {
         self.parallel_directions = parallel;
         self
     }
 
     /// The device the model lives on.
+    ///
+    /// ```
+    /// use burn::tensor::Tensor;
+    ///
+    /// # let lstm = lrp_core::LstmWeights {
+    /// #     w_x: lrp_core::Matrix::new(1, 4, vec![0.5, 0.1, 0.9, 0.3])?,
+    /// #     w_h: lrp_core::Matrix::new(1, 4, vec![0.2, 0.2, 0.2, 0.2])?,
+    /// #     b: vec![0.0; 4],
+    /// # };
+    /// # let head = lrp_core::Matrix::new(1, 2, vec![1.0, -1.0])?;
+    /// # let params = lrp_core::ModelParams::single_layer(lstm, None, head, vec![0.0, 0.0])?;
+    /// # #[allow(deprecated)]
+    /// # let device = burn::tensor::Device::ndarray();
+    /// # let model = lrp_core::LstmModel::new(&params, &device, lrp_core::Precision::F64)?;
+    /// // `model`: 1 feature, 1 hidden unit, 2 classes, f64 (as in the `LstmModel` example).
+    /// let x = Tensor::<3>::zeros([1, 4, model.feature_size()], model.device());
+    /// assert_eq!(model.forward(x)?.dims(), [1, model.num_classes()]);
+    /// # Ok::<(), lrp_core::LrpError>(())
+    /// ```
     pub fn device(&self) -> &Device {
         &self.device
     }
 
     /// The precision the model computes in.
+    ///
+    /// ```
+    /// # let lstm = lrp_core::LstmWeights {
+    /// #     w_x: lrp_core::Matrix::new(1, 4, vec![0.5, 0.1, 0.9, 0.3])?,
+    /// #     w_h: lrp_core::Matrix::new(1, 4, vec![0.2, 0.2, 0.2, 0.2])?,
+    /// #     b: vec![0.0; 4],
+    /// # };
+    /// # let head = lrp_core::Matrix::new(1, 2, vec![1.0, -1.0])?;
+    /// # let params = lrp_core::ModelParams::single_layer(lstm, None, head, vec![0.0, 0.0])?;
+    /// # #[allow(deprecated)]
+    /// # let device = burn::tensor::Device::ndarray();
+    /// # let model = lrp_core::LstmModel::new(&params, &device, lrp_core::Precision::F64)?;
+    /// // `model`: 1 feature, 1 hidden unit, 2 classes, f64 (as in the `LstmModel` example).
+    /// assert_eq!(model.precision(), lrp_core::Precision::F64);
+    /// # Ok::<(), lrp_core::LrpError>(())
+    /// ```
     pub fn precision(&self) -> Precision {
         self.precision
     }

@@ -9,12 +9,35 @@
 //! - A bidirectional layer's backward direction reads the sequence reversed in time; its output
 //!   at time `t` is the state after it has read `x[T-1] … x[t]`, and its final state (the one a
 //!   classifier head sees) is the state after reading `x[0]`, as in Keras and PyTorch.
+//!
+//! ```
+//! use lrp_core::params::{DenseLayer, InputLayer, LstmLayer, LstmWeights, Matrix, ModelParams};
+//!
+//! // E = 2 features, H = 1 (4H = 4 gate columns i, f, c, o), C = 3 classes.
+//! let lstm = LstmWeights { w_x: Matrix::zeros(2, 4), w_h: Matrix::zeros(1, 4), b: vec![0.0; 4] };
+//! let input = InputLayer::Features { size: 2, mask_value: None };
+//! let head = DenseLayer::linear(Matrix::zeros(1, 3), vec![0.0; 3]);
+//! let params = ModelParams::new(input, vec![LstmLayer::unidirectional(lstm)], vec![head])?;
+//! assert_eq!(params.num_parameters(), 8 + 4 + 4 + 3 + 3);
+//! # Ok::<(), lrp_core::LrpError>(())
+//! ```
 
 use serde::{Deserialize, Serialize};
 
 use crate::error::{LrpError, Result};
 
 /// A row-major `rows × cols` matrix of `f64`.
+///
+/// ```
+/// use lrp_core::Matrix;
+///
+/// let m = Matrix::new(2, 3, vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0])?; // [[1, 2, 3], [4, 5, 6]]
+/// assert_eq!((m.shape(), m.get(1, 0)), ([2, 3], 4.0));
+/// assert_eq!(m.transpose().data(), &[1.0, 4.0, 2.0, 5.0, 3.0, 6.0]);
+/// assert_eq!(m.columns(1..3).into_data(), vec![2.0, 3.0, 5.0, 6.0]);
+/// assert!(Matrix::new(2, 3, vec![0.0; 5]).is_err()); // 5 values for 6 places
+/// # Ok::<(), lrp_core::LrpError>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(try_from = "MatrixRepr", into = "MatrixRepr")]
 pub struct Matrix {
@@ -49,6 +72,16 @@ impl From<Matrix> for MatrixRepr {
 
 impl Matrix {
     /// A matrix from row-major data; `data.len()` must be `rows * cols`.
+    ///
+    /// ```
+    /// use lrp_core::{LrpError, Matrix};
+    ///
+    /// let w = Matrix::new(1, 4, vec![0.5, 0.1, 0.9, 0.3])?; // (E, 4H) with E = H = 1
+    /// assert_eq!((w.rows(), w.cols()), (1, 4));
+    /// let err = Matrix::new(2, 2, vec![1.0]).unwrap_err();
+    /// assert!(matches!(err, LrpError::ParamLength { expected: 4, actual: 1, .. }));
+    /// # Ok::<(), LrpError>(())
+    /// ```
     pub fn new(rows: usize, cols: usize, data: Vec<f64>) -> Result<Self> {
         if data.len() != rows * cols {
             return Err(LrpError::ParamLength {
@@ -62,6 +95,12 @@ impl Matrix {
     }
 
     /// A matrix of zeros.
+    ///
+    /// ```
+    /// let z = lrp_core::Matrix::zeros(3, 2);
+    /// assert_eq!(z.shape(), [3, 2]);
+    /// assert!(z.data().iter().all(|&v| v == 0.0));
+    /// ```
     pub fn zeros(rows: usize, cols: usize) -> Self {
         Self {
             rows,
@@ -101,6 +140,16 @@ impl Matrix {
     }
 
     /// The transposed matrix.
+    ///
+    /// ```
+    /// use lrp_core::Matrix;
+    ///
+    /// let m = Matrix::new(2, 3, vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0])?;
+    /// let t = m.transpose();
+    /// assert_eq!((t.shape(), t.get(2, 1)), ([3, 2], m.get(1, 2)));
+    /// assert_eq!(t.transpose(), m);
+    /// # Ok::<(), lrp_core::LrpError>(())
+    /// ```
     pub fn transpose(&self) -> Matrix {
         let mut data = Vec::with_capacity(self.data.len());
         for c in 0..self.cols {
@@ -116,6 +165,15 @@ impl Matrix {
     }
 
     /// The columns `range` of every row, as a new `rows × range.len()` matrix.
+    ///
+    /// ```
+    /// use lrp_core::Matrix;
+    ///
+    /// // The cell candidate's block (gate order i, f, c, o) of a kernel with H = 1.
+    /// let w_x = Matrix::new(2, 4, vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0])?;
+    /// assert_eq!(w_x.columns(2..3).into_data(), vec![3.0, 7.0]);
+    /// # Ok::<(), lrp_core::LrpError>(())
+    /// ```
     pub fn columns(&self, range: core::ops::Range<usize>) -> Matrix {
         let mut data = Vec::with_capacity(self.rows * range.len());
         for r in 0..self.rows {
@@ -132,6 +190,14 @@ impl Matrix {
 }
 
 /// The weights of one LSTM direction in canonical layout (Keras layout, gate order i, f, c, o).
+///
+/// ```
+/// use lrp_core::{LstmWeights, Matrix};
+///
+/// // E = 3 inputs, H = 2 hidden units: w_x (3, 8), w_h (2, 8), b (8).
+/// let w = LstmWeights { w_x: Matrix::zeros(3, 8), w_h: Matrix::zeros(2, 8), b: vec![0.0; 8] };
+/// assert_eq!((w.input_size(), w.hidden_size()), (3, 2));
+/// ```
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct LstmWeights {
     /// Input kernel `(E, 4H)`.
@@ -169,6 +235,16 @@ impl LstmWeights {
 
 /// How a bidirectional layer combines its two directions (Keras `merge_mode`).
 ///
+/// ```
+/// use lrp_core::{LstmLayer, LstmWeights, Matrix, MergeMode};
+///
+/// let dir = || LstmWeights {
+///     w_x: Matrix::zeros(3, 8), w_h: Matrix::zeros(2, 8), b: vec![0.0; 8],
+/// };
+/// let size = |merge| LstmLayer::bidirectional(dir(), dir(), merge).output_size();
+/// assert_eq!((size(MergeMode::Concat), size(MergeMode::Sum), size(MergeMode::Ave)), (4, 2, 2));
+/// ```
+///
 /// `mul` is not offered: a product of two signals has no ε-rule.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -183,6 +259,15 @@ pub enum MergeMode {
 }
 
 /// The LSTM's gate nonlinearity (Keras `recurrent_activation`).
+///
+/// ```
+/// use lrp_core::{GateActivation, LstmLayer, LstmWeights, Matrix};
+///
+/// let w = LstmWeights { w_x: Matrix::zeros(1, 4), w_h: Matrix::zeros(1, 4), b: vec![0.0; 4] };
+/// let mut keras2 = LstmLayer::unidirectional(w);
+/// keras2.gate_activation = GateActivation::HardSigmoidKeras2; // clip(0.2 x + 0.5, 0, 1)
+/// assert_ne!(keras2.gate_activation, GateActivation::default()); // sigmoid
+/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum GateActivation {
@@ -199,6 +284,18 @@ pub enum GateActivation {
 ///
 /// Layers below the last one return their whole output sequence to the next layer; the last one
 /// hands its final state to the head.
+///
+/// ```
+/// use lrp_core::{LstmLayer, LstmWeights, Matrix, MergeMode};
+///
+/// let dir = || LstmWeights {
+///     w_x: Matrix::zeros(3, 8), w_h: Matrix::zeros(2, 8), b: vec![0.0; 8],
+/// };
+/// let uni = LstmLayer::unidirectional(dir());
+/// let bi = LstmLayer::bidirectional(dir(), dir(), MergeMode::Concat);
+/// assert_eq!((uni.directions(), uni.input_size(), uni.output_size()), (1, 3, 2));
+/// assert_eq!((bi.directions(), bi.hidden_size(), bi.output_size()), (2, 2, 4)); // [h_fw, h_bw]
+/// ```
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct LstmLayer {
     /// The direction that reads the sequence in time order.
@@ -215,6 +312,14 @@ pub struct LstmLayer {
 
 impl LstmLayer {
     /// A unidirectional layer.
+    ///
+    /// ```
+    /// use lrp_core::{LstmLayer, LstmWeights, Matrix};
+    ///
+    /// let w = LstmWeights { w_x: Matrix::zeros(3, 8), w_h: Matrix::zeros(2, 8), b: vec![0.0; 8] };
+    /// let layer = LstmLayer::unidirectional(w);
+    /// assert_eq!((layer.directions(), layer.output_size()), (1, 2));
+    /// ```
     pub fn unidirectional(forward: LstmWeights) -> Self {
         Self {
             forward,
@@ -225,6 +330,14 @@ impl LstmLayer {
     }
 
     /// A bidirectional layer with the given merge mode.
+    ///
+    /// ```
+    /// use lrp_core::{LstmLayer, LstmWeights, Matrix, MergeMode};
+    ///
+    /// let w = LstmWeights { w_x: Matrix::zeros(3, 8), w_h: Matrix::zeros(2, 8), b: vec![0.0; 8] };
+    /// let layer = LstmLayer::bidirectional(w.clone(), w, MergeMode::Sum);
+    /// assert_eq!((layer.directions(), layer.input_size(), layer.output_size()), (2, 3, 2));
+    /// ```
     pub fn bidirectional(forward: LstmWeights, backward: LstmWeights, merge: MergeMode) -> Self {
         Self {
             forward,
@@ -260,6 +373,14 @@ impl LstmLayer {
 }
 
 /// The element-wise function after a Dense layer.
+///
+/// ```
+/// use lrp_core::{Activation, DenseLayer, Matrix};
+///
+/// let mut hidden = DenseLayer::linear(Matrix::zeros(4, 8), vec![0.0; 8]);
+/// hidden.activation = Activation::Relu;
+/// assert_eq!((hidden.activation, Activation::default()), (Activation::Relu, Activation::Linear));
+/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Activation {
@@ -277,6 +398,15 @@ pub enum Activation {
 }
 
 /// A Dense (fully connected) layer `y = act(x w + b)`.
+///
+/// ```
+/// use lrp_core::{Activation, DenseLayer, Matrix};
+///
+/// let head = DenseLayer::linear(Matrix::zeros(4, 2), vec![0.0, 0.0]); // D = 4 → C = 2
+/// assert_eq!(head.activation, Activation::Linear);
+/// let probs = DenseLayer { activation: Activation::Softmax, ..head }; // explained as its logits
+/// assert_eq!(probs.w.shape(), [4, 2]);
+/// ```
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct DenseLayer {
     /// Kernel `(D, C)`: D inputs, C outputs.
@@ -290,6 +420,15 @@ pub struct DenseLayer {
 
 impl DenseLayer {
     /// A layer without activation.
+    ///
+    /// ```
+    /// use lrp_core::{Activation, DenseLayer, Matrix};
+    ///
+    /// // D = 2 inputs, C = 1 output.
+    /// let head = DenseLayer::linear(Matrix::new(2, 1, vec![0.5, -0.5])?, vec![0.1]);
+    /// assert_eq!((head.w.shape(), head.activation), ([2, 1], Activation::Linear));
+    /// # Ok::<(), lrp_core::LrpError>(())
+    /// ```
     pub fn linear(w: Matrix, b: Vec<f64>) -> Self {
         Self {
             w,
@@ -300,6 +439,14 @@ impl DenseLayer {
 }
 
 /// What the model reads at each time step.
+///
+/// ```
+/// use lrp_core::{InputLayer, Matrix};
+///
+/// let features = InputLayer::Features { size: 60, mask_value: None };
+/// let tokens = InputLayer::Embedding { table: Matrix::zeros(1000, 32), mask_zero: true };
+/// assert_eq!((features.feature_size(), tokens.feature_size()), (60, 32));
+/// ```
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum InputLayer {
@@ -323,6 +470,13 @@ pub enum InputLayer {
 
 impl InputLayer {
     /// The size E of the vectors the first LSTM layer reads.
+    ///
+    /// ```
+    /// use lrp_core::{InputLayer, Matrix};
+    ///
+    /// let tokens = InputLayer::Embedding { table: Matrix::zeros(394, 32), mask_zero: false };
+    /// assert_eq!(tokens.feature_size(), 32); // the embedding size, not the vocabulary
+    /// ```
     pub fn feature_size(&self) -> usize {
         match self {
             InputLayer::Features { size, .. } => *size,
@@ -335,6 +489,24 @@ impl InputLayer {
 ///
 /// Construct it with [`ModelParams::new`] (or one of the shorthands), which checks every shape;
 /// deserialisation checks them too, so a `ModelParams` value is always consistent.
+///
+/// ```
+/// use lrp_core::{DenseLayer, InputLayer, LstmLayer, LstmWeights, Matrix, ModelParams};
+///
+/// let dir = |e: usize| LstmWeights {
+///     w_x: Matrix::zeros(e, 8), w_h: Matrix::zeros(2, 8), b: vec![0.0; 8],
+/// }; // H = 2
+/// let input = InputLayer::Features { size: 3, mask_value: Some(0.0) };
+/// // Two stacked LSTM layers (3 → 2 → 2) and a 2-class head.
+/// let lstm = vec![LstmLayer::unidirectional(dir(3)), LstmLayer::unidirectional(dir(2))];
+/// let head = vec![DenseLayer::linear(Matrix::zeros(2, 2), vec![0.0; 2])];
+/// let params = ModelParams::new(input.clone(), lstm, head.clone())?;
+/// assert_eq!((params.feature_size(), params.num_classes(), params.lstm().len()), (3, 2, 2));
+/// // The second layer must read 2 inputs, not 3.
+/// let wrong = vec![LstmLayer::unidirectional(dir(3)), LstmLayer::unidirectional(dir(3))];
+/// assert!(ModelParams::new(input, wrong, head).is_err());
+/// # Ok::<(), lrp_core::LrpError>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(try_from = "ModelParamsRepr", into = "ModelParamsRepr")]
 pub struct ModelParams {
@@ -373,6 +545,25 @@ impl ModelParams {
     /// Checks that every layer's input size is the previous layer's output size, that all arrays
     /// have the shapes their roles require, that all values are finite, that only the last Dense
     /// layer has a softmax or sigmoid, and that there is at least one LSTM and one Dense layer.
+    ///
+    /// ```
+    /// use lrp_core::{Activation, DenseLayer, InputLayer, LstmLayer, LstmWeights, Matrix};
+    /// use lrp_core::ModelParams;
+    ///
+    /// let w = LstmWeights { w_x: Matrix::zeros(2, 4), w_h: Matrix::zeros(1, 4), b: vec![0.0; 4] };
+    /// let input = InputLayer::Features { size: 2, mask_value: None };
+    /// let mut softmax = DenseLayer::linear(Matrix::zeros(1, 2), vec![0.0; 2]);
+    /// softmax.activation = Activation::Softmax;
+    /// let lstm = vec![LstmLayer::unidirectional(w)];
+    /// let params = ModelParams::new(input.clone(), lstm.clone(), vec![softmax.clone()])?;
+    /// assert_eq!((params.input(), params.lstm().len(), params.head().len()), (&input, 1, 1));
+    /// // A softmax only as the last layer.
+    /// let relu = DenseLayer::linear(Matrix::zeros(2, 2), vec![0.0; 2]);
+    /// let head = vec![softmax.clone(), relu];
+    /// assert!(ModelParams::new(input.clone(), lstm.clone(), head).is_err());
+    /// assert!(ModelParams::new(input, lstm, vec![]).is_err()); // no head
+    /// # Ok::<(), lrp_core::LrpError>(())
+    /// ```
     pub fn new(input: InputLayer, lstm: Vec<LstmLayer>, head: Vec<DenseLayer>) -> Result<Self> {
         let params = Self { input, lstm, head };
         params.validate()?;
@@ -382,6 +573,22 @@ impl ModelParams {
     /// The architecture of both reference implementations: one LSTM layer (bidirectional when
     /// `backward` is given, with concatenated final states) on feature vectors, then one linear
     /// Dense layer `w_dense (D, C)`, `b_dense (C)`.
+    ///
+    /// ```
+    /// use lrp_core::{LstmWeights, Matrix, ModelParams};
+    ///
+    /// let dir = || LstmWeights {
+    ///     w_x: Matrix::zeros(5, 12), w_h: Matrix::zeros(3, 12), b: vec![0.0; 12],
+    /// };
+    /// // A BiLSTM (E = 5, H = 3) with concatenated final states: the head reads D = 6.
+    /// let head = Matrix::zeros(6, 2);
+    /// let params = ModelParams::single_layer(dir(), Some(dir()), head, vec![0.0; 2])?;
+    /// assert_eq!((params.feature_size(), params.num_classes()), (5, 2));
+    /// assert_eq!(params.lstm()[0].directions(), 2);
+    /// // 2 · (5·12 + 3·12 + 12) + 6·2 + 2 scalars.
+    /// assert_eq!(params.num_parameters(), 2 * (60 + 36 + 12) + 14);
+    /// # Ok::<(), lrp_core::LrpError>(())
+    /// ```
     pub fn single_layer(
         forward: LstmWeights,
         backward: Option<LstmWeights>,

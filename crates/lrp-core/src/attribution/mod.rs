@@ -22,6 +22,32 @@ pub use perturb::Removal;
 const MAX_ROWS_PER_PASS: usize = 512;
 
 /// An attribution method.
+///
+/// ```
+/// use burn::tensor::Tensor;
+/// use lrp_core::{ExplainConfig, Method, Target};
+///
+/// # let lstm = lrp_core::LstmWeights {
+/// #     w_x: lrp_core::Matrix::new(1, 4, vec![0.5, 0.1, 0.9, 0.3])?,
+/// #     w_h: lrp_core::Matrix::new(1, 4, vec![0.2, 0.2, 0.2, 0.2])?,
+/// #     b: vec![0.0; 4],
+/// # };
+/// # let head = lrp_core::Matrix::new(1, 2, vec![1.0, -1.0])?;
+/// # let params = lrp_core::ModelParams::single_layer(lstm, None, head, vec![0.0, 0.0])?;
+/// # #[allow(deprecated)]
+/// # let device = burn::tensor::Device::ndarray();
+/// # let model = lrp_core::LstmModel::new(&params, &device, lrp_core::Precision::F64)?;
+/// // `model`: 1 feature, 1 hidden unit, 2 classes, f64 (as in the `LstmModel` example).
+/// let x = Tensor::<3>::from_floats([[[1.0], [-0.5], [2.0]]], &device); // (B, T, E) = (1, 3, 1)
+/// let ig = Method::IntegratedGradients { steps: 64, baseline: None };
+/// assert_eq!(ig.name(), "ig");
+/// let a = model.attribute(x.clone(), &ig, &Target::Class(0))?;
+/// // Completeness: the scores add up to f_c(x) − f_c(0) up to the quadrature error.
+/// assert!(a.completeness_error.as_ref().is_some_and(|e| e[0] < 1e-3));
+/// let lrp = model.attribute(x, &Method::Lrp(ExplainConfig::new()), &Target::Class(0))?;
+/// assert_eq!((lrp.scores.dims(), lrp.target.clone()), ([1, 3, 1], vec![0]));
+/// # Ok::<(), lrp_core::LrpError>(())
+/// ```
 // The baseline tensor is a sizeable inline handle, as in `Padding`; boxing it only allocates.
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
@@ -49,6 +75,13 @@ pub enum Method {
 
 impl Method {
     /// A short name: `lrp`, `gradient`, `gxi`, `ig`, `occlusion`.
+    ///
+    /// ```
+    /// use lrp_core::{ExplainConfig, Method};
+    ///
+    /// assert_eq!(Method::Lrp(ExplainConfig::new()).name(), "lrp");
+    /// assert_eq!(Method::GradientTimesInput.name(), "gxi");
+    /// ```
     pub fn name(&self) -> &'static str {
         match self {
             Method::Lrp(_) => "lrp",
@@ -61,6 +94,28 @@ impl Method {
 }
 
 /// The result of [`LstmModel::attribute`].
+///
+/// ```
+/// use burn::tensor::Tensor;
+/// use lrp_core::{Method, Target};
+///
+/// # let lstm = lrp_core::LstmWeights {
+/// #     w_x: lrp_core::Matrix::new(1, 4, vec![0.5, 0.1, 0.9, 0.3])?,
+/// #     w_h: lrp_core::Matrix::new(1, 4, vec![0.2, 0.2, 0.2, 0.2])?,
+/// #     b: vec![0.0; 4],
+/// # };
+/// # let head = lrp_core::Matrix::new(1, 2, vec![1.0, -1.0])?;
+/// # let params = lrp_core::ModelParams::single_layer(lstm, None, head, vec![0.0, 0.0])?;
+/// # #[allow(deprecated)]
+/// # let device = burn::tensor::Device::ndarray();
+/// # let model = lrp_core::LstmModel::new(&params, &device, lrp_core::Precision::F64)?;
+/// // `model`: 1 feature, 1 hidden unit, 2 classes, f64 (as in the `LstmModel` example).
+/// let x = Tensor::<3>::from_floats([[[1.0], [-0.5], [2.0]]], &device);
+/// let a = model.attribute(x, &Method::Occlusion, &Target::Predicted)?;
+/// assert_eq!((a.scores.dims(), a.logits.dims(), a.target.len()), ([1, 3, 1], [1, 2], 1));
+/// assert!(a.completeness_error.is_none()); // only for integrated gradients
+/// # Ok::<(), lrp_core::LrpError>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct Attribution {
     /// `(B, T, E)` scores on the first LSTM layer's input vectors; padding steps hold exactly 0.
@@ -76,6 +131,27 @@ pub struct Attribution {
 
 impl Attribution {
     /// Scores per time step `(B, T)`: the sum over the feature/embedding axis.
+    ///
+    /// ```
+    /// use burn::tensor::Tensor;
+    /// use lrp_core::{Method, Target};
+    ///
+    /// # let lstm = lrp_core::LstmWeights {
+    /// #     w_x: lrp_core::Matrix::new(1, 4, vec![0.5, 0.1, 0.9, 0.3])?,
+    /// #     w_h: lrp_core::Matrix::new(1, 4, vec![0.2, 0.2, 0.2, 0.2])?,
+    /// #     b: vec![0.0; 4],
+    /// # };
+    /// # let head = lrp_core::Matrix::new(1, 2, vec![1.0, -1.0])?;
+    /// # let params = lrp_core::ModelParams::single_layer(lstm, None, head, vec![0.0, 0.0])?;
+    /// # #[allow(deprecated)]
+    /// # let device = burn::tensor::Device::ndarray();
+    /// # let model = lrp_core::LstmModel::new(&params, &device, lrp_core::Precision::F64)?;
+    /// // `model`: 1 feature, 1 hidden unit, 2 classes, f64 (as in the `LstmModel` example).
+    /// let x = Tensor::<3>::from_floats([[[1.0], [-0.5], [2.0]]], &device);
+    /// let a = model.attribute(x, &Method::GradientTimesInput, &Target::Class(1))?;
+    /// assert_eq!(a.step_scores().dims(), [1, 3]); // (B, T)
+    /// # Ok::<(), lrp_core::LrpError>(())
+    /// ```
     pub fn step_scores(&self) -> Tensor<2> {
         let [b, t, _] = self.scores.dims();
         self.scores.clone().sum_dim(2).reshape([b, t])
@@ -84,6 +160,28 @@ impl Attribution {
     /// Squared L2 norm per time step `(B, T)`: `Σ_e scores[b, t, e]²`. For [`Method::Gradient`]
     /// this is sensitivity analysis as the numpy reference reports it (`Σ_e (∂f_c/∂x_{t,e})²`,
     /// non-negative, in squared logit units per squared input unit).
+    ///
+    /// ```
+    /// use burn::tensor::Tensor;
+    /// use lrp_core::{Method, Target};
+    ///
+    /// # let lstm = lrp_core::LstmWeights {
+    /// #     w_x: lrp_core::Matrix::new(1, 4, vec![0.5, 0.1, 0.9, 0.3])?,
+    /// #     w_h: lrp_core::Matrix::new(1, 4, vec![0.2, 0.2, 0.2, 0.2])?,
+    /// #     b: vec![0.0; 4],
+    /// # };
+    /// # let head = lrp_core::Matrix::new(1, 2, vec![1.0, -1.0])?;
+    /// # let params = lrp_core::ModelParams::single_layer(lstm, None, head, vec![0.0, 0.0])?;
+    /// # #[allow(deprecated)]
+    /// # let device = burn::tensor::Device::ndarray();
+    /// # let model = lrp_core::LstmModel::new(&params, &device, lrp_core::Precision::F64)?;
+    /// // `model`: 1 feature, 1 hidden unit, 2 classes, f64 (as in the `LstmModel` example).
+    /// let x = Tensor::<3>::from_floats([[[1.0], [-0.5], [2.0]]], &device);
+    /// let a = model.attribute(x, &Method::Gradient, &Target::Class(0))?;
+    /// let sa = a.step_squared_norms().try_into_vec_as::<f64>()?; // (B, T) = (1, 3)
+    /// assert!(sa.len() == 3 && sa.iter().all(|&v| v >= 0.0));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn step_squared_norms(&self) -> Tensor<2> {
         let [b, t, _] = self.scores.dims();
         self.scores.clone().square().sum_dim(2).reshape([b, t])
@@ -96,6 +194,34 @@ impl LstmModel {
     /// # Errors
     /// The input errors of [`LstmModel::explain`], a target out of range, a baseline of the
     /// wrong shape, or `steps = 0` for integrated gradients.
+    ///
+    /// ```
+    /// use burn::tensor::Tensor;
+    /// use lrp_core::{Method, Target};
+    ///
+    /// # let lstm = lrp_core::LstmWeights {
+    /// #     w_x: lrp_core::Matrix::new(1, 4, vec![0.5, 0.1, 0.9, 0.3])?,
+    /// #     w_h: lrp_core::Matrix::new(1, 4, vec![0.2, 0.2, 0.2, 0.2])?,
+    /// #     b: vec![0.0; 4],
+    /// # };
+    /// # let head = lrp_core::Matrix::new(1, 2, vec![1.0, -1.0])?;
+    /// # let params = lrp_core::ModelParams::single_layer(lstm, None, head, vec![0.0, 0.0])?;
+    /// # #[allow(deprecated)]
+    /// # let device = burn::tensor::Device::ndarray();
+    /// # let model = lrp_core::LstmModel::new(&params, &device, lrp_core::Precision::F64)?;
+    /// // `model`: 1 feature, 1 hidden unit, 2 classes, f64 (as in the `LstmModel` example).
+    /// let x = Tensor::<3>::from_floats([[[1.0], [-0.5], [2.0]]], &device);
+    /// let gxi = model.attribute(x.clone(), &Method::GradientTimesInput, &Target::Predicted)?;
+    /// let grad = model.attribute(x.clone(), &Method::Gradient, &Target::Predicted)?;
+    /// // Gradient × input is the gradient times the input, value by value.
+    /// let (s, g) = (gxi.scores.try_into_vec_as::<f64>()?, grad.scores.try_into_vec_as::<f64>()?);
+    /// for (t, x_t) in [1.0, -0.5, 2.0].into_iter().enumerate() {
+    ///     assert!((s[t] - g[t] * x_t).abs() < 1e-12);
+    /// }
+    /// let bad = Method::IntegratedGradients { steps: 0, baseline: None };
+    /// assert!(model.attribute(x, &bad, &Target::Predicted).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn attribute(
         &self,
         input: impl Into<Input>,

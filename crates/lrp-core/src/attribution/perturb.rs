@@ -9,6 +9,35 @@ use crate::model::LstmModel;
 use crate::tensor_ops::from_f64;
 
 /// How a removed time step is taken out of the input.
+///
+/// ```
+/// use burn::tensor::Tensor;
+/// use lrp_core::Removal;
+///
+/// # let lstm = lrp_core::LstmWeights {
+/// #     w_x: lrp_core::Matrix::new(1, 4, vec![0.5, 0.1, 0.9, 0.3])?,
+/// #     w_h: lrp_core::Matrix::new(1, 4, vec![0.2, 0.2, 0.2, 0.2])?,
+/// #     b: vec![0.0; 4],
+/// # };
+/// # let head = lrp_core::Matrix::new(1, 2, vec![1.0, -1.0])?;
+/// # let params = lrp_core::ModelParams::single_layer(lstm, None, head, vec![0.0, 0.0])?;
+/// # #[allow(deprecated)]
+/// # let device = burn::tensor::Device::ndarray();
+/// # let model = lrp_core::LstmModel::new(&params, &device, lrp_core::Precision::F64)?;
+/// // `model`: 1 feature, 1 hidden unit, 2 classes, f64 (as in the `LstmModel` example).
+/// let x = Tensor::<3>::from_floats([[[1.0], [-0.5], [2.0]]], &device);
+/// // Two copies: the input unchanged, then with its last step removed.
+/// let removed = [false, false, false, false, false, true];
+/// let masked = model.forward_removed(x.clone(), &removed, 2, Removal::Mask)?;
+/// let masked = masked.try_into_vec_as::<f64>()?; // (N·B, C) = (2, 2)
+/// // Masking a last step is the same as not giving it.
+/// let short = Tensor::<3>::from_floats([[[1.0], [-0.5]]], &device);
+/// let short = model.forward(short)?.try_into_vec_as::<f64>()?;
+/// assert!((masked[2] - short[0]).abs() < 1e-12);
+/// let zeroed = model.forward_removed(x, &removed, 2, Removal::Zero)?;
+/// assert_eq!(zeroed.dims(), [2, 2]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Removal {
     /// The step's input vector (feature vector or embedding row) is set to zeros.
@@ -25,6 +54,33 @@ impl LstmModel {
     /// # Errors
     /// The input errors of [`LstmModel::forward`], or `removed` of a length other than
     /// `copies · B · T`.
+    ///
+    /// ```
+    /// use burn::tensor::Tensor;
+    /// use lrp_core::Removal;
+    ///
+    /// # let lstm = lrp_core::LstmWeights {
+    /// #     w_x: lrp_core::Matrix::new(1, 4, vec![0.5, 0.1, 0.9, 0.3])?,
+    /// #     w_h: lrp_core::Matrix::new(1, 4, vec![0.2, 0.2, 0.2, 0.2])?,
+    /// #     b: vec![0.0; 4],
+    /// # };
+    /// # let head = lrp_core::Matrix::new(1, 2, vec![1.0, -1.0])?;
+    /// # let params = lrp_core::ModelParams::single_layer(lstm, None, head, vec![0.0, 0.0])?;
+    /// # #[allow(deprecated)]
+    /// # let device = burn::tensor::Device::ndarray();
+    /// # let model = lrp_core::LstmModel::new(&params, &device, lrp_core::Precision::F64)?;
+    /// // `model`: 1 feature, 1 hidden unit, 2 classes, f64 (as in the `LstmModel` example).
+    /// let x = Tensor::<3>::from_floats([[[1.0], [-0.5], [2.0]]], &device); // (B, T) = (1, 3)
+    /// // Copy n removes the first n steps: a deletion curve in one pass.
+    /// let removed: Vec<bool> = (0..4).flat_map(|n| (0..3).map(move |t| t < n)).collect();
+    /// let logits = model.forward_removed(x.clone(), &removed, 4, Removal::Zero)?;
+    /// let logits = logits.try_into_vec_as::<f64>()?; // (4, 2)
+    /// let full = model.forward(x.clone())?.try_into_vec_as::<f64>()?;
+    /// assert_eq!(&logits[..2], &full[..]); // copy 0 is the input itself
+    /// // 12 flags are not 3 copies × 1 sample × 3 steps.
+    /// assert!(model.forward_removed(x, &removed, 3, Removal::Zero).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn forward_removed(
         &self,
         input: impl Into<Input>,
@@ -77,6 +133,27 @@ impl LstmModel {
 impl LstmModel {
     /// `(B, T)` row-major, `true` at the steps of `input` that are real (not padding), after the
     /// model's own masking rules.
+    ///
+    /// ```
+    /// use burn::tensor::Tensor;
+    /// use lrp_core::Input;
+    ///
+    /// # let lstm = lrp_core::LstmWeights {
+    /// #     w_x: lrp_core::Matrix::new(1, 4, vec![0.5, 0.1, 0.9, 0.3])?,
+    /// #     w_h: lrp_core::Matrix::new(1, 4, vec![0.2, 0.2, 0.2, 0.2])?,
+    /// #     b: vec![0.0; 4],
+    /// # };
+    /// # let head = lrp_core::Matrix::new(1, 2, vec![1.0, -1.0])?;
+    /// # let params = lrp_core::ModelParams::single_layer(lstm, None, head, vec![0.0, 0.0])?;
+    /// # #[allow(deprecated)]
+    /// # let device = burn::tensor::Device::ndarray();
+    /// # let model = lrp_core::LstmModel::new(&params, &device, lrp_core::Precision::F64)?;
+    /// // `model`: 1 feature, 1 hidden unit, 2 classes, f64 (as in the `LstmModel` example).
+    /// let x = Tensor::<3>::zeros([2, 3, 1], &device);
+    /// let real = model.real_steps(Input::features(x).with_lengths(vec![3, 1]))?;
+    /// assert_eq!(real, vec![true, true, true, true, false, false]); // (B, T) row-major
+    /// # Ok::<(), lrp_core::LrpError>(())
+    /// ```
     ///
     /// # Errors
     /// The input errors of [`LstmModel::forward`].
