@@ -8,7 +8,7 @@
 # $FUZZ_TARGET_DIR (default /var/tmp/lstm-lrp-fuzz-target), never to the workspace's target dir,
 # so the fuzz build cannot change the workspace's burn build. New corpus entries go to
 # $FUZZ_WORK/<target> (default /var/tmp/lstm-lrp-fuzz-corpus), not into the repository; the
-# committed seeds in fuzz/corpus/<target> and the larger shared fixtures are read as extra seeds.
+# committed seeds in fuzz/corpus/<target> and the larger fixtures in fixtures/ are read as extra seeds.
 # --debug-assertions also turns on overflow checks, so arithmetic on sizes read from a file that
 # would wrap silently in release is reported as a crash.
 # Crashes, timeouts and out-of-memory inputs land in fuzz/artifacts/<target>/.
@@ -17,7 +17,7 @@ set -euo pipefail
 secs="${1:-180}"
 shift || true
 root="$(cd "$(dirname "$0")/.." && pwd)"
-fixtures="$root/../shared/fixtures"
+fixtures="$root/fixtures"
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
     targets=(hdf5 pytorch npy zip read_model keras_config)
@@ -30,10 +30,10 @@ work="${FUZZ_WORK:-/var/tmp/lstm-lrp-fuzz-corpus}"
 extra_seeds() {
     local t="$1"
     case "$t" in
-        hdf5) echo "$fixtures/keras2_sentiment_bilstm.hdf5 $fixtures/keras3/a_bilstm_dense.h5 $fixtures/keras3/c_embed_bilstmseq_lstm.weights.h5 $fixtures/keras3/d_masking_bilstm_sum_mlp.h5" ;;
+        hdf5) echo "$fixtures/keras2/keras2_sentiment_bilstm.hdf5 $fixtures/keras3/a_bilstm_dense.h5 $fixtures/keras3/c_embed_bilstmseq_lstm.weights.h5 $fixtures/keras3/d_masking_bilstm_sum_mlp.h5" ;;
         pytorch) echo "$fixtures/pytorch/p1_bilstm_linear.state_dict.pt $fixtures/pytorch/p2_embed_2layer_bilstm_packed.state_dict.pt" ;;
         zip) echo "$fixtures/keras3/a_bilstm_dense.keras $fixtures/keras3/c_embed_bilstmseq_lstm.keras $fixtures/pytorch/p1_bilstm_linear.full_module.pt" ;;
-        read_model) echo "$fixtures/keras2_sentiment_bilstm.hdf5 $fixtures/keras3/d_masking_bilstm_sum_mlp.keras $fixtures/keras3/a_bilstm_dense.weights.h5 $fixtures/pytorch/p1_bilstm_linear.legacy.pt $fixtures/pytorch/p1_bilstm_linear.safetensors" ;;
+        read_model) echo "$fixtures/keras2/keras2_sentiment_bilstm.hdf5 $fixtures/keras3/d_masking_bilstm_sum_mlp.keras $fixtures/keras3/a_bilstm_dense.weights.h5 $fixtures/pytorch/p1_bilstm_linear.legacy.pt $fixtures/pytorch/p1_bilstm_linear.safetensors" ;;
         keras_config) echo "" ;;
         *) echo "" ;;
     esac
