@@ -1,5 +1,6 @@
 //! The one error type of the core: every way a model, an input or a setting can be wrong.
 
+use lrp_model::ModelError;
 use thiserror::Error;
 
 /// Everything that can go wrong when building a model or explaining an input.
@@ -25,43 +26,10 @@ use thiserror::Error;
 #[derive(Debug, Clone, PartialEq, Error)]
 #[non_exhaustive]
 pub enum LrpError {
-    /// A parameter array does not have the shape its role requires.
-    #[error("parameter `{name}` has shape {actual:?}, expected {expected:?}")]
-    ParamShape {
-        /// Which parameter, e.g. `lstm[0].forward.w_h`.
-        name: String,
-        /// The shape the model structure requires.
-        expected: Vec<usize>,
-        /// The shape that was given.
-        actual: Vec<usize>,
-    },
-    /// A parameter's data length does not match its declared shape.
-    #[error(
-        "parameter `{name}` declares shape {shape:?} ({expected} values) but holds {actual} values"
-    )]
-    ParamLength {
-        /// Which parameter.
-        name: String,
-        /// The declared shape.
-        shape: Vec<usize>,
-        /// Number of values the shape implies.
-        expected: usize,
-        /// Number of values present.
-        actual: usize,
-    },
-    /// A parameter holds NaN or an infinity.
-    #[error("parameter `{name}` holds a non-finite value ({value}) at flat index {index}")]
-    ParamNotFinite {
-        /// Which parameter.
-        name: String,
-        /// Flat (row-major) index of the first bad value.
-        index: usize,
-        /// The value itself.
-        value: f64,
-    },
-    /// The model description is not one the library can run (e.g. no LSTM layer).
-    #[error("invalid model: {0}")]
-    InvalidModel(String),
+    /// The model description is inconsistent or unsupported (a shape, a non-finite parameter,
+    /// an architecture the library cannot explain).
+    #[error(transparent)]
+    Model(#[from] ModelError),
     /// The input tensor has the wrong number of dimensions.
     #[error("input has {actual} dimensions, expected {expected} ({layout})")]
     InputRank {
@@ -140,9 +108,6 @@ pub enum LrpError {
         /// What the domain is.
         reason: &'static str,
     },
-    /// The model uses a feature this version cannot explain.
-    #[error("unsupported: {0}")]
-    Unsupported(String),
     /// A tensor could not be read back from the device.
     #[error("device error: {0}")]
     Device(String),

@@ -50,7 +50,6 @@ mod explain;
 mod forward;
 mod input;
 mod model;
-pub mod params;
 mod relevance;
 mod rules;
 mod tensor_ops;
@@ -61,7 +60,9 @@ pub use error::{LrpError, Result};
 pub use explain::{Explanation, HostExplanation, LayerOutputs};
 pub use input::{Input, Padding};
 pub use model::LstmModel;
-pub use params::{
+/// The canonical model description ([`lrp_model`]), re-exported.
+pub use lrp_model as params;
+pub use lrp_model::{ModelError, 
     Activation, DenseLayer, GateActivation, InputLayer, LstmLayer, LstmWeights, Matrix, MergeMode,
     ModelParams,
 };

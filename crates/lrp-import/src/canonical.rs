@@ -11,11 +11,12 @@
 //!
 //! Any float dtype is accepted and converted exactly to `f64`.
 
-use lrp_core::{LstmWeights, Matrix, ModelParams};
+use lrp_model::{LstmWeights, Matrix, ModelParams};
 use safetensors::SafeTensors;
 
 use crate::error::{ImportError, Result};
-use crate::safetensors_io::{HostArray, float_array, has, parse};
+use crate::HostArray;
+use crate::formats::safetensors::{float_array, has, parse};
 
 /// Reads a model in the canonical layout from safetensors bytes.
 pub fn read_canonical(bytes: &[u8]) -> Result<ModelParams> {

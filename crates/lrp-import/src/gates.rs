@@ -16,7 +16,7 @@
 //! `(inputs, 4H)` (Keras, `x W`) or `(4H, inputs)` (PyTorch, ONNX, Arras, `W x`); two-bias
 //! layouts (input and recurrent bias) are summed.
 
-use lrp_core::{LstmWeights, Matrix};
+use lrp_model::{LstmWeights, Matrix};
 
 use crate::error::{ImportError, Result};
 

@@ -1,10 +1,22 @@
-//! Reading any supported model file, its format detected from the content.
+//! Reading any supported model file, its format detected from the content by [`crate::sniff`].
+//!
+//! Each file is read once: HDF5 and safetensors files whole into memory, a zip archive through
+//! its central directory (a `.keras` archive's entries once each). A PyTorch checkpoint is
+//! handed to `pytorch-reader` by path, which opens it itself; for a zip checkpoint that means
+//! its central directory (a few KB) is read twice, once here to tell it from a `.keras` archive.
+
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::Path;
 
 use crate::error::{ImportError, Result};
+use crate::formats::safetensors::{self as st, parse};
+use crate::formats::torch;
+use crate::formats::zip::Archive;
 use crate::report::{ImportReport, ImportedModel, describe_layers};
-use crate::safetensors_io::{self, HostArray};
+use crate::sniff::{FileKind, read_prefix, sniff};
 use crate::torch_model::{TorchModules, read_torch_state_dict};
-use crate::{canonical, keras, pytorch};
+use crate::{canonical, keras};
 
 /// The model file formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,143 +67,221 @@ pub struct LoadOptions {
     pub torch: TorchModules,
 }
 
-const HDF5_SIGNATURE: &[u8] = b"\x89HDF\r\n\x1a\n";
-
-fn is_hdf5(bytes: &[u8]) -> bool {
-    // The superblock may follow a user block of 512, 1024, … bytes.
-    [0usize, 512, 1024, 2048, 4096]
-        .iter()
-        .any(|&o| bytes.get(o..o + 8) == Some(HDF5_SIGNATURE))
+/// An open model file: its handle, length and first bytes.
+struct Opened {
+    file: File,
+    path: String,
+    len: u64,
+    prefix: Vec<u8>,
 }
 
-fn is_zip(bytes: &[u8]) -> bool {
-    bytes.starts_with(b"PK\x03\x04") || bytes.starts_with(b"PK\x05\x06")
+impl Opened {
+    fn new(path: &Path) -> Result<Self> {
+        let io = |source| ImportError::Io {
+            path: path.display().to_string(),
+            source,
+        };
+        let mut file = File::open(path).map_err(io)?;
+        let len = file.metadata().map_err(io)?.len();
+        let prefix = read_prefix(&mut file).map_err(io)?;
+        Ok(Self {
+            file,
+            path: path.display().to_string(),
+            len,
+            prefix,
+        })
+    }
+
+    fn io(&self, source: std::io::Error) -> ImportError {
+        ImportError::Io {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    /// The whole file: the prefix already read, then the rest.
+    fn into_bytes(mut self) -> Result<Vec<u8>> {
+        let mut bytes = std::mem::take(&mut self.prefix);
+        let rest = usize::try_from(self.len).unwrap_or(0).saturating_sub(bytes.len());
+        bytes.reserve_exact(rest);
+        // `take` bounds the read by the length measured at open (a growing file adds nothing).
+        let budget = self.len.saturating_sub(bytes.len() as u64);
+        (&mut self.file)
+            .take(budget)
+            .read_to_end(&mut bytes)
+            .map_err(|e| self.io(e))?;
+        Ok(bytes)
+    }
+
+    /// The file as a zip archive (its central directory read, no entry yet).
+    fn into_archive(mut self) -> Result<Archive<File>> {
+        self.file.seek(SeekFrom::Start(0)).map_err(|e| self.io(e))?;
+        Ok(Archive::new(self.file)?)
+    }
 }
 
-fn is_safetensors(bytes: &[u8]) -> bool {
-    let Some(len) = bytes.get(..8) else {
-        return false;
-    };
-    let n = u64::from_le_bytes(len.try_into().expect("8 bytes"));
-    n >= 2 && n.saturating_add(8) <= bytes.len() as u64 && bytes.get(8) == Some(&b'{')
+/// The format of a safetensors model file.
+fn safetensors_format(bytes: &[u8]) -> Result<ModelFormat> {
+    let file = parse(bytes)?;
+    if canonical::is_canonical(&file) {
+        return Ok(ModelFormat::Canonical);
+    }
+    if file.names().iter().any(|n| n.ends_with("weight_ih_l0")) {
+        return Ok(ModelFormat::TorchSafetensors);
+    }
+    Err(ImportError::Format(format!(
+        "a safetensors file that is neither in the canonical layout (w_x, w_h, b, w_dense) \
+         nor a PyTorch LSTM state dict (…weight_ih_l0); it holds: {}",
+        st::names(&file)
+    )))
+}
+
+fn unrecognised() -> ImportError {
+    ImportError::Format(
+        "unrecognised model file: not safetensors, HDF5 (Keras), a .keras zip, or a PyTorch \
+         torch.save file"
+            .into(),
+    )
 }
 
 /// Detects a model file's format from its content.
-pub fn detect_format(bytes: &[u8]) -> Result<ModelFormat> {
-    if is_hdf5(bytes) {
-        return Ok(ModelFormat::KerasH5);
+///
+/// ```
+/// use lrp_import::{ModelFormat, detect_format};
+///
+/// assert_eq!(detect_format("../../fixtures/keras3/a_bilstm_dense.keras")?, ModelFormat::Keras);
+/// assert_eq!(detect_format("../../fixtures/pytorch/p1_bilstm_linear.legacy.pt")?, ModelFormat::TorchPt);
+/// # Ok::<(), lrp_import::ImportError>(())
+/// ```
+pub fn detect_format(path: impl AsRef<Path>) -> Result<ModelFormat> {
+    let opened = Opened::new(path.as_ref())?;
+    match sniff(&opened.prefix, Some(opened.len)) {
+        FileKind::Hdf5 => Ok(ModelFormat::KerasH5),
+        FileKind::TorchLegacy => Ok(ModelFormat::TorchPt),
+        FileKind::Zip => zip_format(&opened.into_archive()?),
+        FileKind::Safetensors => safetensors_format(&opened.into_bytes()?),
+        _ => Err(unrecognised()),
     }
-    if is_zip(bytes) {
-        let archive =
-            crate::zip::Archive::parse(bytes).map_err(|e| ImportError::Format(e.to_string()))?;
-        if archive.find("config.json").is_some() {
-            return Ok(ModelFormat::Keras);
-        }
-        if archive
-            .entries()
-            .iter()
-            .any(|e| e.name.ends_with("data.pkl"))
-        {
-            return Ok(ModelFormat::TorchPt);
-        }
-        return Err(ImportError::Format(
-            "a zip archive that is neither a .keras model (no config.json) nor a torch.save \
-             file (no data.pkl)"
-                .into(),
-        ));
+}
+
+fn zip_format(archive: &Archive<File>) -> Result<ModelFormat> {
+    if keras::is_keras_archive(archive) {
+        return Ok(ModelFormat::Keras);
     }
-    if pytorch::is_torch_file(bytes) {
+    if archive.names().iter().any(|n| n.ends_with("data.pkl")) {
         return Ok(ModelFormat::TorchPt);
     }
-    if is_safetensors(bytes) {
-        let st = safetensors_io::parse(bytes)?;
-        if canonical::is_canonical(&st) {
-            return Ok(ModelFormat::Canonical);
-        }
-        if st.names().iter().any(|n| n.ends_with("weight_ih_l0")) {
-            return Ok(ModelFormat::TorchSafetensors);
-        }
-        return Err(ImportError::Format(format!(
-            "a safetensors file that is neither in the canonical layout (w_x, w_h, b, w_dense) \
-             nor a PyTorch LSTM state dict (…weight_ih_l0); it holds: {}",
-            safetensors_io::names(&st)
-        )));
-    }
     Err(ImportError::Format(
-        "unrecognised model file: not safetensors, HDF5 (Keras), a .keras zip, or a PyTorch \
-         torch.save file"
+        "a zip archive that is neither a .keras model (no config.json) nor a torch.save file \
+         (no data.pkl)"
             .into(),
     ))
 }
 
-/// Reads a model from a file's bytes.
-pub fn read_model(bytes: Vec<u8>, options: &LoadOptions) -> Result<ImportedModel> {
+/// Reads a model file, its format detected from the content unless `options.format` says it.
+///
+/// ```
+/// use lrp_import::{LoadOptions, read_model};
+///
+/// let imported = read_model("../../fixtures/keras3/b_lstm_softmax.keras", &LoadOptions::default())?;
+/// assert_eq!(imported.params.num_classes(), imported.params.head()[0].w.cols());
+/// println!("{}", imported.report); // format, layers, conversions
+/// # Ok::<(), lrp_import::ImportError>(())
+/// ```
+pub fn read_model(path: impl AsRef<Path>, options: &LoadOptions) -> Result<ImportedModel> {
+    let path = path.as_ref();
+    let opened = Opened::new(path)?;
+    let kind = sniff(&opened.prefix, Some(opened.len));
     let format = match options.format {
         Some(f) => f,
-        None => detect_format(&bytes)?,
+        None => match kind {
+            FileKind::Hdf5 => ModelFormat::KerasH5,
+            FileKind::TorchLegacy => ModelFormat::TorchPt,
+            FileKind::Zip => {
+                let mut archive = opened.into_archive()?;
+                return match zip_format(&archive)? {
+                    ModelFormat::Keras => keras::read_keras(&mut archive),
+                    _ => read_torch(path, options),
+                };
+            }
+            FileKind::Safetensors => {
+                let bytes = opened.into_bytes()?;
+                let format = safetensors_format(&bytes)?;
+                return read_safetensors(&bytes, format, options);
+            }
+            _ => return Err(unrecognised()),
+        },
     };
     match format {
-        ModelFormat::Canonical => {
-            let params = canonical::read_canonical(&bytes)?;
-            Ok(ImportedModel {
-                report: ImportReport {
-                    format: "canonical safetensors (w_x, w_h, b, …)".into(),
-                    layers: describe_layers(&params),
-                    conversions: vec![
-                        "none: already in the canonical layout (gate order i, f, c, o)".into(),
-                    ],
-                    notes: vec![],
-                },
-                params,
-            })
+        ModelFormat::Keras => keras::read_keras(&mut opened.into_archive()?),
+        ModelFormat::KerasH5 => keras::read_h5(opened.into_bytes()?, options.keras_config.as_deref()),
+        ModelFormat::KerasWeights => {
+            keras::read_weights_h5(opened.into_bytes()?, options.keras_config.as_deref())
         }
-        ModelFormat::Keras => keras::read_keras(&bytes),
-        ModelFormat::KerasH5 => keras::read_h5(bytes, options.keras_config.as_deref()),
-        ModelFormat::KerasWeights => keras::read_weights_h5(bytes, options.keras_config.as_deref()),
         ModelFormat::TorchPt => {
-            let sd =
-                pytorch::read_state_dict(&bytes).map_err(|e| ImportError::Format(e.to_string()))?;
-            let tensors = sd
-                .tensors
-                .into_iter()
-                .map(|(k, t)| {
-                    (
-                        k,
-                        HostArray {
-                            shape: t.shape,
-                            data: t.data,
-                        },
-                    )
-                })
-                .collect();
-            read_torch_state_dict(
-                tensors,
-                &options.torch,
-                "PyTorch state dict (torch.save)".into(),
-            )
+            drop(opened);
+            read_torch(path, options)
         }
-        ModelFormat::TorchSafetensors => {
-            let st = safetensors_io::parse(&bytes)?;
-            let mut names: Vec<String> = st.names().into_iter().map(String::from).collect();
-            names.sort();
-            let tensors = names
-                .into_iter()
-                .map(|n| safetensors_io::float_array(&st, &n).map(|a| (n, a)))
-                .collect::<Result<Vec<_>>>()?;
-            read_torch_state_dict(
-                tensors,
-                &options.torch,
-                "PyTorch state dict (safetensors)".into(),
-            )
+        ModelFormat::Canonical | ModelFormat::TorchSafetensors => {
+            read_safetensors(&opened.into_bytes()?, format, options)
         }
     }
 }
 
-/// The model configuration JSON from a `.keras` archive or a `config.json` file's bytes.
-pub fn keras_config_from_file(bytes: &[u8]) -> Result<String> {
-    if is_zip(bytes) {
-        return Ok(keras::open_archive(bytes)?.config);
+fn read_torch(path: &Path, options: &LoadOptions) -> Result<ImportedModel> {
+    let tensors = torch::read_state_dict(path)?;
+    read_torch_state_dict(
+        tensors,
+        &options.torch,
+        "PyTorch state dict (torch.save)".into(),
+    )
+}
+
+fn read_safetensors(
+    bytes: &[u8],
+    format: ModelFormat,
+    options: &LoadOptions,
+) -> Result<ImportedModel> {
+    if format == ModelFormat::Canonical {
+        let params = canonical::read_canonical(bytes)?;
+        return Ok(ImportedModel {
+            report: ImportReport {
+                format: "canonical safetensors (w_x, w_h, b, …)".into(),
+                layers: describe_layers(&params),
+                conversions: vec![
+                    "none: already in the canonical layout (gate order i, f, c, o)".into(),
+                ],
+                notes: vec![],
+            },
+            params,
+        });
     }
-    String::from_utf8(bytes.to_vec())
+    let file = parse(bytes)?;
+    let mut names: Vec<String> = file.names().into_iter().map(String::from).collect();
+    names.sort();
+    let tensors = names
+        .into_iter()
+        .map(|n| st::float_array(&file, &n).map(|a| (n, a)))
+        .collect::<Result<Vec<_>>>()?;
+    read_torch_state_dict(
+        tensors,
+        &options.torch,
+        "PyTorch state dict (safetensors)".into(),
+    )
+}
+
+/// The model configuration JSON from a `.keras` archive or a `config.json` file.
+///
+/// ```
+/// let json = lrp_import::keras_config_from_file("../../fixtures/keras3/a_bilstm_dense.keras")?;
+/// assert!(json.contains("\"Bidirectional\""));
+/// # Ok::<(), lrp_import::ImportError>(())
+/// ```
+pub fn keras_config_from_file(path: impl AsRef<Path>) -> Result<String> {
+    let opened = Opened::new(path.as_ref())?;
+    if sniff(&opened.prefix, Some(opened.len)) == FileKind::Zip {
+        return keras::archive_config(&mut opened.into_archive()?);
+    }
+    String::from_utf8(opened.into_bytes()?)
         .map_err(|_| ImportError::Format("the Keras configuration is not UTF-8 text".into()))
 }

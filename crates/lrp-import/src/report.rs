@@ -1,6 +1,6 @@
 //! What an importer found and did: for `lstm-lrp inspect` and for users checking an import.
 
-use lrp_core::ModelParams;
+use lrp_model::ModelParams;
 
 /// A model read from a file, with an account of the conversion.
 #[derive(Debug, Clone, PartialEq)]
@@ -50,7 +50,7 @@ impl core::fmt::Display for ImportReport {
 
 /// One line describing each layer of `params`.
 pub fn describe_layers(params: &ModelParams) -> Vec<String> {
-    use lrp_core::{Activation, InputLayer, MergeMode};
+    use lrp_model::{Activation, InputLayer, MergeMode};
     let mut lines = Vec::new();
     match params.input() {
         InputLayer::Features { size, mask_value } => lines.push(match mask_value {

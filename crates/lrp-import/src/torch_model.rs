@@ -18,7 +18,7 @@
 
 use std::collections::BTreeMap;
 
-use lrp_core::{Activation, DenseLayer, InputLayer, LstmLayer, Matrix, MergeMode, ModelParams};
+use lrp_model::{Activation, DenseLayer, InputLayer, LstmLayer, Matrix, MergeMode, ModelParams};
 
 use crate::HostArray;
 use crate::error::{ImportError, Result};

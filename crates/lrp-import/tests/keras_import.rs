@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use lrp_core::{GateActivation, InputLayer, MergeMode, ModelParams};
+use lrp_model::{GateActivation, InputLayer, MergeMode, ModelParams};
 use lrp_import::{ImportError, LoadOptions, ModelFormat, detect_format, read_model};
 
 fn fixture(rel: &str) -> Vec<u8> {
@@ -53,7 +53,7 @@ fn keras3_architectures_are_read() {
 
     let b = load("keras3/b_lstm_softmax.keras");
     assert!(b.lstm()[0].backward.is_none());
-    assert_eq!(b.head()[0].activation, lrp_core::Activation::Softmax);
+    assert_eq!(b.head()[0].activation, lrp_model::Activation::Softmax);
 
     let c = load("keras3/c_embed_bilstmseq_lstm.keras");
     assert!(

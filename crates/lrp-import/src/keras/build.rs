@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use lrp_core::{
+use lrp_model::{
     Activation, DenseLayer, GateActivation, InputLayer, LstmLayer, LstmWeights, Matrix, MergeMode,
     ModelParams,
 };

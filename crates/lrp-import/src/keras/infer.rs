@@ -9,13 +9,13 @@
 //! Embedding or Masking layer (whose padding settings the weights do not record). It assumes
 //! Keras' default LSTM activations (tanh, sigmoid) and says so in the report.
 
-use lrp_core::{
+use lrp_model::{
     DenseLayer, GateActivation, InputLayer, LstmLayer, LstmWeights, Matrix, MergeMode, ModelParams,
 };
 
 use crate::HostArray;
 use crate::error::{ImportError, Result};
-use crate::hdf5::File;
+use crate::formats::hdf5::Hdf5File as File;
 use crate::report::{ImportReport, ImportedModel, describe_layers};
 
 fn ambiguous(why: impl AsRef<str>) -> ImportError {
@@ -27,23 +27,11 @@ fn ambiguous(why: impl AsRef<str>) -> ImportError {
 }
 
 fn array(file: &File, path: &str) -> Result<HostArray<f64>> {
-    let ds = file
-        .dataset(path)
-        .map_err(|e| ImportError::Format(format!("HDF5 `{path}`: {e}")))?;
-    Ok(HostArray {
-        shape: ds.shape().to_vec(),
-        data: ds
-            .read_f64()
-            .map_err(|e| ImportError::Format(format!("HDF5 `{path}`: {e}")))?,
-    })
+    Ok(file.read_floats(path)?)
 }
 
 fn count(file: &File, path: &str) -> Result<usize> {
-    Ok(file
-        .group(path)
-        .and_then(|g| g.members())
-        .map_err(|e| ImportError::Format(format!("HDF5 `{path}`: {e}")))?
-        .len())
+    Ok(file.members(path)?.len())
 }
 
 fn direction(file: &File, vars: &str) -> Result<LstmWeights> {
@@ -107,13 +95,7 @@ fn permutations(n: usize) -> Vec<Vec<usize>> {
 
 /// Infers the model of a Keras 3 weight tree (see the module documentation).
 pub(crate) fn infer(file: &File, format: String) -> Result<ImportedModel> {
-    let keys: Vec<String> = file
-        .group("/layers")
-        .and_then(|g| g.members())
-        .map_err(|e| ImportError::Format(format!("no Keras layer tree (`/layers`): {e}")))?
-        .into_iter()
-        .map(|(k, _)| k)
-        .collect();
+    let keys: Vec<String> = file.members("/layers")?;
     let base = |k: &str| -> String {
         match k.rsplit_once('_') {
             Some((b, n)) if n.chars().all(|c| c.is_ascii_digit()) && !n.is_empty() => b.into(),

@@ -12,28 +12,20 @@ mod config;
 pub(crate) mod infer;
 mod weights;
 
+use std::io::{Read, Seek};
+
 use crate::error::{ImportError, Result};
-use crate::hdf5::{AttrValue, File};
+use crate::formats::hdf5::Hdf5File as File;
+use crate::formats::zip::Archive;
 use crate::report::ImportedModel;
-use crate::zip::Archive;
 use build::KerasVersion;
 use weights::Layout;
 
-fn hdf5(bytes: Vec<u8>, what: &str) -> Result<File> {
-    File::from_bytes(bytes).map_err(|e| ImportError::Format(format!("{what}: {e}")))
-}
-
+/// A scalar string attribute of the root group.
 fn string_attr(file: &File, name: &str) -> Result<Option<String>> {
-    let root = file
-        .root()
-        .map_err(|e| ImportError::Format(format!("HDF5 root group: {e}")))?;
-    match root
-        .attribute(name)
-        .map_err(|e| ImportError::Format(format!("HDF5 attribute `{name}`: {e}")))?
-    {
-        Some(AttrValue::Strings(mut s)) if s.len() == 1 => Ok(s.pop()),
-        _ => Ok(None),
-    }
+    Ok(file
+        .string_attribute("/", name)?
+        .and_then(|mut s| if s.len() == 1 { s.pop() } else { None }))
 }
 
 /// The config.json (and metadata.json's keras version) of a `.keras` archive, and its
@@ -45,27 +37,25 @@ pub(crate) struct KerasArchive {
     pub weights: Vec<u8>,
 }
 
-/// Opens a `.keras` zip archive.
-pub(crate) fn open_archive(bytes: &[u8]) -> Result<KerasArchive> {
-    let archive =
-        Archive::parse(bytes).map_err(|e| ImportError::Format(format!(".keras file: {e}")))?;
-    let entry = |name: &str| -> Result<Vec<u8>> {
-        let e = archive.find(name).ok_or_else(|| {
-            ImportError::Format(format!(
-                ".keras file: the archive has no `{name}` (is it a Keras 3 model saved with model.save?)"
-            ))
-        })?;
-        Ok(archive
-            .read(e)
-            .map_err(|e| ImportError::Format(format!(".keras file: {e}")))?
-            .into_owned())
-    };
-    let config = String::from_utf8(entry("config.json")?)
-        .map_err(|_| ImportError::Format(".keras file: config.json is not UTF-8".into()))?;
-    let weights = entry("model.weights.h5")?;
+/// Whether a zip archive is a `.keras` model (it has a `config.json`).
+pub(crate) fn is_keras_archive<R: Read + Seek>(archive: &Archive<R>) -> bool {
+    archive.contains("config.json")
+}
+
+/// Reads the configuration of a `.keras` archive.
+pub(crate) fn archive_config<R: Read + Seek>(archive: &mut Archive<R>) -> Result<String> {
+    String::from_utf8(archive.read("config.json")?)
+        .map_err(|_| ImportError::Format(".keras file: config.json is not UTF-8".into()))
+}
+
+/// Reads the parts of a `.keras` archive: configuration, weights, Keras version.
+pub(crate) fn open_archive<R: Read + Seek>(archive: &mut Archive<R>) -> Result<KerasArchive> {
+    let config = archive_config(archive)?;
+    let weights = archive.read("model.weights.h5")?;
+    // metadata.json is optional: without it, Keras 3 is assumed (the format is Keras 3's).
     let keras_version = archive
-        .find("metadata.json")
-        .and_then(|e| archive.read(e).ok())
+        .read("metadata.json")
+        .ok()
         .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
         .and_then(|m| m.get("keras_version")?.as_str().map(String::from))
         .unwrap_or_else(|| String::from("3"));
@@ -77,11 +67,11 @@ pub(crate) fn open_archive(bytes: &[u8]) -> Result<KerasArchive> {
     })
 }
 
-/// Reads a Keras 3 `.keras` file.
-pub fn read_keras(bytes: &[u8]) -> Result<ImportedModel> {
-    let archive = open_archive(bytes)?;
+/// Reads a Keras 3 `.keras` archive.
+pub fn read_keras<R: Read + Seek>(archive: &mut Archive<R>) -> Result<ImportedModel> {
+    let archive = open_archive(archive)?;
     let specs = config::parse_model_config(&archive.config)?;
-    let file = hdf5(archive.weights, ".keras model.weights.h5")?;
+    let file = File::from_bytes(archive.weights)?;
     build::build(
         &specs,
         &Layout::Tree { file: &file },
@@ -94,9 +84,9 @@ pub fn read_keras(bytes: &[u8]) -> Result<ImportedModel> {
 /// it has no `model_config` but a Keras 3 layer tree — a `.weights.h5` file, with `config` (the
 /// model configuration JSON) if given.
 pub fn read_h5(bytes: Vec<u8>, config: Option<&str>) -> Result<ImportedModel> {
-    let file = hdf5(bytes, "HDF5 file")?;
+    let file = File::from_bytes(bytes)?;
     let Some(model_config) = string_attr(&file, "model_config")? else {
-        if file.group("/layers").is_ok() {
+        if file.has_group("/layers") {
             return read_tree(file, config, "Keras 3 .weights.h5".into());
         }
         return Err(ImportError::Format(
@@ -108,7 +98,7 @@ pub fn read_h5(bytes: Vec<u8>, config: Option<&str>) -> Result<ImportedModel> {
     let keras_version = string_attr(&file, "keras_version")?.unwrap_or_default();
     let version = KerasVersion::from_version_string(&keras_version);
     let specs = config::parse_model_config(config.unwrap_or(&model_config))?;
-    let base = if file.group("/model_weights").is_ok() {
+    let base = if file.has_group("/model_weights") {
         "/model_weights".to_string()
     } else {
         String::new()
@@ -125,7 +115,7 @@ pub fn read_h5(bytes: Vec<u8>, config: Option<&str>) -> Result<ImportedModel> {
 /// `config.json` of a `.keras` file); without it the architecture is inferred from the layer
 /// tree when that is unambiguous ([`infer`]), else an error asks for it.
 pub fn read_weights_h5(bytes: Vec<u8>, config: Option<&str>) -> Result<ImportedModel> {
-    let file = hdf5(bytes, ".weights.h5 file")?;
+    let file = File::from_bytes(bytes)?;
     read_tree(file, config, "Keras 3 .weights.h5".into())
 }
 

@@ -11,7 +11,7 @@
 
 use crate::HostArray;
 use crate::error::{ImportError, Result};
-use crate::hdf5::{AttrValue, File, Group};
+use crate::formats::hdf5::Hdf5File as File;
 
 /// One weight array with the name Keras gave it.
 #[derive(Debug, Clone, PartialEq)]
@@ -29,41 +29,23 @@ pub(crate) enum Layout<'a> {
     Tree { file: &'a File },
 }
 
-fn hdf5_error(path: &str, e: crate::hdf5::Hdf5Error) -> ImportError {
-    ImportError::Format(format!("HDF5 `{path}`: {e}"))
-}
-
 fn read(file: &File, path: &str) -> Result<Weight> {
-    let ds = file.dataset(path).map_err(|e| hdf5_error(path, e))?;
-    let data = ds.read_f64().map_err(|e| hdf5_error(path, e))?;
     Ok(Weight {
         path: path.to_string(),
-        array: HostArray {
-            shape: ds.shape().to_vec(),
-            data,
-        },
+        array: file.read_floats(path)?,
     })
 }
 
-/// A string-list attribute, joined from Keras' `name0`, `name1`, … chunks when split.
-pub(crate) fn string_list(group: &Group<'_>, name: &str) -> Result<Option<Vec<String>>> {
-    let attr = |n: &str| {
-        group
-            .attribute(n)
-            .map_err(|e| hdf5_error(&format!("{}@{n}", group.path()), e))
-    };
-    let as_strings = |v: AttrValue| match v {
-        AttrValue::Strings(s) => s,
-        // An empty list is stored as an empty float array.
-        _ => Vec::new(),
-    };
-    if let Some(v) = attr(name)? {
-        return Ok(Some(as_strings(v)));
+/// A string-list attribute of group `path`, joined from Keras' `name0`, `name1`, … chunks when
+/// split.
+pub(crate) fn string_list(file: &File, path: &str, name: &str) -> Result<Option<Vec<String>>> {
+    if let Some(v) = file.string_attribute(path, name)? {
+        return Ok(Some(v));
     }
     let mut all = Vec::new();
     let mut chunk = 0;
-    while let Some(v) = attr(&format!("{name}{chunk}"))? {
-        all.extend(as_strings(v));
+    while let Some(v) = file.string_attribute(path, &format!("{name}{chunk}"))? {
+        all.extend(v);
         chunk += 1;
     }
     Ok((chunk > 0).then_some(all))
@@ -76,12 +58,12 @@ impl Layout<'_> {
         match self {
             Layout::Legacy { file, base } => {
                 let group_path = format!("{base}/{name}");
-                let group = file.group(&group_path).map_err(|_| {
-                    ImportError::Format(format!(
+                if !file.has_group(&group_path) {
+                    return Err(ImportError::Format(format!(
                         "no weights for layer `{name}`: the file has no group `{group_path}`"
-                    ))
-                })?;
-                let names = string_list(&group, "weight_names")?.ok_or_else(|| {
+                    )));
+                }
+                let names = string_list(file, &group_path, "weight_names")?.ok_or_else(|| {
                     ImportError::Format(format!("`{group_path}` has no `weight_names` attribute"))
                 })?;
                 names
@@ -92,7 +74,7 @@ impl Layout<'_> {
             Layout::Tree { file } => {
                 let key = tree_key(class, occurrence);
                 let base = format!("/layers/{key}");
-                if file.group(&base).is_err() {
+                if !file.has_group(&base) {
                     return Err(ImportError::Format(format!(
                         "no weights for layer `{name}` ({class}): the file has no group `{base}`"
                     )));
@@ -107,8 +89,7 @@ impl Layout<'_> {
                 };
                 let mut weights = Vec::new();
                 for vars in sub {
-                    let group = file.group(&vars).map_err(|e| hdf5_error(&vars, e))?;
-                    let count = group.members().map_err(|e| hdf5_error(&vars, e))?.len();
+                    let count = file.members(&vars)?.len();
                     for i in 0..count {
                         weights.push(read(file, &format!("{vars}/{i}"))?);
                     }

@@ -1,34 +1,78 @@
 //! NumPy `.npy` arrays (format versions 1, 2 and 3): reading any numeric dtype into `f64` or
-//! `i64` host arrays, and writing `f64`/`i64` arrays.
+//! `i64` host arrays, whole or by rows, and writing `f64`/`i64` arrays.
 //!
-//! Reading never trusts the header: the byte size the shape implies is computed with overflow
-//! checks and compared with the bytes present before anything is allocated.
+//! Written by hand on purpose: the maintained npy crates (`npyz`, `ndarray-npy`) allocate from
+//! the header's untrusted length and shape fields (a 160-byte file asked for 512 GiB). Here the
+//! byte size the shape implies is computed with overflow checks and compared with the bytes
+//! present before anything is allocated, and [`RowReader`] streams rows of arrays larger than
+//! memory.
 
-use crate::error::{ImportError, Result};
-use crate::safetensors_io::HostArray;
+use thiserror::Error;
+
+use crate::HostArray;
+use crate::formats::dtype::{self, ElementType, Endian};
+
+/// What can be wrong with a `.npy` file.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum NpyError {
+    /// The header is malformed (magic, version, dict literal, shape entries).
+    #[error("invalid .npy file: {0}")]
+    Header(String),
+    /// The dtype is not a number type we read (complex, strings, objects, …).
+    #[error("invalid .npy file: unsupported dtype '{0}' (expected a float, integer or bool type)")]
+    Dtype(String),
+    /// The shape's element count overflows.
+    #[error("invalid .npy file: shape {0:?} overflows")]
+    Overflow(Vec<usize>),
+    /// The data is shorter than the shape says.
+    #[error("invalid .npy file: shape {shape:?} needs {need} bytes of data but the file has {have}")]
+    Truncated {
+        /// The declared shape.
+        shape: Vec<usize>,
+        /// Bytes the shape needs.
+        need: u64,
+        /// Bytes present after the header.
+        have: u64,
+    },
+    /// Integers were asked for, the array holds floats.
+    #[error("expected an integer array, found floats")]
+    NotIntegers,
+    /// An unsigned value does not fit in `i64`.
+    #[error("the .npy array holds {0}, which does not fit in a 64-bit signed integer")]
+    TooLarge(u64),
+    /// A Fortran-ordered array cannot be read by rows.
+    #[error("Fortran-ordered arrays cannot be read by rows (save with np.ascontiguousarray)")]
+    FortranOrder,
+    /// Rows outside the array were asked for.
+    #[error("rows {start}..{end} of an array with {rows}")]
+    Rows {
+        /// First row asked for.
+        start: usize,
+        /// One past the last row asked for.
+        end: usize,
+        /// Rows in the array.
+        rows: usize,
+    },
+    /// Reading the file failed.
+    #[error("reading the .npy array: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+type Result<T, E = NpyError> = core::result::Result<T, E>;
 
 const MAGIC: &[u8] = b"\x93NUMPY";
 
-/// The element types `.npy` files can hold that we read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    Float,
-    Int,
-    Unsigned,
-    Bool,
-}
-
 #[derive(Debug, Clone, PartialEq)]
 struct Header {
-    kind: Kind,
-    size: usize,
-    big_endian: bool,
+    ty: ElementType,
+    endian: Endian,
     fortran_order: bool,
     shape: Vec<usize>,
 }
 
-fn format_error(msg: impl Into<String>) -> ImportError {
-    ImportError::Format(format!("invalid .npy file: {}", msg.into()))
+fn format_error(msg: impl Into<String>) -> NpyError {
+    NpyError::Header(msg.into())
 }
 
 /// Whether the bytes start like a `.npy` file.
@@ -70,13 +114,12 @@ fn parse_header(bytes: &[u8]) -> Result<(Header, &[u8])> {
         .ok_or_else(|| format_error("header has no 'fortran_order'"))?;
     let shape_text =
         dict_value(text, "shape").ok_or_else(|| format_error("header has no 'shape'"))?;
-    let (kind, size, big_endian) = parse_descr(descr)?;
+    let (ty, endian) = parse_descr(descr)?;
     let shape = parse_shape(shape_text)?;
     Ok((
         Header {
-            kind,
-            size,
-            big_endian,
+            ty,
+            endian,
             fortran_order: fortran.trim() == "True",
             shape,
         },
@@ -101,37 +144,28 @@ fn dict_value<'a>(text: &'a str, key: &str) -> Option<&'a str> {
     Some(&rest[..end])
 }
 
-fn parse_descr(descr: &str) -> Result<(Kind, usize, bool)> {
+fn parse_descr(descr: &str) -> Result<(ElementType, Endian)> {
+    let unsupported = || NpyError::Dtype(descr.to_string());
     let mut chars = descr.chars();
-    let order = chars.next().ok_or_else(|| format_error("empty dtype"))?;
-    let (big_endian, rest) = match order {
-        '<' | '|' | '=' => (false, chars.as_str()),
-        '>' => (true, chars.as_str()),
-        _ => (false, descr),
+    let order = chars.next().ok_or_else(unsupported)?;
+    let (endian, rest) = match order {
+        '<' | '|' | '=' => (Endian::Little, chars.as_str()),
+        '>' => (Endian::Big, chars.as_str()),
+        _ => (Endian::Little, descr),
     };
-    let kind = match rest.chars().next() {
-        Some('f') => Kind::Float,
-        Some('i') => Kind::Int,
-        Some('u') => Kind::Unsigned,
-        Some('b') => Kind::Bool,
-        _ => {
-            return Err(format_error(format!(
-                "unsupported dtype '{descr}' (expected a number type)"
-            )));
-        }
+    let mut rest_chars = rest.chars();
+    let code = rest_chars.next().ok_or_else(unsupported)?;
+    let size: u8 = rest_chars.as_str().parse().map_err(|_| unsupported())?;
+    let ty = match (code, size) {
+        ('f', 2) => ElementType::F16,
+        ('f', 4) => ElementType::F32,
+        ('f', 8) => ElementType::F64,
+        ('i', 1 | 2 | 4 | 8) => ElementType::Int(size),
+        ('u', 1 | 2 | 4 | 8) => ElementType::Unsigned(size),
+        ('b', 1) => ElementType::Bool,
+        _ => return Err(unsupported()),
     };
-    let size: usize = rest[1..]
-        .parse()
-        .map_err(|_| format_error(format!("unsupported dtype '{descr}'")))?;
-    let ok = match kind {
-        Kind::Float => matches!(size, 2 | 4 | 8),
-        Kind::Int | Kind::Unsigned => matches!(size, 1 | 2 | 4 | 8),
-        Kind::Bool => size == 1,
-    };
-    if !ok {
-        return Err(format_error(format!("unsupported dtype '{descr}'")));
-    }
-    Ok((kind, size, big_endian))
+    Ok((ty, endian))
 }
 
 fn parse_shape(text: &str) -> Result<Vec<usize>> {
@@ -148,84 +182,30 @@ fn parse_shape(text: &str) -> Result<Vec<usize>> {
 
 /// The element bytes after the header, checked against the shape without allocating.
 fn element_bytes<'a>(header: &Header, data: &'a [u8]) -> Result<&'a [u8]> {
-    let count = header
+    let need = header
         .shape
         .iter()
-        .try_fold(1usize, |acc, &d| acc.checked_mul(d))
-        .ok_or_else(|| format_error(format!("shape {:?} overflows", header.shape)))?;
-    let need = count
-        .checked_mul(header.size)
-        .ok_or_else(|| format_error(format!("shape {:?} overflows", header.shape)))?;
+        .try_fold(header.ty.size(), |acc, &d| acc.checked_mul(d))
+        .ok_or_else(|| NpyError::Overflow(header.shape.clone()))?;
     if data.len() < need {
-        return Err(format_error(format!(
-            "shape {:?} needs {need} bytes of data but the file has {}",
-            header.shape,
-            data.len()
-        )));
+        return Err(NpyError::Truncated {
+            shape: header.shape.clone(),
+            need: need as u64,
+            have: data.len() as u64,
+        });
     }
     Ok(&data[..need])
 }
 
-fn word(chunk: &[u8], big_endian: bool) -> [u8; 8] {
-    let mut w = [0u8; 8];
-    let n = chunk.len();
-    if big_endian {
-        for (i, b) in chunk.iter().rev().enumerate() {
-            w[i] = *b;
-        }
-    } else {
-        w[..n].copy_from_slice(chunk);
-    }
-    w
-}
-
 fn decode(header: &Header, bytes: &[u8]) -> Vec<f64> {
-    let size = header.size;
-    bytes
-        .chunks_exact(size)
-        .map(|c| {
-            let w = word(c, header.big_endian);
-            match (header.kind, size) {
-                (Kind::Float, 8) => f64::from_le_bytes(w),
-                (Kind::Float, 4) => f64::from(f32::from_le_bytes([w[0], w[1], w[2], w[3]])),
-                (Kind::Float, _) => half_to_f64(u16::from_le_bytes([w[0], w[1]])),
-                (Kind::Int, 8) => i64::from_le_bytes(w) as f64,
-                (Kind::Int, 4) => f64::from(i32::from_le_bytes([w[0], w[1], w[2], w[3]])),
-                (Kind::Int, 2) => f64::from(i16::from_le_bytes([w[0], w[1]])),
-                (Kind::Int, _) => f64::from(w[0] as i8),
-                (Kind::Unsigned | Kind::Bool, _) => u64::from_le_bytes(w) as f64,
-            }
-        })
-        .collect()
+    dtype::to_f64(bytes, header.ty, header.endian)
 }
 
-fn decode_int(header: &Header, bytes: &[u8]) -> Vec<i64> {
-    let size = header.size;
-    bytes
-        .chunks_exact(size)
-        .map(|c| {
-            let w = word(c, header.big_endian);
-            match (header.kind, size) {
-                (Kind::Int, 8) => i64::from_le_bytes(w),
-                (Kind::Int, 4) => i64::from(i32::from_le_bytes([w[0], w[1], w[2], w[3]])),
-                (Kind::Int, 2) => i64::from(i16::from_le_bytes([w[0], w[1]])),
-                (Kind::Int, _) => i64::from(w[0] as i8),
-                _ => u64::from_le_bytes(w) as i64,
-            }
-        })
-        .collect()
-}
-
-fn half_to_f64(bits: u16) -> f64 {
-    let sign = if bits & 0x8000 != 0 { -1.0 } else { 1.0 };
-    let exp = i32::from((bits >> 10) & 0x1f);
-    let frac = f64::from(bits & 0x3ff);
-    match exp {
-        0 => sign * frac * 2f64.powi(-24),
-        31 if frac == 0.0 => sign * f64::INFINITY,
-        31 => f64::NAN,
-        _ => sign * (1.0 + frac / 1024.0) * 2f64.powi(exp - 15),
-    }
+fn decode_int(header: &Header, bytes: &[u8]) -> Result<Vec<i64>> {
+    dtype::to_i64(bytes, header.ty, header.endian).map_err(|e| match e {
+        Some(big) => NpyError::TooLarge(big),
+        None => NpyError::NotIntegers,
+    })
 }
 
 /// Reorders a column-major (Fortran) array into row-major order.
@@ -275,10 +255,7 @@ pub fn read_f64(bytes: &[u8]) -> Result<HostArray<f64>> {
 /// Reads an integer (or boolean) `.npy` array as `i64`; float arrays are refused.
 pub fn read_i64(bytes: &[u8]) -> Result<HostArray<i64>> {
     let (header, rest) = parse_header(bytes)?;
-    if header.kind == Kind::Float {
-        return Err(format_error("expected an integer array, found floats"));
-    }
-    let data = decode_int(&header, element_bytes(&header, rest)?);
+    let data = decode_int(&header, element_bytes(&header, rest)?)?;
     let data = if header.fortran_order {
         to_row_major(data, &header.shape)
     } else {
@@ -300,14 +277,14 @@ const MAX_HEADER: usize = 1 << 20;
 /// error before anything is read.
 ///
 /// ```
-/// use lrp_import::npy::{RowReader, write_f64};
+/// use lrp_import::formats::npy::{RowReader, write_f64};
 ///
 /// let bytes = write_f64(&[3, 2], &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
 /// let mut rows = RowReader::new(std::io::Cursor::new(bytes))?;
 /// assert_eq!((rows.shape(), rows.holds_floats()), (&[3, 2][..], true));
 /// let middle = rows.read_f64(1..3)?;
 /// assert_eq!((middle.shape, middle.data), (vec![2, 2], vec![3.0, 4.0, 5.0, 6.0]));
-/// # Ok::<(), lrp_import::ImportError>(())
+/// # Ok::<(), lrp_import::formats::npy::NpyError>(())
 /// ```
 #[derive(Debug)]
 pub struct RowReader<R> {
@@ -324,17 +301,13 @@ impl<R: std::io::Read + std::io::Seek> RowReader<R> {
     /// rank 0 and data shorter than the shape are refused.
     ///
     /// # Errors
-    /// [`ImportError::Format`] naming the problem; [`ImportError::Io`] when reading fails.
+    /// [`NpyError`] naming the problem.
     pub fn new(mut reader: R) -> Result<Self> {
         use std::io::SeekFrom;
-        let io = |source: std::io::Error| ImportError::Io {
-            path: "the .npy array".into(),
-            source,
-        };
-        let file_len = reader.seek(SeekFrom::End(0)).map_err(io)?;
-        reader.seek(SeekFrom::Start(0)).map_err(io)?;
+        let file_len = reader.seek(SeekFrom::End(0))?;
+        reader.seek(SeekFrom::Start(0))?;
         let mut start = [0u8; 12];
-        let got = read_up_to(&mut reader, &mut start).map_err(io)?;
+        let got = read_up_to(&mut reader, &mut start)?;
         let start = &start[..got];
         if !is_npy(start) || start.len() < 10 {
             return Err(format_error("missing the \\x93NUMPY magic"));
@@ -353,29 +326,28 @@ impl<R: std::io::Read + std::io::Seek> RowReader<R> {
             )));
         }
         let mut bytes = vec![0u8; header_len];
-        reader.seek(SeekFrom::Start(0)).map_err(io)?;
-        let got = read_up_to(&mut reader, &mut bytes).map_err(io)?;
+        reader.seek(SeekFrom::Start(0))?;
+        let got = read_up_to(&mut reader, &mut bytes)?;
         let (header, _) = parse_header(&bytes[..got])?;
         if header.fortran_order && header.shape.len() > 1 {
-            return Err(format_error(
-                "Fortran-ordered arrays cannot be read by rows (save with np.ascontiguousarray)",
-            ));
+            return Err(NpyError::FortranOrder);
         }
         let Some((&rows, rest)) = header.shape.split_first() else {
             return Err(format_error("a scalar (rank 0) has no rows"));
         };
-        let overflow = || format_error(format!("shape {:?} overflows", header.shape));
+        let overflow = || NpyError::Overflow(header.shape.clone());
         let row_bytes = rest
             .iter()
-            .try_fold(header.size, |acc, &d| acc.checked_mul(d))
+            .try_fold(header.ty.size(), |acc, &d| acc.checked_mul(d))
             .ok_or_else(overflow)?;
         let need = row_bytes.checked_mul(rows).ok_or_else(overflow)?;
         let have = file_len.saturating_sub(header_len as u64);
         if (need as u64) > have {
-            return Err(format_error(format!(
-                "shape {:?} needs {need} bytes of data but the file has {have}",
-                header.shape
-            )));
+            return Err(NpyError::Truncated {
+                shape: header.shape.clone(),
+                need: need as u64,
+                have,
+            });
         }
         Ok(RowReader {
             reader,
@@ -392,27 +364,24 @@ impl<R: std::io::Read + std::io::Seek> RowReader<R> {
 
     /// Whether the array holds floats (as opposed to integers or booleans).
     pub fn holds_floats(&self) -> bool {
-        self.header.kind == Kind::Float
+        self.header.ty.is_float()
     }
 
     fn read_rows(&mut self, rows: &std::ops::Range<usize>) -> Result<(Vec<usize>, Vec<u8>)> {
         use std::io::SeekFrom;
         let total = self.header.shape[0];
         if rows.start > rows.end || rows.end > total {
-            return Err(format_error(format!(
-                "rows {}..{} of an array with {total}",
-                rows.start, rows.end
-            )));
+            return Err(NpyError::Rows {
+                start: rows.start,
+                end: rows.end,
+                rows: total,
+            });
         }
         // Cannot overflow: the whole array's byte size was checked in `new`.
         let offset = self.data_start + (rows.start * self.row_bytes) as u64;
         let mut bytes = vec![0u8; rows.len() * self.row_bytes];
-        let io = |source: std::io::Error| ImportError::Io {
-            path: "the .npy array".into(),
-            source,
-        };
-        self.reader.seek(SeekFrom::Start(offset)).map_err(io)?;
-        self.reader.read_exact(&mut bytes).map_err(io)?;
+        self.reader.seek(SeekFrom::Start(offset))?;
+        self.reader.read_exact(&mut bytes)?;
         let mut shape = self.header.shape.clone();
         shape[0] = rows.len();
         Ok((shape, bytes))
@@ -436,12 +405,12 @@ impl<R: std::io::Read + std::io::Seek> RowReader<R> {
     /// A float array, a range past the last row, or a read failure.
     pub fn read_i64(&mut self, rows: std::ops::Range<usize>) -> Result<HostArray<i64>> {
         if self.holds_floats() {
-            return Err(format_error("expected an integer array, found floats"));
+            return Err(NpyError::NotIntegers);
         }
         let (shape, bytes) = self.read_rows(&rows)?;
         Ok(HostArray {
             shape,
-            data: decode_int(&self.header, &bytes),
+            data: decode_int(&self.header, &bytes)?,
         })
     }
 }
@@ -460,7 +429,7 @@ fn read_up_to(reader: &mut impl std::io::Read, buf: &mut [u8]) -> std::io::Resul
 
 /// Whether a `.npy` file holds floats (as opposed to integers or booleans).
 pub fn holds_floats(bytes: &[u8]) -> Result<bool> {
-    Ok(parse_header(bytes)?.0.kind == Kind::Float)
+    Ok(parse_header(bytes)?.0.ty.is_float())
 }
 
 fn write(descr: &str, shape: &[usize], payload: Vec<u8>) -> Vec<u8> {

@@ -15,7 +15,7 @@ use lrp_core::{
     ModelParams, burn,
 };
 
-use crate::error::{ImportError, Result};
+use lrp_import::{ImportError, Result};
 
 /// One recurrent layer of a burn model.
 #[derive(Debug, Clone, Copy)]

@@ -1,0 +1,160 @@
+//! PyTorch checkpoints (`torch.save`: zip or legacy `.pt`/`.pth`) through burn's
+//! `pytorch-reader`, which interprets the pickle without executing any of it.
+//!
+//! On top of the crate:
+//! - **Only state dicts.** The crate reads a whole pickled module (`torch.save(model)`) as if it
+//!   were the module's state dict. We refuse it: every value in the checkpoint must be a tensor,
+//!   a plain container (dict, list, tuple) or a plain scalar; a pickled object of any class is
+//!   named in the error. (A checkpoint dict such as `{"model": state_dict, "epoch": 3}` is
+//!   accepted and flattened to dotted names, `model.lstm.weight_ih_l0`.)
+//! - **At least one tensor** (a pickle whose objects the crate does not interpret loads as an
+//!   empty dict without an error).
+//! - Tensors as `f64` host arrays, sorted by name; the crate bounds each tensor by what the file
+//!   holds before allocating it.
+//!
+//! The crate takes a file path, not bytes. The state-dict check walks the pickle first
+//! ([`globals`]): for a zip checkpoint its `data.pkl` entry (a few KB) is read here and again by
+//! the crate; tensor data is read once.
+
+mod globals;
+
+use std::fs::File;
+use std::path::Path;
+
+use pytorch_reader::{DType, PytorchError, PytorchReader};
+use thiserror::Error;
+
+use crate::HostArray;
+use crate::formats::dtype::{self, ElementType, Endian};
+use crate::formats::zip::{Archive, ZipError};
+use crate::sniff::{FileKind, read_prefix, sniff};
+use globals::{is_state_dict_global, pickle_globals};
+
+/// What can be wrong with a PyTorch checkpoint.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum TorchError {
+    /// The reader refused the file (not a checkpoint, malformed, truncated, unsupported).
+    #[error("not a readable PyTorch checkpoint: {0}")]
+    Reader(#[source] PytorchError),
+    /// The checkpoint holds a pickled Python object rather than a state dict.
+    #[error(
+        "the file holds a pickled `{class}` object, not a state dict (it was saved with \
+         torch.save(model); save torch.save(model.state_dict(), path) instead — pickled \
+         objects are never loaded, since that would run their code)"
+    )]
+    NotAStateDict {
+        /// The Python type found (e.g. `mymodule.LSTMClassifier`).
+        class: String,
+    },
+    /// The checkpoint's pickle could not be walked, or its container opened.
+    #[error("the checkpoint's pickle cannot be read: {0}")]
+    Pickle(String),
+    /// A zip checkpoint's archive is malformed.
+    #[error(transparent)]
+    Zip(#[from] ZipError),
+    /// The file could not be opened or read.
+    #[error("reading the checkpoint: {0}")]
+    Io(#[from] std::io::Error),
+    /// The checkpoint holds no tensor.
+    #[error("the checkpoint holds no tensors (expected a state dict of an nn.Module)")]
+    NoTensors,
+    /// A tensor's bytes could not be read.
+    #[error("tensor `{name}`: {source}")]
+    Tensor {
+        /// The tensor.
+        name: String,
+        /// What the reader said.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// The first global the checkpoint's pickle names that a state dict of tensors does not use.
+fn foreign_global(path: &Path) -> Result<Option<String>, TorchError> {
+    let mut file = File::open(path)?;
+    let len = file.metadata()?.len();
+    let prefix = read_prefix(&mut file)?;
+    let globals = match sniff(&prefix, Some(len)) {
+        FileKind::Zip => {
+            let mut archive = Archive::new(File::open(path)?)?;
+            let names = archive.names();
+            let mut pickles = names.iter().filter(|n| n.ends_with("/data.pkl") || *n == "data.pkl");
+            let (Some(pickle), None) = (pickles.next(), pickles.next()) else {
+                return Err(TorchError::Pickle(
+                    "a zip checkpoint needs exactly one `data.pkl` entry".into(),
+                ));
+            };
+            let bytes = archive.read(pickle)?;
+            pickle_globals(&bytes[..], 1)
+        }
+        // The legacy stream: the magic number, protocol version and system info pickles, then
+        // the saved object.
+        FileKind::TorchLegacy => pickle_globals(File::open(path)?, 4),
+        _ => return Ok(None), // not a checkpoint: the crate says so
+    }
+    .map_err(|e| TorchError::Pickle(e.to_string()))?;
+    Ok(globals.into_iter().find(|g| !is_state_dict_global(g)))
+}
+
+fn element_type(dtype: DType) -> ElementType {
+    match dtype {
+        DType::F64 => ElementType::F64,
+        DType::F32 => ElementType::F32,
+        DType::F16 => ElementType::F16,
+        DType::BF16 => ElementType::BF16,
+        DType::I64 => ElementType::Int(8),
+        DType::I32 => ElementType::Int(4),
+        DType::I16 => ElementType::Int(2),
+        DType::I8 => ElementType::Int(1),
+        DType::U64 => ElementType::Unsigned(8),
+        DType::U32 => ElementType::Unsigned(4),
+        DType::U16 => ElementType::Unsigned(2),
+        DType::U8 => ElementType::Unsigned(1),
+        DType::Bool => ElementType::Bool,
+    }
+}
+
+/// Reads the tensors of the state dict in `path`, sorted by name, as `f64` (integer tensors
+/// such as `num_batches_tracked` convert exactly up to 2^53).
+///
+/// ```
+/// use lrp_import::formats::torch::{TorchError, read_state_dict};
+///
+/// let tensors = read_state_dict("../../fixtures/pytorch/p1_bilstm_linear.state_dict.pt")?;
+/// let (name, weight) = &tensors[0];
+/// assert_eq!((name.as_str(), weight.shape.len()), ("fc.bias", 1));
+/// // A whole pickled module is refused, naming its class.
+/// let err = read_state_dict("../../fixtures/pytorch/p1_bilstm_linear.full_module.pt").unwrap_err();
+/// assert!(matches!(err, TorchError::NotAStateDict { .. }), "{err}");
+/// # Ok::<(), TorchError>(())
+/// ```
+pub fn read_state_dict(path: impl AsRef<Path>) -> Result<Vec<(String, HostArray<f64>)>, TorchError> {
+    let path = path.as_ref();
+    if let Some(class) = foreign_global(path)? {
+        return Err(TorchError::NotAStateDict { class });
+    }
+    let reader = PytorchReader::new(path).map_err(TorchError::Reader)?;
+    let mut tensors: Vec<_> = reader.into_tensors().into_iter().collect();
+    if tensors.is_empty() {
+        return Err(TorchError::NoTensors);
+    }
+    tensors.sort_by(|a, b| a.0.cmp(&b.0));
+    let native = if cfg!(target_endian = "little") {
+        Endian::Little
+    } else {
+        Endian::Big
+    };
+    tensors
+        .into_iter()
+        .map(|(name, tensor)| {
+            let bytes = tensor.read().map_err(|source| TorchError::Tensor {
+                name: name.clone(),
+                source,
+            })?;
+            let data = dtype::to_f64(&bytes, element_type(tensor.dtype()), native);
+            let shape = tensor.shape().to_vec();
+            Ok((name, HostArray { shape, data }))
+        })
+        .collect()
+}
