@@ -28,7 +28,8 @@ use std::time::Instant;
 static GLOBAL: lstm_lrp::alloc::MiMalloc = lstm_lrp::alloc::MiMalloc;
 
 use lrp_conformance::random::{Rng, SingleLayer};
-use lrp_import::safetensors_io::{HostArray, OutTensor, serialize};
+use lrp_import::HostArray;
+use lrp_import::formats::safetensors::{OutTensor, serialize};
 use lstm_lrp::burn::tensor::{Tensor, TensorData};
 use lstm_lrp::{ExplainConfig, LstmModel, ModelParams, Precision, backends};
 
@@ -105,7 +106,11 @@ fn main() {
     std::fs::write(&input_path, bytes).expect("write input");
     // The same samples as .npy, which the CLI streams by rows (safetensors is read whole).
     let npy_path = dir.join("x.npy");
-    std::fs::write(&npy_path, lrp_import::npy::write_f64(&[samples, T, E], &x)).expect("npy");
+    std::fs::write(
+        &npy_path,
+        lrp_import::formats::npy::write_f64(&[samples, T, E], &x),
+    )
+    .expect("npy");
 
     // The library, as a Rust user would call it: the model file loaded the same way.
     let device = backends::default_device();

@@ -5,7 +5,7 @@
 //! reads the architecture from the file, converts the weights to the canonical layout and reports
 //! what it did.
 
-use lstm_lrp::{ExplainConfig, LstmModel, Precision, backends, files};
+use lstm_lrp::{ExplainConfig, LstmModel, Precision, backends};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
@@ -16,11 +16,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .next()
         .unwrap_or_else(|| "fixtures/keras3/d_masking_bilstm_sum_mlp.io.safetensors".into());
 
-    let imported = files::load_model_with(&model_path, &Default::default())?;
+    let imported = lstm_lrp::import::read_model(&model_path, &Default::default())?;
     println!("{}", imported.report);
     let device = backends::default_device();
     let model = LstmModel::new(&imported.params, &device, Precision::F64)?;
-    let inputs = files::read_input(&input_path)?;
+    let inputs = lstm_lrp::io::read_input(&input_path)?;
     let [batch, _] = inputs.batch_and_steps();
     let input = inputs.input_range(0..batch, &device, Precision::F64);
     let explanation = model.explain(input, &ExplainConfig::new())?.to_host()?;

@@ -8,7 +8,7 @@
 //! (i, f, g, o) and its two biases are converted for you.
 
 use lstm_lrp::import::LoadOptions;
-use lstm_lrp::{ExplainConfig, LstmModel, Precision, Target, backends, files};
+use lstm_lrp::{ExplainConfig, LstmModel, Precision, Target, backends};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
@@ -19,12 +19,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .next()
         .unwrap_or_else(|| "fixtures/pytorch/p2_embed_2layer_bilstm_packed.io.safetensors".into());
 
-    let imported = files::load_model_with(&model_path, &LoadOptions::default())?;
+    let imported = lstm_lrp::import::read_model(&model_path, &LoadOptions::default())?;
     println!("{}", imported.report);
     let device = backends::default_device();
     let model = LstmModel::new(&imported.params, &device, Precision::F64)?;
     // `x` holds token ids (B, T), `lengths` the real length of each sequence.
-    let inputs = files::read_input(&input_path)?;
+    let inputs = lstm_lrp::io::read_input(&input_path)?;
     let [batch, _] = inputs.batch_and_steps();
     let input = inputs.input_range(0..batch, &device, Precision::F64);
     // Explain class 0 for every sequence, conserving relevance exactly.

@@ -11,8 +11,9 @@
 //! let params = lstm_lrp::load_model("examples/data/keras2_sentiment_bilstm.safetensors")?;
 //! let device = backends::default_device();
 //! let model = LstmModel::new(&params, &device, Precision::F64)?;
-//! let x = lstm_lrp::files::read_input("examples/data/random_embeddings.safetensors")?
-//!     .features_tensor(&device, Precision::F64);
+//! let x = lstm_lrp::io::read_input("examples/data/random_embeddings.safetensors")?
+//!     .features_tensor(&device, Precision::F64)
+//!     .expect("feature vectors");
 //! let explanation = model.explain(x, &ExplainConfig::new())?; // eps 1e-3, predicted class
 //! assert_eq!(explanation.relevance.dims(), [4, 9, 60]);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
@@ -49,14 +50,26 @@
 pub mod alloc;
 pub mod backends;
 pub mod evaluation;
-/// Model and input files: [`load_model`], [`files::read_input`], writing explanations.
-pub mod files;
-pub mod sentiment;
+pub mod import;
+pub mod io;
 
-pub use files::load_model;
 pub use lrp_core::{
     Activation, DenseLayer, ExplainConfig, Explanation, GateActivation, GateRule, HostExplanation,
-    Input, InputLayer, LrpError, LstmLayer, LstmModel, LstmWeights, Matrix, MergeMode, ModelParams,
-    Padding, Precision, Target, burn,
+    Input, InputLayer, LrpError, LstmLayer, LstmModel, LstmWeights, Matrix, MergeMode, ModelError,
+    ModelParams, Padding, Precision, Target, burn,
 };
-pub use lrp_import as import;
+
+/// Loads any supported model file (format detected from the content; see
+/// [`import::read_model`]) into the canonical layout.
+///
+/// ```
+/// let params = lstm_lrp::load_model("fixtures/keras3/a_bilstm_dense.keras")?;
+/// assert_eq!(params.num_classes(), 3);
+/// # Ok::<(), lstm_lrp::import::ImportError>(())
+/// ```
+///
+/// # Errors
+/// An unreadable or malformed file, or a model the library cannot explain.
+pub fn load_model(path: impl AsRef<std::path::Path>) -> Result<ModelParams, import::ImportError> {
+    Ok(import::read_model(path, &import::LoadOptions::default())?.params)
+}

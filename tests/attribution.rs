@@ -12,7 +12,7 @@ const E: usize = 3;
 
 #[allow(deprecated)] // f64 + autodiff on the reference CPU backend
 fn device() -> Device {
-    Device::ndarray()
+    Device::flex()
 }
 
 fn model() -> LstmModel {

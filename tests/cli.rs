@@ -6,7 +6,7 @@ use std::process::{Command, Output};
 
 use lrp_conformance::compare::assert_close;
 use lrp_conformance::golden;
-use lrp_import::safetensors_io::{float_array, int_array, parse};
+use lrp_import::formats::safetensors::{float_array, int_array, parse};
 
 fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_lstm-lrp"))
@@ -90,7 +90,7 @@ fn check_case(name: &str, extra: &[&str]) {
 fn golden_cases_through_the_cli() {
     check_case("tiny", &[]);
     check_case("conservation", &["--batch-size", "3"]);
-    check_case("dense_bias_eps0_bf1", &["--device", "ndarray"]);
+    check_case("dense_bias_eps0_bf1", &["--device", "flex"]);
     // Targets from a file (the case's own `target` tensor).
     check_case(
         "explicit_target",
@@ -175,19 +175,19 @@ fn bad_files_and_settings_get_one_clear_line() {
     // A model file without the Dense layer.
     let tiny_bytes = std::fs::read(&tiny).unwrap();
     let st = parse(&tiny_bytes).unwrap();
-    let partial: Vec<(&str, lrp_import::safetensors_io::OutTensor)> = ["w_x", "w_h", "b"]
+    let partial: Vec<(&str, lrp_import::formats::safetensors::OutTensor)> = ["w_x", "w_h", "b"]
         .iter()
         .map(|n| {
             (
                 *n,
-                lrp_import::safetensors_io::OutTensor::F64(float_array(&st, n).unwrap()),
+                lrp_import::formats::safetensors::OutTensor::F64(float_array(&st, n).unwrap()),
             )
         })
         .collect();
     let partial_path = tmp("partial.safetensors");
     std::fs::write(
         &partial_path,
-        lrp_import::safetensors_io::serialize(&partial, None).unwrap(),
+        lrp_import::formats::safetensors::serialize(&partial, None).unwrap(),
     )
     .unwrap();
     let line = error_line(&[
@@ -203,7 +203,11 @@ fn bad_files_and_settings_get_one_clear_line() {
     let mut x = float_array(&st, "x").unwrap();
     x.data[25] = f64::NAN; // sample 1 (T·E = 20 values per sample)
     let nan_path = tmp("nan.npy");
-    std::fs::write(&nan_path, lrp_import::npy::write_f64(&x.shape, &x.data)).unwrap();
+    std::fs::write(
+        &nan_path,
+        lrp_import::formats::npy::write_f64(&x.shape, &x.data),
+    )
+    .unwrap();
     let line = error_line(&[
         "explain",
         "--model",

@@ -3,7 +3,7 @@
 
 use std::process::Command;
 
-use lrp_import::safetensors_io::{float_array, parse};
+use lrp_import::formats::safetensors::{float_array, parse};
 
 fn explain(rule: &str, out: &std::path::Path) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_lstm-lrp"))

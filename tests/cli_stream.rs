@@ -155,7 +155,7 @@ fn npy_inputs_stream_by_rows_and_resume() {
     // needs every sample), the explanations are the same.
     let ids: Vec<i64> = (0..35).map(|k| 2 + (k * 7) % 40).collect();
     let input = tmp("ids.npy");
-    std::fs::write(&input, lrp_import::npy::write_i64(&[7, 5], &ids)).unwrap();
+    std::fs::write(&input, lrp_import::formats::npy::write_i64(&[7, 5], &ids)).unwrap();
     let (streamed, whole) = (tmp("npy-streamed.jsonl"), tmp("npy-whole.jsonl"));
     explain(&input, &streamed, &["--batch-size", "2"]);
     let arrays = tmp("npy-whole.safetensors");

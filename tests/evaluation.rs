@@ -23,6 +23,7 @@ fn evaluate_with(out_dir: &std::path::Path, removal: &str, extra: &[&str]) -> St
             "16",
             "--removal",
             removal,
+            "--overwrite",
             "--out-dir",
         ])
         .arg(out_dir)
@@ -113,7 +114,7 @@ mod api {
 
     #[allow(deprecated)] // f64 on the reference CPU backend
     fn device() -> Device {
-        Device::ndarray()
+        Device::flex()
     }
 
     fn model() -> LstmModel {

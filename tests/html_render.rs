@@ -1,27 +1,50 @@
 //! The HTML heatmap in a real browser: `lstm-lrp explain --html` on the shipped sentiment model,
-//! rendered by headless Chromium (Debian's `chromium`, installed by `.ci/run`). The screenshot
-//! must not be blank and must show red (supporting) words; the rendered DOM must hold the words.
-//! Without chromium this test fails: install it with `apt-get install chromium`.
+//! rendered by headless Chromium (Debian's `chromium`). The screenshot must not be blank and
+//! must show red (supporting) words; the rendered DOM must hold the words.
+//!
+//! A browser is optional on a developer's machine: without one the test prints a line saying it
+//! was skipped and passes. Where `LSTM_LRP_REQUIRE_BROWSER=1` (as `.ci/run` sets, after
+//! installing chromium) a missing browser is a failure.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-fn chromium() -> PathBuf {
-    for name in ["chromium", "chromium-browser", "google-chrome"] {
-        if let Ok(out) = Command::new("which").arg(name).output()
-            && out.status.success()
-        {
-            return PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
-        }
-    }
-    panic!(
-        "no headless browser found: this test renders the HTML heatmap in Chromium; \
-         install it with `sudo apt-get install -y chromium` (as .ci/run does)"
-    );
+/// The environment variable that makes a missing browser a failure.
+const REQUIRE: &str = "LSTM_LRP_REQUIRE_BROWSER";
+
+fn chromium() -> Option<PathBuf> {
+    ["chromium", "chromium-browser", "google-chrome"]
+        .iter()
+        .find_map(|name| {
+            let out = Command::new("which").arg(name).output().ok()?;
+            out.status
+                .success()
+                .then(|| PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()))
+        })
 }
 
-fn browser(args: &[&str], page: &Path) -> std::process::Output {
-    Command::new(chromium())
+/// The browser, or `None` after saying the test is skipped (a panic where one is required).
+fn browser_or_skip() -> Option<PathBuf> {
+    let found = chromium();
+    if found.is_none() {
+        let why = "no headless browser (chromium, chromium-browser or google-chrome) on PATH; \
+                   install one with `sudo apt-get install -y chromium`";
+        if std::env::var(REQUIRE).is_ok_and(|v| v == "1") {
+            panic!("{why} ({REQUIRE}=1 requires it)");
+        }
+        // Straight to the process's stderr: the test harness captures eprintln! of passing
+        // tests, and this line must be seen.
+        let _ = writeln!(
+            std::io::stderr(),
+            "html_render: SKIPPED the browser test: {why}; set {REQUIRE}=1 to make this a failure"
+        );
+    }
+    found
+}
+
+fn browser(chromium: &Path, args: &[&str], page: &Path) -> std::process::Output {
+    Command::new(chromium)
         .args([
             "--headless",
             "--no-sandbox",
@@ -36,6 +59,9 @@ fn browser(args: &[&str], page: &Path) -> std::process::Output {
 
 #[test]
 fn the_heatmap_renders_with_coloured_words() {
+    let Some(chromium) = browser_or_skip() else {
+        return;
+    };
     let dir = std::env::temp_dir().join(format!("lstm-lrp-html-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let sentences = dir.join("sentences.jsonl");
@@ -57,13 +83,14 @@ fn the_heatmap_renders_with_coloured_words() {
             "--input",
         ])
         .arg(&sentences)
+        .arg("--overwrite")
         .arg("--html")
         .arg(&page)
         .output()
         .expect("run lstm-lrp");
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 
-    let dom = browser(&["--dump-dom"], &page);
+    let dom = browser(&chromium, &["--dump-dom"], &page);
     let dom = String::from_utf8_lossy(&dom.stdout);
     for word in ["gratefuller", "tragedies", "plot", "week"] {
         assert!(dom.contains(word), "the rendered page lacks `{word}`");
@@ -71,6 +98,7 @@ fn the_heatmap_renders_with_coloured_words() {
 
     let shot = dir.join("heatmap.png");
     let o = browser(
+        &chromium,
         &[
             &format!("--screenshot={}", shot.display()),
             "--window-size=1000,600",

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use lrp_conformance::compare::assert_close;
-use lrp_import::safetensors_io::{float_array, int_array, parse};
+use lrp_import::formats::safetensors::{float_array, int_array, parse};
 use lrp_import::{HostArray, LoadOptions, read_model};
 use lstm_lrp::burn::tensor::{Bool, Device, Int, Tensor, TensorData};
 use lstm_lrp::{ExplainConfig, Input, LstmModel, ModelParams, Precision, Target, backends};
@@ -17,12 +17,9 @@ fn fixture(rel: &str) -> PathBuf {
 }
 
 fn load(rel: &str) -> ModelParams {
-    read_model(
-        std::fs::read(fixture(rel)).unwrap(),
-        &LoadOptions::default(),
-    )
-    .unwrap_or_else(|e| panic!("{rel}: {e}"))
-    .params
+    read_model(fixture(rel), &LoadOptions::default())
+        .unwrap_or_else(|e| panic!("{rel}: {e}"))
+        .params
 }
 
 struct Io {

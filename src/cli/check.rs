@@ -10,13 +10,12 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use lrp_core::{Activation, ExplainConfig, LstmModel, Precision};
-use lrp_import::safetensors_io;
-use lstm_lrp::backends;
-use lstm_lrp::files;
+use lrp_core::{Activation, ExplainConfig, Precision};
+use lrp_import::formats::safetensors as st;
+use lstm_lrp::io::InputArrays;
 
 use super::CliError;
-use super::model_args::ModelArgs;
+use super::setup::{ModelArgs, Setup};
 
 #[derive(Debug, Args)]
 pub struct CheckArgs {
@@ -42,11 +41,16 @@ fn softmax(row: &[f64]) -> Vec<f64> {
 }
 
 pub fn run(args: CheckArgs) -> Result<(), CliError> {
-    let imported = args.model.load()?;
+    let setup = Setup::new(&args.model, "cpu", Precision::F64)?;
+    let imported = &setup.imported;
     let reference_name = args.reference.display().to_string();
-    let bytes = files::read_bytes(&args.reference)
-        .map_err(|e| CliError::file(&args.reference, e, "a safetensors reference file"))?;
-    let file = safetensors_io::parse(&bytes).map_err(|e| {
+    // Read once: the input and the framework's outputs come from the same parsed file.
+    let bytes = std::fs::read(&args.reference).map_err(|e| {
+        CliError::usage(format!(
+            "{reference_name}: {e} (a safetensors reference file)"
+        ))
+    })?;
+    let file = st::parse(&bytes).map_err(|e| {
         CliError::file(
             &args.reference,
             e,
@@ -58,20 +62,18 @@ pub fn run(args: CheckArgs) -> Result<(), CliError> {
         None if file.names().contains(&"logits") => "logits".into(),
         None => "output".into(),
     };
-    let expected = safetensors_io::float_array(&file, &name).map_err(|e| {
+    let expected = st::float_array(&file, &name).map_err(|e| {
         CliError::file(
             &args.reference,
             e,
             "name the reference output with --output-name",
         )
     })?;
-    let inputs = files::read_input(&args.reference)
+    let inputs = InputArrays::from_safetensors(&file)
         .map_err(|e| CliError::file(&args.reference, e, "expected the input as `x`"))?;
-    let device = backends::default_device();
-    let model = LstmModel::new(&imported.params, &device, Precision::F64)
-        .map_err(|e| CliError::explain(&args.model.model.display().to_string(), e))?;
+    let model = &setup.model;
     let [batch, _] = inputs.batch_and_steps();
-    let input = inputs.input_range(0..batch, &device, Precision::F64);
+    let input = inputs.input_range(0..batch, model.device(), Precision::F64);
     let explanation = model
         .explain(
             input,

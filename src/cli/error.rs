@@ -3,6 +3,7 @@
 
 use lrp_core::LrpError;
 use lrp_import::ImportError;
+use lstm_lrp::io::IoError;
 
 /// A failure of a command, printed as one line.
 #[derive(Debug)]
@@ -12,6 +13,26 @@ impl std::fmt::Display for CliError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // One line, whatever the underlying messages contain.
         f.write_str(&self.0.replace('\n', " "))
+    }
+}
+
+impl From<IoError> for CliError {
+    fn from(err: IoError) -> Self {
+        let hint = match &err {
+            IoError::Io { .. } => Some("check the path and its permissions"),
+            IoError::Write { .. } => Some("check that the directory exists and is writable"),
+            IoError::Content { .. } | IoError::Input { .. } => Some(
+                "inputs are .npy arrays, safetensors with `x`, or JSON lines of token ids, \
+                 word arrays or sentences",
+            ),
+            IoError::Line { .. } => Some("one JSON array or sentence per line"),
+            IoError::Vocab { .. } => Some("one token per line, the line number is its id"),
+            _ => None,
+        };
+        CliError(match hint {
+            Some(hint) => format!("{err} ({hint})"),
+            None => err.to_string(),
+        })
     }
 }
 

@@ -3,23 +3,25 @@
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use clap::Args;
 use lrp_core::attribution::Method;
 use lrp_core::{ExplainConfig, LstmModel, Precision, Removal, Target};
-use lstm_lrp::backends::{self, DeviceChoice};
 use lstm_lrp::evaluation::{DeletionCurve, DeletionSettings, Order, deletion_curve, maz_area};
-use lstm_lrp::files;
+use lstm_lrp::io::{
+    Existing, InputArrays, InputPath, InputSource, Vocab, check_writable, write_atomic,
+};
 
 use super::CliError;
-use super::model_args::ModelArgs;
-use super::words::{self, Vocab};
+use super::setup::{ModelArgs, Setup};
 
 #[derive(Debug, Args)]
 pub struct EvaluateArgs {
     #[command(flatten)]
     model: ModelArgs,
-    /// Input file: safetensors/.npy as for `explain`, or JSON lines of words with `--vocab`.
+    /// Input file (or `-` for stdin): safetensors/.npy as for `explain`, or JSON lines of
+    /// token ids, or of words with `--vocab`.
     #[arg(long, short)]
     input: PathBuf,
     /// Vocabulary for word input (see `explain --help`).
@@ -40,9 +42,12 @@ pub struct EvaluateArgs {
     /// Seed of the random-order control (batch k of `--batch-size` uses seed + its first sample).
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    /// Directory for `table.md`, `table.csv` and `deletion.svg`.
+    /// Directory for `table.md`, `table.csv` and `deletion.svg` (created if needed).
     #[arg(long)]
     out_dir: PathBuf,
+    /// Replace `table.md`, `table.csv` and `deletion.svg` if the directory has them already.
+    #[arg(long)]
+    overwrite: bool,
     /// Compute device: `cpu`, `ndarray` or `flex`.
     #[arg(long, default_value = "cpu")]
     device: String,
@@ -107,7 +112,7 @@ impl Row {
 /// random) and mean MAZ area.
 fn evaluate_batch(
     model: &LstmModel,
-    inputs: &files::InputArrays,
+    inputs: &InputArrays,
     method: &Method,
     settings: DeletionSettings,
     seed: u64,
@@ -155,9 +160,9 @@ fn evaluate_batch(
     })
 }
 
+const OUTPUT_FILES: [&str; 3] = ["table.md", "table.csv", "deletion.svg"];
+
 pub fn run(args: EvaluateArgs) -> Result<(), CliError> {
-    let imported = args.model.load()?;
-    let model_name = args.model.model.display().to_string();
     let removal = match args.removal.as_str() {
         "zero" => Removal::Zero,
         "mask" => Removal::Mask,
@@ -172,39 +177,33 @@ pub fn run(args: EvaluateArgs) -> Result<(), CliError> {
         .split(',')
         .map(|m| parse_method(m, args.ig_steps))
         .collect::<Result<Vec<_>, _>>()?;
-    let inputs = match (&args.vocab, args.input.extension().and_then(|e| e.to_str())) {
-        (Some(vocab), ext) if !matches!(ext, Some("safetensors" | "npy")) => {
-            let vocab = Vocab::read(vocab)?;
-            words::read_jsonl_words(&args.input, &vocab)?.0
-        }
-        _ => files::read_input(&args.input).map_err(|e| {
-            CliError::file(
-                &args.input,
-                e,
-                "expected `x` as floats (B, T, E) or token ids (B, T)",
-            )
-        })?,
+    let existing = if args.overwrite {
+        Existing::Replace
+    } else {
+        Existing::Refuse
     };
-    let choice: DeviceChoice = args
-        .device
-        .parse()
-        .map_err(|e: backends::BackendError| CliError::usage(format!("--device: {e}")))?;
-    let device = backends::device(choice).map_err(|e| CliError::usage(format!("--device: {e}")))?;
-    let model = LstmModel::new(&imported.params, &device, Precision::F64)
-        .map_err(|e| CliError::explain(&model_name, e))?;
-    let [batch, _] = inputs.batch_and_steps();
+    for name in OUTPUT_FILES {
+        check_writable(&args.out_dir.join(name), existing, "--overwrite")?;
+    }
+    let setup = Setup::new(&args.model, &args.device, Precision::F64)?;
+    let vocab = args
+        .vocab
+        .as_deref()
+        .map(Vocab::read)
+        .transpose()?
+        .map(Arc::new);
+    let mut source = InputSource::open(InputPath::from(args.input.clone()), vocab)?;
     let settings = DeletionSettings {
         steps: args.steps,
         removal,
     };
-    let ctx = args.input.display().to_string();
+    let ctx = source.name().to_string();
     let chunk = usize::try_from(args.batch_size).unwrap_or(usize::MAX);
     let mut rows: Vec<Row> = Vec::new();
-    for start in (0..batch).step_by(chunk) {
-        let part = inputs.slice(start..(start + chunk).min(batch));
+    while let Some(batch) = source.next_batch(chunk)? {
         for (m, method) in methods.iter().enumerate() {
-            let seed = args.seed.wrapping_add(start as u64);
-            let row = evaluate_batch(&model, &part, method, settings, seed, &ctx)?;
+            let seed = args.seed.wrapping_add(batch.start as u64);
+            let row = evaluate_batch(&setup.model, &batch.inputs, method, settings, seed, &ctx)?;
             match rows.get_mut(m) {
                 Some(total) => total.merge(row),
                 None => rows.push(row),
@@ -214,15 +213,15 @@ pub fn run(args: EvaluateArgs) -> Result<(), CliError> {
     std::fs::create_dir_all(&args.out_dir)
         .map_err(|e| CliError::usage(format!("{}: {e}", args.out_dir.display())))?;
     let (md, csv) = tables(&rows, args.steps);
-    write(&args.out_dir.join("table.md"), &md)?;
-    write(&args.out_dir.join("table.csv"), &csv)?;
-    write(&args.out_dir.join("deletion.svg"), &svg(&rows))?;
+    write(&args.out_dir.join("table.md"), &md, existing)?;
+    write(&args.out_dir.join("table.csv"), &csv, existing)?;
+    write(&args.out_dir.join("deletion.svg"), &svg(&rows), existing)?;
     print!("{md}");
     Ok(())
 }
 
-fn write(path: &Path, text: &str) -> Result<(), CliError> {
-    std::fs::write(path, text).map_err(|e| CliError::usage(format!("{}: {e}", path.display())))
+fn write(path: &Path, text: &str, existing: Existing) -> Result<(), CliError> {
+    Ok(write_atomic(path, text.as_bytes(), existing)?)
 }
 
 fn tables(rows: &[Row], k: usize) -> (String, String) {

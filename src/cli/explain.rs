@@ -1,29 +1,26 @@
-//! `lstm-lrp explain`: relevances for every sequence of an input file.
+//! `lstm-lrp explain`: read → explain → write, batch by batch.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use clap::Args;
-use lrp_core::{ExplainConfig, HostExplanation, LstmModel, Precision, Target};
-use lstm_lrp::backends::{self, DeviceChoice};
-use lstm_lrp::files;
-
-use std::io::{IsTerminal, Write};
-
-use lstm_lrp::files::InputArrays;
+use lrp_core::{ExplainConfig, InputLayer, Precision, Target};
+use lstm_lrp::io::{
+    InputArrays, InputPath, InputSource, IoError, OutputPath, Vocab, count_json_lines, read_targets,
+};
 
 use super::CliError;
-use super::model_args::ModelArgs;
-use super::stream::{self, Source};
-use super::words::{self, Vocab};
-use super::{render, resume};
+use super::output::{OutputPlan, Outputs};
+use super::progress::Progress;
+use super::setup::{ModelArgs, Setup};
 
 #[derive(Debug, Args)]
 pub struct ExplainArgs {
     #[command(flatten)]
     model: ModelArgs,
-    /// Input file: safetensors with `x` (floats (B, T, E) or token ids (B, T)) and optionally
-    /// `lengths (B)` or `mask (B, T)`; a .npy array; or JSON lines of token-id arrays (with
-    /// `--vocab` also of word arrays or plain sentences).
+    /// Input file, or `-` for stdin: safetensors with `x` (floats (B, T, E) or token ids
+    /// (B, T)) and optionally `lengths (B)` or `mask (B, T)`; a .npy array; or JSON lines of
+    /// token-id arrays (with `--vocab` also of word arrays or plain sentences).
     #[arg(long, short, required_unless_present = "text", conflicts_with = "text")]
     input: Option<PathBuf>,
     /// One sentence to explain (needs `--vocab`): lowercased, split on spaces and punctuation.
@@ -35,17 +32,22 @@ pub struct ExplainArgs {
     vocab: Option<PathBuf>,
     /// Output file (safetensors): relevance (B, T, E), step_relevance (B, T), rest (B),
     /// logits (B, C), target (B), and tokens (B, T) for token input; `.npy`: the relevance.
+    /// Written when the run completes, atomically.
     #[arg(long, short)]
     output: Option<PathBuf>,
-    /// JSON lines, one object per sequence: tokens, per-token relevance, target, predicted
-    /// class, logit, rest. Written batch by batch, so an interrupted run leaves every finished
-    /// sequence.
+    /// JSON lines, one object per sequence (tokens, per-token relevance, target, predicted
+    /// class, logit, rest), or `-` for stdout. Written batch by batch, so an interrupted run
+    /// leaves every finished sequence.
     #[arg(long)]
     jsonl: Option<PathBuf>,
     /// Continue an interrupted run: keep the complete sequences already in the --jsonl file,
     /// skip them in the input and append the rest.
-    #[arg(long, requires = "jsonl", conflicts_with_all = ["output", "html"])]
+    #[arg(long, requires = "jsonl", conflicts_with_all = ["output", "html", "overwrite"])]
     resume: bool,
+    /// Replace existing output files (otherwise an existing --output, --jsonl or --html file is
+    /// an error and nothing is written).
+    #[arg(long)]
+    overwrite: bool,
     /// A self-contained HTML heatmap: one row per sequence, words red (for the explained
     /// class) or blue (against it).
     #[arg(long)]
@@ -74,8 +76,8 @@ pub struct ExplainArgs {
     /// Samples explained at once (bounds memory use).
     #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..))]
     batch_size: u64,
-    /// Compute device: `cpu` (the fastest CPU backend built in), `ndarray`, `flex`, and with
-    /// the matching cargo features `wgpu`, `tch` or `tch-cuda:N`.
+    /// Compute device: `cpu` (the fastest CPU backend built in), `flex`, and with the matching
+    /// cargo features `ndarray`, `wgpu`, `tch` or `tch-cuda:N`.
     #[arg(long, default_value = "cpu")]
     device: String,
     /// Print the per-time-step relevance of at most this many samples to stdout.
@@ -101,8 +103,7 @@ fn parse_target(spec: &str) -> Result<Target, CliError> {
             "--target `{spec}` is neither `predicted`, a class index, nor an existing file"
         )));
     }
-    let classes = files::read_targets(&path)
-        .map_err(|e| CliError::file(&path, e, "expected one class index per sample"))?;
+    let classes = read_targets(&path)?;
     classes
         .into_iter()
         .map(|c| {
@@ -123,26 +124,45 @@ fn target_count_error(spec: &str, classes: usize, samples: usize) -> CliError {
     ))
 }
 
-/// Opens the input: `--text`, or a file (JSON lines streamed unless `whole`).
-fn open_source<'v>(
-    args: &ExplainArgs,
-    vocab: Option<&'v Vocab>,
-    whole: bool,
-) -> Result<(Source<'v>, String), CliError> {
-    if let (Some(text), Some(vocab)) = (&args.text, vocab) {
-        let words = words::tokenize(text);
-        let (inputs, unknown) = vocab.encode(std::slice::from_ref(&words), "--text")?;
-        report_unknown(unknown);
-        return Ok((Source::words(inputs, vec![words]), "--text".into()));
+/// The vocabulary, checked against the model's embedding.
+fn read_vocab(args: &ExplainArgs, setup: &Setup) -> Result<Option<Arc<Vocab>>, CliError> {
+    let Some(path) = &args.vocab else {
+        return Ok(None);
+    };
+    let vocab = Vocab::read(path).map_err(|e| match e {
+        IoError::Io { .. } => CliError::usage(format!(
+            "{e} (--vocab expects a text file with one token per line)"
+        )),
+        other => other.into(),
+    })?;
+    if let InputLayer::Embedding { table, .. } = setup.imported.params.input()
+        && vocab.len() != table.rows()
+    {
+        return Err(CliError::usage(format!(
+            "{}: {} tokens, but the model's embedding has {} rows (use the vocabulary the \
+             model was trained with)",
+            path.display(),
+            vocab.len(),
+            table.rows()
+        )));
+    }
+    Ok(Some(Arc::new(vocab)))
+}
+
+/// Opens the input: `--text`, a file, or stdin.
+fn open_source(args: &ExplainArgs, vocab: Option<Arc<Vocab>>) -> Result<InputSource, CliError> {
+    if let (Some(text), Some(vocab)) = (&args.text, &vocab) {
+        return Ok(InputSource::from_sentences(
+            std::slice::from_ref(text),
+            Arc::clone(vocab),
+            "--text",
+        )?);
     }
     let path = args
         .input
-        .as_ref()
-        .ok_or_else(|| CliError::usage("give --input FILE or --text SENTENCE"))?;
-    Ok((
-        Source::open(path, vocab, whole)?,
-        path.display().to_string(),
-    ))
+        .clone()
+        .ok_or_else(|| CliError::usage("give --input FILE (or -) or --text SENTENCE"))?;
+    Ok(InputSource::open(InputPath::from(path), vocab)?)
 }
 
 fn report_unknown(unknown: usize) {
@@ -151,60 +171,9 @@ fn report_unknown(unknown: usize) {
     }
 }
 
-fn write_error(path: &std::path::Path, e: std::io::Error) -> CliError {
-    CliError::usage(format!(
-        "{}: {e} (check that the directory exists and is writable)",
-        path.display()
-    ))
-}
-
-fn write_file(path: &std::path::Path, bytes: &[u8]) -> Result<(), CliError> {
-    std::fs::write(path, bytes).map_err(|e| write_error(path, e))
-}
-
-/// Checks that the input's kind (token ids or feature vectors) is what the model reads.
-fn check_input_kind(
-    inputs: &InputArrays,
-    model: &LstmModel,
-    input_name: &str,
-) -> Result<(), CliError> {
-    if inputs.is_tokens() == model.reads_tokens() {
-        return Ok(());
-    }
-    Err(CliError::usage(format!(
-        "{input_name}: the input holds {} but the model {}",
-        if inputs.is_tokens() {
-            "token ids"
-        } else {
-            "feature vectors"
-        },
-        if model.reads_tokens() {
-            "starts with an embedding and reads token ids (batch, time)"
-        } else {
-            "reads feature vectors (batch, time, features)"
-        }
-    )))
-}
-
 pub fn run(args: ExplainArgs) -> Result<(), CliError> {
-    let imported = args.model.load()?;
-    let model_name = args.model.model.display().to_string();
-    let vocab = args.vocab.as_deref().map(Vocab::read).transpose()?;
-    if let (Some(vocab), lrp_core::InputLayer::Embedding { table, .. }) =
-        (&vocab, imported.params.input())
-    {
-        let embedding = table.rows();
-        if vocab.len() != embedding {
-            return Err(CliError::usage(format!(
-                "{}: {} tokens, but the model's embedding has {embedding} rows (use the \
-                 vocabulary the model was trained with)",
-                args.vocab
-                    .as_ref()
-                    .map_or(String::new(), |p| p.display().to_string()),
-                vocab.len()
-            )));
-        }
-    }
+    // Cheap checks first: settings, then the outputs (an existing file stops the run before
+    // any work), then the model and the input.
     let target = parse_target(&args.target)?;
     let config = ExplainConfig::new()
         .with_eps(args.eps)
@@ -214,67 +183,45 @@ pub fn run(args: ExplainArgs) -> Result<(), CliError> {
     config
         .validate()
         .map_err(|e| CliError::explain("settings", e))?;
-    let choice: DeviceChoice = args
-        .device
-        .parse()
-        .map_err(|e: backends::BackendError| CliError::usage(format!("--device: {e}")))?;
-    let device = backends::device_for(choice, args.precision)
-        .map_err(|e| CliError::usage(format!("--device: {e}")))?;
-    let model = LstmModel::new(&imported.params, &device, args.precision)
-        .map_err(|e| CliError::explain(&model_name, e))?;
-
-    // `--output` needs every sample in one padded array; the other outputs stream.
-    let (mut source, input_name) = open_source(&args, vocab.as_ref(), args.output.is_some())?;
+    let mut outputs = Outputs::open(OutputPlan {
+        output: args.output.clone(),
+        jsonl: args.jsonl.clone().map(OutputPath::from),
+        resume: args.resume,
+        html: args.html.clone(),
+        show: args.show,
+        print: args.print,
+        overwrite: args.overwrite,
+    })?;
+    let setup = Setup::new(&args.model, &args.device, args.precision)?;
+    let vocab = read_vocab(&args, &setup)?;
+    let mut source = open_source(&args, vocab)?;
+    let input_name = source.name().to_string();
     if let Target::PerSample(classes) = &target {
-        // Check the count before explaining anything (one pass over a JSON-lines file).
-        let total = source
-            .total()
-            .or_else(|| args.input.as_deref().and_then(stream::count_lines));
-        if let Some(total) = total.filter(|&n| n != classes.len()) {
+        // Known for arrays; for a JSON-lines file counted now, so a wrong count stops the run
+        // before any work (on stdin, only the end can tell).
+        let total = match (source.position().total_sequences, &args.input) {
+            (Some(total), _) => Some(total),
+            (None, Some(path)) if path.as_os_str() != "-" => Some(count_json_lines(path)?),
+            _ => None,
+        };
+        if let Some(total) = total.filter(|&t| t != classes.len()) {
             return Err(target_count_error(&args.target, classes.len(), total));
         }
     }
-    let done = match &args.jsonl {
-        Some(path) if args.resume => resume::completed(path)?,
-        _ => 0,
-    };
-    let skipped = source.skip(done)?;
-    if done > 0 {
+    let kept = outputs.kept();
+    let skipped = source.skip(kept)?;
+    if kept > 0 {
         eprintln!("resuming after the {skipped} sequence(s) already in the --jsonl file");
     }
-    let mut jsonl = match &args.jsonl {
-        Some(path) => Some(std::io::BufWriter::new(
-            std::fs::OpenOptions::new()
-                .create(true)
-                .write(true)
-                .append(args.resume)
-                .truncate(!args.resume)
-                .open(path)
-                .map_err(|e| write_error(path, e))?,
-        )),
-        None => None,
-    };
-    let mut progress = Progress::new(
-        || {
-            source
-                .total()
-                .or_else(|| args.input.as_deref().and_then(stream::count_lines))
-        },
-        skipped,
-    );
 
+    let mut progress = Progress::new(source.position());
     let chunk = usize::try_from(args.batch_size).unwrap_or(usize::MAX);
-    let keep_result = args.output.is_some();
-    let keep_rows = args.html.is_some() || args.show;
-    let mut result: Option<HostExplanation> = None;
-    let mut all_rows = Vec::new();
-    let summary = Summary::new(args.print, !keep_rows);
-    let mut samples = skipped;
+    let mut sequences = skipped;
     while let Some(batch) = source.next_batch(chunk)? {
-        check_input_kind(&batch.inputs, &model, &input_name)?;
+        check_input_kind(&batch.inputs, &setup, &input_name)?;
         let [n, _] = batch.inputs.batch_and_steps();
         let range = batch.start..batch.start + n;
-        samples = range.end;
+        sequences = range.end;
         let batch_config = match &target {
             Target::PerSample(classes) => {
                 let Some(part) = classes.get(range.clone()) else {
@@ -284,134 +231,52 @@ pub fn run(args: ExplainArgs) -> Result<(), CliError> {
             }
             _ => config.clone(),
         };
-        let input = batch.inputs.input_range(0..n, &device, args.precision);
-        let part = model
+        let device = setup.model.device();
+        let input = batch.inputs.input_range(0..n, device, args.precision);
+        let part = setup
+            .model
             .explain(input, &batch_config)
             .and_then(|e| e.to_host())
             .map_err(|e| CliError::explain(&input_name, offset_sample(e, range.start)))?;
-        let rows = (jsonl.is_some() || keep_rows).then(|| {
-            let mut rows = render::rows(&part, &batch.inputs, 0, vocab.as_ref());
-            // Show the words as written, unknown ones included, rather than `<unk>`.
-            for (row, words) in rows.iter_mut().zip(batch.words.iter().flatten()) {
-                if row.words.len() == words.len() {
-                    row.words.clone_from(words);
-                }
-            }
-            rows
-        });
-        if let (Some(out), Some(path), Some(rows)) = (&mut jsonl, &args.jsonl, &rows) {
-            render::write_jsonl(rows, out).map_err(|e| write_error(path, e))?;
-        }
-        summary.print(&part, range.start);
-        progress.update(n);
-        if keep_rows {
-            all_rows.extend(rows.unwrap_or_default());
-        }
-        if keep_result {
-            match &mut result {
-                Some(all) => all.append(part),
-                None => result = Some(part),
-            }
+        outputs.write(&batch, part, source.vocab())?;
+        progress.update(n, source.position());
+        if outputs.stdout_closed() {
+            break;
         }
     }
     progress.finish();
     if let Target::PerSample(classes) = &target
-        && classes.len() != samples
+        && classes.len() != sequences
+        && !outputs.stdout_closed()
     {
-        return Err(target_count_error(&args.target, classes.len(), samples));
+        return Err(target_count_error(&args.target, classes.len(), sequences));
     }
-    report_unknown(source.unknown());
-    summary.finish(samples);
+    report_unknown(source.unknown_words());
+    let title = format!("lstm-lrp: {} on {input_name}", setup.model_name);
+    outputs.finish(sequences, &title)
+}
 
-    if let (Some(output), Some(result)) = (&args.output, &result) {
-        let bytes = if output.extension().and_then(|e| e.to_str()) == Some("npy") {
-            lrp_import::npy::write_f64(
-                &[result.batch, result.steps, result.features],
-                &result.relevance,
-            )
+/// Checks that the input's kind (token ids or feature vectors) is what the model reads.
+fn check_input_kind(inputs: &InputArrays, setup: &Setup, input_name: &str) -> Result<(), CliError> {
+    if inputs.is_tokens() == setup.model.reads_tokens() {
+        return Ok(());
+    }
+    Err(CliError::usage(format!(
+        "{input_name}: the input holds {} but the model {}",
+        if inputs.is_tokens() {
+            "token ids"
         } else {
-            // With `--output` the input was read whole, as one padded array.
-            let tokens = match &source {
-                Source::Arrays { inputs, .. } => inputs.tokens(),
-                Source::Lines(_) | Source::Npy(_) => None,
-            };
-            files::explanation_safetensors(result, tokens)
-                .map_err(|e| CliError::file(output, e, "could not serialise the explanation"))?
-        };
-        write_file(output, &bytes)?;
-    }
-    if let Some(path) = &args.html {
-        let title = format!("lstm-lrp: {model_name} on {input_name}");
-        write_file(path, render::html(&all_rows, &title).as_bytes())?;
-    }
-    if args.show {
-        print!(
-            "{}",
-            render::terminal(&all_rows, render::Colours::for_stdout())
-        );
-    }
-    Ok(())
+            "feature vectors"
+        },
+        if setup.model.reads_tokens() {
+            "starts with an embedding and reads token ids (batch, time)"
+        } else {
+            "reads feature vectors (batch, time, features)"
+        }
+    )))
 }
 
-/// Sequences done and throughput on stderr, only when stderr is a terminal, and only for runs
-/// that last (the first update after half a second), so one sentence prints no bar.
-struct Progress {
-    total: Option<usize>,
-    /// Sequences done, those skipped by `--resume` included.
-    done: usize,
-    /// Sequences explained by this run (for the throughput).
-    explained: usize,
-    start: std::time::Instant,
-    on: bool,
-    shown: bool,
-}
-
-impl Progress {
-    /// `total` is only asked for when stderr is a terminal (counting JSON lines reads the file).
-    fn new(total: impl FnOnce() -> Option<usize>, skipped: usize) -> Self {
-        let on = std::io::stderr().is_terminal();
-        Progress {
-            total: if on { total() } else { None },
-            done: skipped,
-            explained: 0,
-            start: std::time::Instant::now(),
-            on,
-            shown: false,
-        }
-    }
-
-    fn update(&mut self, more: usize) {
-        self.done += more;
-        self.explained += more;
-        let elapsed = self.start.elapsed().as_secs_f64();
-        if !self.on || (!self.shown && elapsed < 0.5) {
-            return;
-        }
-        self.shown = true;
-        let rate = self.explained as f64 / elapsed.max(1e-9);
-        let done = self.done;
-        match self.total {
-            Some(total) => {
-                let width = 30;
-                let filled = (width * done / total.max(1)).min(width);
-                eprint!(
-                    "\r[{}{}] {done}/{total} sequences, {rate:.1} sequences/s",
-                    "#".repeat(filled),
-                    " ".repeat(width - filled),
-                );
-            }
-            None => eprint!("\r{done} sequences, {rate:.1} sequences/s"),
-        }
-    }
-
-    fn finish(&self) {
-        if self.shown {
-            eprintln!();
-        }
-    }
-}
-
-/// Error sample indices are relative to the chunk; report them relative to the file.
+/// Error sample indices are relative to the batch; report them relative to the input.
 fn offset_sample(err: lrp_core::LrpError, offset: usize) -> lrp_core::LrpError {
     use lrp_core::LrpError::*;
     match err {
@@ -431,54 +296,5 @@ fn offset_sample(err: lrp_core::LrpError, offset: usize) -> lrp_core::LrpError {
             classes,
         },
         other => other,
-    }
-}
-
-/// The per-step relevance of the first `max` samples on stdout, printed as batches finish.
-struct Summary {
-    max: usize,
-    on: bool,
-}
-
-impl Summary {
-    fn new(max: usize, on: bool) -> Self {
-        Summary { max, on }
-    }
-
-    /// Prints the samples of `out` (samples `offset..`) that are among the first `max`.
-    fn print(&self, out: &HostExplanation, offset: usize) {
-        if !self.on || offset >= self.max {
-            return;
-        }
-        let steps = out.step_relevance();
-        let logits = out.explained_logits();
-        let mut stdout = std::io::stdout().lock();
-        for b in 0..out.batch.min(self.max - offset) {
-            let row = &steps[b * out.steps..(b + 1) * out.steps];
-            let cells: Vec<String> = row
-                .iter()
-                .enumerate()
-                .map(|(t, r)| format!("t{t} {r:+.4}"))
-                .collect();
-            // A closed stdout (`| head`) is not an error worth stopping the run for.
-            let _ = writeln!(
-                stdout,
-                "sample {}: class {} logit {:.6} rest {:.6}\n  {}",
-                offset + b,
-                out.target[b],
-                logits[b],
-                out.rest[b],
-                cells.join("  ")
-            );
-        }
-    }
-
-    fn finish(&self, samples: usize) {
-        if self.on && self.max > 0 && samples > self.max {
-            println!(
-                "… {} more samples (see the output files)",
-                samples - self.max
-            );
-        }
     }
 }

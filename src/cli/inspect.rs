@@ -3,7 +3,7 @@
 use clap::Args;
 
 use super::CliError;
-use super::model_args::ModelArgs;
+use super::setup::ModelArgs;
 
 #[derive(Debug, Args)]
 pub struct InspectArgs {

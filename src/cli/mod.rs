@@ -5,11 +5,9 @@ mod error;
 mod evaluate;
 mod explain;
 mod inspect;
-mod model_args;
-mod render;
-mod resume;
-mod stream;
-mod words;
+mod output;
+mod progress;
+mod setup;
 
 use clap::{Parser, Subcommand};
 

@@ -9,7 +9,7 @@
 use std::path::{Path, PathBuf};
 
 use lrp_core::{ExplainConfig, ModelParams, Target};
-use lrp_import::safetensors_io::{float_array, int_array, parse};
+use lrp_import::formats::safetensors::{float_array, int_array, parse};
 use lrp_import::{HostArray, read_canonical};
 
 /// One reference result.

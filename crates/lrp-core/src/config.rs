@@ -20,7 +20,7 @@ use crate::error::{LrpError, Result};
 /// # let head = lrp_core::Matrix::new(1, 2, vec![1.0, -1.0])?;
 /// # let params = lrp_core::ModelParams::single_layer(lstm, None, head, vec![0.0, 0.0])?;
 /// # #[allow(deprecated)]
-/// # let device = burn::tensor::Device::ndarray();
+/// # let device = burn::tensor::Device::flex();
 /// # let model = lrp_core::LstmModel::new(&params, &device, lrp_core::Precision::F64)?;
 /// // `model`: 1 feature, 1 hidden unit, 2 classes, f64 (as in the `LstmModel` example).
 /// // Two sequences of two steps: (B, T, E) = (2, 2, 1).
@@ -120,7 +120,7 @@ pub struct ExplainConfig {
 /// # let head = lrp_core::Matrix::new(1, 2, vec![1.0, -1.0])?;
 /// # let params = lrp_core::ModelParams::single_layer(lstm, None, head, vec![0.0, 0.0])?;
 /// # #[allow(deprecated)]
-/// # let device = burn::tensor::Device::ndarray();
+/// # let device = burn::tensor::Device::flex();
 /// # let model = lrp_core::LstmModel::new(&params, &device, lrp_core::Precision::F64)?;
 /// // `model`: 1 feature, 1 hidden unit, 2 classes, f64 (as in the `LstmModel` example).
 /// assert_eq!("prop".parse::<GateRule>()?, GateRule::Prop);
@@ -256,7 +256,7 @@ impl Precision {
     /// use lrp_core::Precision;
     ///
     /// assert_eq!(Precision::F64.dtype(), DType::F64);
-    /// let device = Device::ndarray();
+    /// let device = Device::flex();
     /// let x = Tensor::<2>::zeros([2, 3], (&device, Precision::F64.dtype()));
     /// assert_eq!(x.dtype(), DType::F64);
     /// ```

@@ -15,7 +15,7 @@ use thiserror::Error;
 ///
 /// let lstm = LstmWeights { w_x: Matrix::zeros(2, 4), w_h: Matrix::zeros(1, 4), b: vec![0.0; 4] };
 /// let params = ModelParams::single_layer(lstm, None, Matrix::zeros(1, 2), vec![0.0; 2])?;
-/// let device = Device::ndarray();
+/// let device = Device::flex();
 /// let model = LstmModel::new(&params, &device, Precision::F64)?;
 /// let x = Tensor::<3>::zeros([1, 5, 3], &device); // 3 features; the model reads 2
 /// let err = model.explain(x, &ExplainConfig::new()).unwrap_err();

@@ -24,7 +24,7 @@ use crate::tensor_ops::{to_f64_vec, to_i64_vec};
 /// # let head = lrp_core::Matrix::new(1, 2, vec![1.0, -1.0])?;
 /// # let params = lrp_core::ModelParams::single_layer(lstm, None, head, vec![0.0, 0.0])?;
 /// # #[allow(deprecated)]
-/// # let device = burn::tensor::Device::ndarray();
+/// # let device = burn::tensor::Device::flex();
 /// # let model = lrp_core::LstmModel::new(&params, &device, lrp_core::Precision::F64)?;
 /// // `model`: 1 feature, 1 hidden unit, 2 classes, f64 (as in the `LstmModel` example).
 /// let x = Tensor::<3>::from_floats([[[1.0], [-0.5], [2.0]], [[0.0], [1.0], [1.0]]], &device);
@@ -63,7 +63,7 @@ impl Explanation {
     /// # let head = lrp_core::Matrix::new(1, 2, vec![1.0, -1.0])?;
     /// # let params = lrp_core::ModelParams::single_layer(lstm, None, head, vec![0.0, 0.0])?;
     /// # #[allow(deprecated)]
-    /// # let device = burn::tensor::Device::ndarray();
+    /// # let device = burn::tensor::Device::flex();
     /// # let model = lrp_core::LstmModel::new(&params, &device, lrp_core::Precision::F64)?;
     /// // `model`: 1 feature, 1 hidden unit, 2 classes, f64 (as in the `LstmModel` example).
     /// let x = Tensor::<3>::from_floats([[[1.0], [-0.5], [2.0]]], &device);
@@ -93,7 +93,7 @@ impl Explanation {
     /// # let head = lrp_core::Matrix::new(1, 2, vec![1.0, -1.0])?;
     /// # let params = lrp_core::ModelParams::single_layer(lstm, None, head, vec![0.0, 0.0])?;
     /// # #[allow(deprecated)]
-    /// # let device = burn::tensor::Device::ndarray();
+    /// # let device = burn::tensor::Device::flex();
     /// # let model = lrp_core::LstmModel::new(&params, &device, lrp_core::Precision::F64)?;
     /// // `model`: 1 feature, 1 hidden unit, 2 classes, f64 (as in the `LstmModel` example).
     /// let x = Tensor::<3>::from_floats([[[1.0], [-0.5], [2.0]]], &device);
@@ -240,7 +240,7 @@ impl HostExplanation {
 /// # let head = lrp_core::Matrix::new(1, 2, vec![1.0, -1.0])?;
 /// # let params = lrp_core::ModelParams::single_layer(lstm, None, head, vec![0.0, 0.0])?;
 /// # #[allow(deprecated)]
-/// # let device = burn::tensor::Device::ndarray();
+/// # let device = burn::tensor::Device::flex();
 /// # let model = lrp_core::LstmModel::new(&params, &device, lrp_core::Precision::F64)?;
 /// // `model`: 1 feature, 1 hidden unit, 2 classes, f64 (as in the `LstmModel` example).
 /// let x = Tensor::<3>::from_floats([[[1.0], [-0.5], [2.0]]], &device);
@@ -280,7 +280,7 @@ impl LstmModel {
     /// # let head = lrp_core::Matrix::new(1, 2, vec![1.0, -1.0])?;
     /// # let params = lrp_core::ModelParams::single_layer(lstm, None, head, vec![0.0, 0.0])?;
     /// # #[allow(deprecated)]
-    /// # let device = burn::tensor::Device::ndarray();
+    /// # let device = burn::tensor::Device::flex();
     /// # let model = lrp_core::LstmModel::new(&params, &device, lrp_core::Precision::F64)?;
     /// // `model`: 1 feature, 1 hidden unit, 2 classes, f64 (as in the `LstmModel` example).
     /// let x = Tensor::<3>::from_floats([[[1.0], [-0.5]], [[2.0], [0.0]]], &device);
@@ -321,7 +321,7 @@ impl LstmModel {
     /// # let head = lrp_core::Matrix::new(1, 2, vec![1.0, -1.0])?;
     /// # let params = lrp_core::ModelParams::single_layer(lstm, None, head, vec![0.0, 0.0])?;
     /// # #[allow(deprecated)]
-    /// # let device = burn::tensor::Device::ndarray();
+    /// # let device = burn::tensor::Device::flex();
     /// # let model = lrp_core::LstmModel::new(&params, &device, lrp_core::Precision::F64)?;
     /// // `model`: 1 feature, 1 hidden unit, 2 classes, f64 (as in the `LstmModel` example).
     /// // (B, T, E) = (1, 3, 1).
@@ -359,7 +359,7 @@ impl LstmModel {
     /// # let head = lrp_core::Matrix::new(1, 2, vec![1.0, -1.0])?;
     /// # let params = lrp_core::ModelParams::single_layer(lstm, None, head, vec![0.0, 0.0])?;
     /// # #[allow(deprecated)]
-    /// # let device = burn::tensor::Device::ndarray();
+    /// # let device = burn::tensor::Device::flex();
     /// # let model = lrp_core::LstmModel::new(&params, &device, lrp_core::Precision::F64)?;
     /// // `model`: 1 feature, 1 hidden unit, 2 classes, f64 (as in the `LstmModel` example).
     /// let x = [[[1.0], [-0.5], [2.0]], [[-1.0], [0.5], [-2.0]]]; // (B, T, E) = (2, 3, 1)

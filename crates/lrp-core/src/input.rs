@@ -19,7 +19,7 @@ use crate::tensor_ops::{to_bool_vec, to_i64_vec};
 /// # #![allow(deprecated)]
 /// use burn::tensor::{Device, Tensor};
 /// use lrp_core::Input;
-/// let device = Device::ndarray();
+/// let device = Device::flex();
 /// let x = Tensor::<3>::zeros([2, 5, 3], &device);
 /// // The second sequence has 3 real steps followed by 2 padding steps.
 /// let input = Input::features(x).with_lengths(vec![5, 3]);
@@ -59,7 +59,7 @@ impl Input {
     /// use lrp_core::Input;
     ///
     /// // 4 sequences of 7 steps with 3 features.
-    /// let x = Tensor::<3>::zeros([4, 7, 3], &Device::ndarray());
+    /// let x = Tensor::<3>::zeros([4, 7, 3], &Device::flex());
     /// assert_eq!(Input::features(x.clone()).batch_and_steps(), [4, 7]);
     /// let same: Input = x.into(); // what `explain(x, …)` does with a plain tensor
     /// assert_eq!(same.batch_and_steps(), [4, 7]);
@@ -89,7 +89,7 @@ impl Input {
     /// });
     /// let head = DenseLayer::linear(Matrix::new(1, 2, vec![1.0, -1.0])?, vec![0.0; 2]);
     /// let params = ModelParams::new(input, vec![lstm], vec![head])?;
-    /// let device = Device::ndarray();
+    /// let device = Device::flex();
     /// let model = LstmModel::new(&params, &device, Precision::F64)?;
     /// let ids = TensorData::new(vec![1i64, 2, 2, 0], [2, 2]);
     /// let ids = Tensor::<2, Int>::from_data(ids, &device);
@@ -120,7 +120,7 @@ impl Input {
     /// # let head = lrp_core::Matrix::new(1, 2, vec![1.0, -1.0])?;
     /// # let params = lrp_core::ModelParams::single_layer(lstm, None, head, vec![0.0, 0.0])?;
     /// # #[allow(deprecated)]
-    /// # let device = burn::tensor::Device::ndarray();
+    /// # let device = burn::tensor::Device::flex();
     /// # let model = lrp_core::LstmModel::new(&params, &device, lrp_core::Precision::F64)?;
     /// // `model`: 1 feature, 1 hidden unit, 2 classes, f64 (as in the `LstmModel` example).
     /// // Two sequences of 3 steps; the second has 2 real steps, then padding (any value).
@@ -154,7 +154,7 @@ impl Input {
     /// # let head = lrp_core::Matrix::new(1, 2, vec![1.0, -1.0])?;
     /// # let params = lrp_core::ModelParams::single_layer(lstm, None, head, vec![0.0, 0.0])?;
     /// # #[allow(deprecated)]
-    /// # let device = burn::tensor::Device::ndarray();
+    /// # let device = burn::tensor::Device::flex();
     /// # let model = lrp_core::LstmModel::new(&params, &device, lrp_core::Precision::F64)?;
     /// // `model`: 1 feature, 1 hidden unit, 2 classes, f64 (as in the `LstmModel` example).
     /// // Pre-padding: the first step of the sequence is padding.
@@ -179,7 +179,7 @@ impl Input {
     /// use burn::tensor::{Device, Int, Tensor};
     /// use lrp_core::Input;
     ///
-    /// let ids = Tensor::<2, Int>::zeros([8, 20], &Device::ndarray());
+    /// let ids = Tensor::<2, Int>::zeros([8, 20], &Device::flex());
     /// assert_eq!(Input::tokens(ids).with_lengths(vec![20; 8]).batch_and_steps(), [8, 20]);
     /// ```
     pub fn batch_and_steps(&self) -> [usize; 2] {

@@ -31,7 +31,7 @@
 //! };
 //! let head = Matrix::new(2, 2, vec![1.0, -1.0, 0.5, 0.3])?; // (D, C) with D = 2H
 //! let params = ModelParams::single_layer(dir(0.5)?, Some(dir(-0.7)?), head, vec![0.1, 0.0])?;
-//! let device = Device::ndarray();
+//! let device = Device::flex();
 //! let model = LstmModel::new(&params, &device, Precision::F64)?;
 //! let x = Tensor::<3>::from_floats([[[1.0, 0.0], [0.5, -1.0], [2.0, 0.3]]], &device); // (1, 3, 2)
 //! let config = ExplainConfig::new().with_eps(0.0).with_bias_factor(1.0);
@@ -59,13 +59,13 @@ pub use config::{ExplainConfig, GateRule, Precision, Target};
 pub use error::{LrpError, Result};
 pub use explain::{Explanation, HostExplanation, LayerOutputs};
 pub use input::{Input, Padding};
-pub use model::LstmModel;
 /// The canonical model description ([`lrp_model`]), re-exported.
 pub use lrp_model as params;
-pub use lrp_model::{ModelError, 
+pub use lrp_model::{
     Activation, DenseLayer, GateActivation, InputLayer, LstmLayer, LstmWeights, Matrix, MergeMode,
-    ModelParams,
+    ModelError, ModelParams,
 };
+pub use model::LstmModel;
 
 #[doc(hidden)]
 pub use bucketing::group_count as __bucketing_group_count;

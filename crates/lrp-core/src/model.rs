@@ -27,7 +27,7 @@ use crate::tensor_ops::from_f64;
 ///     b: vec![0.0; 4],
 /// };
 /// let params = ModelParams::single_layer(weights, None, Matrix::new(1, 2, vec![1.0, -1.0])?, vec![0.0, 0.0])?;
-/// let device = Device::ndarray();
+/// let device = Device::flex();
 /// let model = lrp_core::LstmModel::new(&params, &device, Precision::F64)?;
 ///
 /// // Batch of one sequence of three steps: x has shape (B, T, E) = (1, 3, 1).
@@ -151,7 +151,7 @@ impl LstmModel {
     /// };
     /// let head = Matrix::new(1, 2, vec![1.0, -1.0])?;
     /// let params = ModelParams::single_layer(lstm, None, head, vec![0.0; 2])?;
-    /// let device = Device::ndarray();
+    /// let device = Device::flex();
     /// // An f64 and an f32 copy of the same model, on the same device.
     /// let m64 = LstmModel::new(&params, &device, Precision::F64)?;
     /// let m32 = LstmModel::new(&params, &device, Precision::F32)?;
@@ -222,7 +222,7 @@ impl LstmModel {
     /// # let head = lrp_core::Matrix::new(1, 2, vec![1.0, -1.0])?;
     /// # let params = lrp_core::ModelParams::single_layer(lstm, None, head, vec![0.0, 0.0])?;
     /// # #[allow(deprecated)]
-    /// # let device = burn::tensor::Device::ndarray();
+    /// # let device = burn::tensor::Device::flex();
     /// # let model = lrp_core::LstmModel::new(&params, &device, lrp_core::Precision::F64)?;
     /// // `model`: 1 feature, 1 hidden unit, 2 classes, f64 (as in the `LstmModel` example).
     /// let serial = model.clone().with_parallel_directions(false);
@@ -249,7 +249,7 @@ impl LstmModel {
     /// # let head = lrp_core::Matrix::new(1, 2, vec![1.0, -1.0])?;
     /// # let params = lrp_core::ModelParams::single_layer(lstm, None, head, vec![0.0, 0.0])?;
     /// # #[allow(deprecated)]
-    /// # let device = burn::tensor::Device::ndarray();
+    /// # let device = burn::tensor::Device::flex();
     /// # let model = lrp_core::LstmModel::new(&params, &device, lrp_core::Precision::F64)?;
     /// // `model`: 1 feature, 1 hidden unit, 2 classes, f64 (as in the `LstmModel` example).
     /// let x = Tensor::<3>::zeros([1, 4, model.feature_size()], model.device());
@@ -271,7 +271,7 @@ impl LstmModel {
     /// # let head = lrp_core::Matrix::new(1, 2, vec![1.0, -1.0])?;
     /// # let params = lrp_core::ModelParams::single_layer(lstm, None, head, vec![0.0, 0.0])?;
     /// # #[allow(deprecated)]
-    /// # let device = burn::tensor::Device::ndarray();
+    /// # let device = burn::tensor::Device::flex();
     /// # let model = lrp_core::LstmModel::new(&params, &device, lrp_core::Precision::F64)?;
     /// // `model`: 1 feature, 1 hidden unit, 2 classes, f64 (as in the `LstmModel` example).
     /// assert_eq!(model.precision(), lrp_core::Precision::F64);

@@ -3,8 +3,8 @@
 
 use std::path::PathBuf;
 
-use lrp_model::{GateActivation, InputLayer, MergeMode, ModelParams};
 use lrp_import::{ImportError, LoadOptions, ModelFormat, detect_format, read_model};
+use lrp_model::{GateActivation, InputLayer, MergeMode, ModelParams};
 
 fn fixture(rel: &str) -> Vec<u8> {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))

@@ -39,7 +39,9 @@ impl LstmWeights {
     pub(crate) fn validate(&self, name: &str, input: usize) -> Result<()> {
         let h = self.hidden_size();
         if h == 0 {
-            return Err(ModelError::InvalidModel(format!("{name} has hidden size 0")));
+            return Err(ModelError::InvalidModel(format!(
+                "{name} has hidden size 0"
+            )));
         }
         check_shape(&format!("{name}.w_x"), self.w_x.shape(), [input, 4 * h])?;
         check_shape(&format!("{name}.w_h"), self.w_h.shape(), [h, 4 * h])?;
@@ -188,4 +190,3 @@ impl LstmLayer {
         }
     }
 }
-

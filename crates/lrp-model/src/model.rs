@@ -200,10 +200,14 @@ impl ModelParams {
             }
         };
         if size == 0 {
-            return Err(ModelError::InvalidModel("the input feature size is 0".into()));
+            return Err(ModelError::InvalidModel(
+                "the input feature size is 0".into(),
+            ));
         }
         if self.lstm.is_empty() {
-            return Err(ModelError::InvalidModel("the model has no LSTM layer".into()));
+            return Err(ModelError::InvalidModel(
+                "the model has no LSTM layer".into(),
+            ));
         }
         for (l, layer) in self.lstm.iter().enumerate() {
             layer
@@ -251,7 +255,6 @@ impl ModelParams {
         Ok(())
     }
 }
-
 
 #[cfg(test)]
 mod tests {

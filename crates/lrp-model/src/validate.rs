@@ -34,4 +34,3 @@ pub(crate) fn check_finite(name: &str, data: &[f64]) -> Result<()> {
         None => Ok(()),
     }
 }
-

@@ -35,7 +35,7 @@ const MAX_ROWS_PER_PASS: usize = 512;
 /// # let head = lrp_core::Matrix::new(1, 2, vec![1.0, -1.0])?;
 /// # let params = lrp_core::ModelParams::single_layer(lstm, None, head, vec![0.0, 0.0])?;
 /// # #[allow(deprecated)]
-/// # let device = burn::tensor::Device::ndarray();
+/// # let device = burn::tensor::Device::flex();
 /// # let model = lrp_core::LstmModel::new(&params, &device, lrp_core::Precision::F64)?;
 /// // `model`: 1 feature, 1 hidden unit, 2 classes, f64 (as in the `LstmModel` example).
 /// let x = Tensor::<3>::from_floats([[[1.0], [-0.5], [2.0]]], &device); // (B, T, E) = (1, 3, 1)
@@ -107,7 +107,7 @@ impl Method {
 /// # let head = lrp_core::Matrix::new(1, 2, vec![1.0, -1.0])?;
 /// # let params = lrp_core::ModelParams::single_layer(lstm, None, head, vec![0.0, 0.0])?;
 /// # #[allow(deprecated)]
-/// # let device = burn::tensor::Device::ndarray();
+/// # let device = burn::tensor::Device::flex();
 /// # let model = lrp_core::LstmModel::new(&params, &device, lrp_core::Precision::F64)?;
 /// // `model`: 1 feature, 1 hidden unit, 2 classes, f64 (as in the `LstmModel` example).
 /// let x = Tensor::<3>::from_floats([[[1.0], [-0.5], [2.0]]], &device);
@@ -144,7 +144,7 @@ impl Attribution {
     /// # let head = lrp_core::Matrix::new(1, 2, vec![1.0, -1.0])?;
     /// # let params = lrp_core::ModelParams::single_layer(lstm, None, head, vec![0.0, 0.0])?;
     /// # #[allow(deprecated)]
-    /// # let device = burn::tensor::Device::ndarray();
+    /// # let device = burn::tensor::Device::flex();
     /// # let model = lrp_core::LstmModel::new(&params, &device, lrp_core::Precision::F64)?;
     /// // `model`: 1 feature, 1 hidden unit, 2 classes, f64 (as in the `LstmModel` example).
     /// let x = Tensor::<3>::from_floats([[[1.0], [-0.5], [2.0]]], &device);
@@ -173,7 +173,7 @@ impl Attribution {
     /// # let head = lrp_core::Matrix::new(1, 2, vec![1.0, -1.0])?;
     /// # let params = lrp_core::ModelParams::single_layer(lstm, None, head, vec![0.0, 0.0])?;
     /// # #[allow(deprecated)]
-    /// # let device = burn::tensor::Device::ndarray();
+    /// # let device = burn::tensor::Device::flex();
     /// # let model = lrp_core::LstmModel::new(&params, &device, lrp_core::Precision::F64)?;
     /// // `model`: 1 feature, 1 hidden unit, 2 classes, f64 (as in the `LstmModel` example).
     /// let x = Tensor::<3>::from_floats([[[1.0], [-0.5], [2.0]]], &device);
@@ -207,7 +207,7 @@ impl LstmModel {
     /// # let head = lrp_core::Matrix::new(1, 2, vec![1.0, -1.0])?;
     /// # let params = lrp_core::ModelParams::single_layer(lstm, None, head, vec![0.0, 0.0])?;
     /// # #[allow(deprecated)]
-    /// # let device = burn::tensor::Device::ndarray();
+    /// # let device = burn::tensor::Device::flex();
     /// # let model = lrp_core::LstmModel::new(&params, &device, lrp_core::Precision::F64)?;
     /// // `model`: 1 feature, 1 hidden unit, 2 classes, f64 (as in the `LstmModel` example).
     /// let x = Tensor::<3>::from_floats([[[1.0], [-0.5], [2.0]]], &device);

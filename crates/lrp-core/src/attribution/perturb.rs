@@ -22,7 +22,7 @@ use crate::tensor_ops::from_f64;
 /// # let head = lrp_core::Matrix::new(1, 2, vec![1.0, -1.0])?;
 /// # let params = lrp_core::ModelParams::single_layer(lstm, None, head, vec![0.0, 0.0])?;
 /// # #[allow(deprecated)]
-/// # let device = burn::tensor::Device::ndarray();
+/// # let device = burn::tensor::Device::flex();
 /// # let model = lrp_core::LstmModel::new(&params, &device, lrp_core::Precision::F64)?;
 /// // `model`: 1 feature, 1 hidden unit, 2 classes, f64 (as in the `LstmModel` example).
 /// let x = Tensor::<3>::from_floats([[[1.0], [-0.5], [2.0]]], &device);
@@ -67,7 +67,7 @@ impl LstmModel {
     /// # let head = lrp_core::Matrix::new(1, 2, vec![1.0, -1.0])?;
     /// # let params = lrp_core::ModelParams::single_layer(lstm, None, head, vec![0.0, 0.0])?;
     /// # #[allow(deprecated)]
-    /// # let device = burn::tensor::Device::ndarray();
+    /// # let device = burn::tensor::Device::flex();
     /// # let model = lrp_core::LstmModel::new(&params, &device, lrp_core::Precision::F64)?;
     /// // `model`: 1 feature, 1 hidden unit, 2 classes, f64 (as in the `LstmModel` example).
     /// let x = Tensor::<3>::from_floats([[[1.0], [-0.5], [2.0]]], &device); // (B, T) = (1, 3)
@@ -146,7 +146,7 @@ impl LstmModel {
     /// # let head = lrp_core::Matrix::new(1, 2, vec![1.0, -1.0])?;
     /// # let params = lrp_core::ModelParams::single_layer(lstm, None, head, vec![0.0, 0.0])?;
     /// # #[allow(deprecated)]
-    /// # let device = burn::tensor::Device::ndarray();
+    /// # let device = burn::tensor::Device::flex();
     /// # let model = lrp_core::LstmModel::new(&params, &device, lrp_core::Precision::F64)?;
     /// // `model`: 1 feature, 1 hidden unit, 2 classes, f64 (as in the `LstmModel` example).
     /// let x = Tensor::<3>::zeros([2, 3, 1], &device);

@@ -82,7 +82,7 @@ mod tests {
 
     fn device() -> Device {
         #[allow(deprecated)] // the crate's dev-dependency backend (see Cargo.toml)
-        Device::ndarray()
+        Device::flex()
     }
 
     fn t(v: [f64; 2]) -> Tensor<2> {

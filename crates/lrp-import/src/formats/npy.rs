@@ -26,7 +26,9 @@ pub enum NpyError {
     #[error("invalid .npy file: shape {0:?} overflows")]
     Overflow(Vec<usize>),
     /// The data is shorter than the shape says.
-    #[error("invalid .npy file: shape {shape:?} needs {need} bytes of data but the file has {have}")]
+    #[error(
+        "invalid .npy file: shape {shape:?} needs {need} bytes of data but the file has {have}"
+    )]
     Truncated {
         /// The declared shape.
         shape: Vec<usize>,
@@ -425,6 +427,14 @@ fn read_up_to(reader: &mut impl std::io::Read, buf: &mut [u8]) -> std::io::Resul
         }
     }
     Ok(got)
+}
+
+/// Whether the `.npy` header at the start of `bytes` declares Fortran (column-major) order;
+/// `None` when `bytes` do not hold a whole, valid header.
+pub fn fortran_order(bytes: &[u8]) -> Option<bool> {
+    parse_header(bytes)
+        .ok()
+        .map(|(h, _)| h.fortran_order && h.shape.len() > 1)
 }
 
 /// Whether a `.npy` file holds floats (as opposed to integers or booleans).

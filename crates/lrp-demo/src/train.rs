@@ -17,7 +17,7 @@ use super::task::{Sentence, Task};
 /// Settings of a training run. Everything random derives from `seed`.
 ///
 /// ```
-/// use lstm_lrp::sentiment::train::TrainConfig;
+/// use lrp_demo::train::TrainConfig;
 ///
 /// let shipped = TrainConfig::default(); // the settings of examples/sentiment/model.safetensors
 /// assert_eq!((shipped.seed, shipped.train_size, shipped.epochs), (2019, 12_000, 6));
@@ -64,8 +64,8 @@ impl Default for TrainConfig {
 ///
 /// ```
 /// use lstm_lrp::backends;
-/// use lstm_lrp::sentiment::task::{Task, TaskConfig};
-/// use lstm_lrp::sentiment::train::{TrainConfig, train};
+/// use lrp_demo::task::{Task, TaskConfig};
+/// use lrp_demo::train::{TrainConfig, train};
 ///
 /// let task = Task::new(TaskConfig::default())?;
 /// let config = TrainConfig {
@@ -76,7 +76,7 @@ impl Default for TrainConfig {
 /// assert_eq!((trained.test.len(), trained.epoch_loss.len()), (10, 2));
 /// assert!((0.0..=1.0).contains(&trained.test_accuracy));
 /// assert!(trained.epoch_loss.iter().all(|l| l.is_finite() && *l > 0.0)); // cross-entropy
-/// # Ok::<(), lstm_lrp::sentiment::SentimentError>(())
+/// # Ok::<(), lrp_demo::SentimentError>(())
 /// ```
 #[derive(Debug)]
 pub struct Trained {
@@ -105,10 +105,10 @@ fn batches_by_length(sentences: &[Sentence], batch: usize) -> Vec<Vec<usize>> {
 /// Predicted classes of `sentences` (any lengths), batched by length.
 ///
 /// ```
-/// use lstm_lrp::sentiment::{model::SentimentNet, rng::Rng, train::predict};
-/// use lstm_lrp::sentiment::task::{Task, TaskConfig};
+/// use lrp_demo::{model::SentimentNet, rng::Rng, train::predict};
+/// use lrp_demo::task::{Task, TaskConfig};
 ///
-/// let params = lstm_lrp::load_model("examples/sentiment/model.safetensors")?;
+/// let params = lstm_lrp::load_model(lrp_demo::shipped("model.safetensors"))?;
 /// let device = lstm_lrp::backends::default_device();
 /// let net = SentimentNet::from_params(&params, &device)?;
 /// let sentences = Task::new(TaskConfig::default())?.sample(8, &mut Rng::new(2));
@@ -137,10 +137,10 @@ pub fn predict(net: &SentimentNet, sentences: &[Sentence], device: &Device) -> V
 /// Accuracy of `net` on `sentences`.
 ///
 /// ```
-/// use lstm_lrp::sentiment::{model::SentimentNet, rng::Rng, train::accuracy};
-/// use lstm_lrp::sentiment::task::{Task, TaskConfig};
+/// use lrp_demo::{model::SentimentNet, rng::Rng, train::accuracy};
+/// use lrp_demo::task::{Task, TaskConfig};
 ///
-/// let params = lstm_lrp::load_model("examples/sentiment/model.safetensors")?;
+/// let params = lstm_lrp::load_model(lrp_demo::shipped("model.safetensors"))?;
 /// let device = lstm_lrp::backends::default_device();
 /// let net = SentimentNet::from_params(&params, &device)?;
 /// let sentences = Task::new(TaskConfig::default())?.sample(50, &mut Rng::new(3));
@@ -163,8 +163,8 @@ pub fn accuracy(net: &SentimentNet, sentences: &[Sentence], device: &Device) -> 
 ///
 /// ```
 /// use lstm_lrp::backends;
-/// use lstm_lrp::sentiment::task::{Task, TaskConfig};
-/// use lstm_lrp::sentiment::train::{TrainConfig, train};
+/// use lrp_demo::task::{Task, TaskConfig};
+/// use lrp_demo::train::{TrainConfig, train};
 ///
 /// let task = Task::new(TaskConfig::default())?;
 /// let config = TrainConfig {
@@ -175,7 +175,7 @@ pub fn accuracy(net: &SentimentNet, sentences: &[Sentence], device: &Device) -> 
 /// let (a, b) = (train(&task, &config, &device)?, train(&task, &config, &device)?);
 /// assert_eq!(a.test, b.test); // same seed, same held-out sentences
 /// assert_eq!(a.net.head.weight.val().dims(), [8, 2]); // (2H, C)
-/// # Ok::<(), lstm_lrp::sentiment::SentimentError>(())
+/// # Ok::<(), lrp_demo::SentimentError>(())
 /// ```
 pub fn train(
     task: &Task,

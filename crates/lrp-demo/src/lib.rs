@@ -1,3 +1,5 @@
+//! # lrp-demo (unpublished)
+//!
 //! A sentiment task with known relevant words, a BiLSTM classifier trained on it in burn, and
 //! the scoring of explanations against the ground truth.
 //!
@@ -18,13 +20,13 @@
 //! `examples/sentiment/` and the table in `docs/evaluation.md`.
 //!
 //! ```
-//! use lstm_lrp::sentiment::{rng::Rng, score, task::{Task, TaskConfig}};
+//! use lrp_demo::{rng::Rng, score, task::{Task, TaskConfig}};
 //! use lstm_lrp::{ExplainConfig, LstmModel, Precision, backends};
 //!
 //! // Draw sentences with known relevant words, explain the shipped model, score LRP.
 //! let task = Task::new(TaskConfig::default())?;
 //! let sentences = task.sample(30, &mut Rng::new(11));
-//! let params = lstm_lrp::load_model("examples/sentiment/model.safetensors")?;
+//! let params = lstm_lrp::load_model(lrp_demo::shipped("model.safetensors"))?;
 //! let device = backends::default_device();
 //! let model = LstmModel::new(&params, &device, Precision::F64)?;
 //! let relevance = score::lrp_relevance(&model, &sentences, &ExplainConfig::new(), &device)?;
@@ -41,14 +43,30 @@ pub mod score;
 pub mod task;
 pub mod train;
 
+use std::path::PathBuf;
+
 use lrp_core::LrpError;
 use lrp_import::ImportError;
 use thiserror::Error;
 
+/// A file of the shipped demo model's folder (`examples/sentiment/` of the repository):
+/// `model.safetensors`, `vocab.txt`, `sentences.tsv`, `evaluation_table.md`; `""` for the folder.
+///
+/// ```
+/// assert!(lrp_demo::shipped("vocab.txt").is_file());
+/// ```
+pub fn shipped(file: &str) -> PathBuf {
+    PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../examples/sentiment"
+    ))
+    .join(file)
+}
+
 /// What can go wrong in the sentiment pipeline.
 ///
 /// ```
-/// use lstm_lrp::sentiment::{SentimentError, task::Vocab};
+/// use lrp_demo::{SentimentError, task::Vocab};
 ///
 /// let err = Vocab::from_text("hello\nworld").unwrap_err();
 /// assert!(matches!(err, SentimentError::Vocab(_)));

@@ -47,7 +47,7 @@ fn ranks(values: &[f64]) -> Vec<f64> {
 /// When the lengths differ.
 ///
 /// ```
-/// use lstm_lrp::sentiment::score::spearman;
+/// use lrp_demo::score::spearman;
 ///
 /// assert!((spearman(&[1.0, 2.0, 3.0], &[10.0, 20.0, 30.0]) - 1.0).abs() < 1e-12); // monotone
 /// assert!((spearman(&[1.0, 2.0, 3.0], &[3.0, 2.0, 1.0]) + 1.0).abs() < 1e-12);
@@ -81,7 +81,7 @@ pub fn spearman(a: &[f64], b: &[f64]) -> f64 {
 /// When the lengths differ.
 ///
 /// ```
-/// use lstm_lrp::sentiment::score::top_k_precision;
+/// use lrp_demo::score::top_k_precision;
 ///
 /// // Tokens 1 and 3 are the polar words: k = 2.
 /// let relevant = [false, true, false, true];
@@ -104,7 +104,7 @@ pub fn top_k_precision(relevance: &[f64], relevant: &[bool]) -> f64 {
 /// The oriented ground truth `g_t` of a sentence (see the module docs).
 ///
 /// ```
-/// use lstm_lrp::sentiment::{score::oriented_truth, task::Sentence};
+/// use lrp_demo::{score::oriented_truth, task::Sentence};
 ///
 /// let words = ["not", "good", "awful"].map(String::from).to_vec();
 /// // "good" negated (1.9 → −1.9), "awful" −2.0: a negative sentence (label 0).
@@ -120,7 +120,7 @@ pub fn oriented_truth(s: &Sentence) -> Vec<f64> {
 /// Mean scores over a set of sentences.
 ///
 /// ```
-/// use lstm_lrp::sentiment::{score::score, task::Sentence};
+/// use lrp_demo::{score::score, task::Sentence};
 ///
 /// let words = ["a", "good", "day"].map(String::from).to_vec();
 /// let s = Sentence { words, ids: vec![0; 3], truth: vec![0.0, 1.9, 0.0], label: 1 };
@@ -140,7 +140,7 @@ pub struct Metrics {
 /// The scores of one method: on all sentences, on those without negation, on those with.
 ///
 /// ```
-/// use lstm_lrp::sentiment::{score::score, task::Sentence};
+/// use lrp_demo::{score::score, task::Sentence};
 ///
 /// let sentence = |w: &[&str], truth: Vec<f64>, label| Sentence {
 ///     words: w.iter().map(|s| s.to_string()).collect(), ids: vec![0; w.len()], truth, label,
@@ -183,7 +183,7 @@ fn metrics<'a>(pairs: impl Iterator<Item = (&'a Sentence, &'a Vec<f64>)>) -> Met
 /// Whether a sentence holds a negation.
 ///
 /// ```
-/// use lstm_lrp::sentiment::{score::is_negated, task::Sentence};
+/// use lrp_demo::{score::is_negated, task::Sentence};
 ///
 /// let words = ["not", "good"].map(String::from).to_vec();
 /// let s = Sentence { words, ids: vec![2, 3], truth: vec![0.0, -1.9], label: 0 };
@@ -200,7 +200,7 @@ pub fn is_negated(s: &Sentence) -> bool {
 /// relevance vector's, differ.
 ///
 /// ```
-/// use lstm_lrp::sentiment::{rng::Rng, score::score, task::{Task, TaskConfig}};
+/// use lrp_demo::{rng::Rng, score::score, task::{Task, TaskConfig}};
 ///
 /// let task = Task::new(TaskConfig::default())?;
 /// let sentences = task.sample(50, &mut Rng::new(1));
@@ -210,7 +210,7 @@ pub fn is_negated(s: &Sentence) -> bool {
 /// assert_eq!(scores.all.sentences, 50);
 /// assert_eq!(scores.all.top_k, 1.0);
 /// assert_eq!(scores.plain.sentences + scores.negated.sentences, 50);
-/// # Ok::<(), lstm_lrp::sentiment::SentimentError>(())
+/// # Ok::<(), lrp_demo::SentimentError>(())
 /// ```
 pub fn score(method: &str, sentences: &[Sentence], relevance: &[Vec<f64>]) -> MethodScore {
     assert_eq!(sentences.len(), relevance.len());
@@ -226,7 +226,7 @@ pub fn score(method: &str, sentences: &[Sentence], relevance: &[Vec<f64>]) -> Me
 /// Groups sentence indices by length (batches of equal-length sentences need no padding).
 ///
 /// ```
-/// use lstm_lrp::sentiment::{score::by_length, task::Sentence};
+/// use lrp_demo::{score::by_length, task::Sentence};
 ///
 /// let sentence = |n: usize| Sentence {
 ///     words: vec!["a".into(); n], ids: vec![0; n], truth: vec![0.0; n], label: 0,
@@ -245,10 +245,10 @@ pub fn by_length(sentences: &[Sentence]) -> Vec<Vec<usize>> {
 /// LRP per-token relevance (summed over the embedding axis) of each sentence's label class.
 ///
 /// ```
-/// use lstm_lrp::sentiment::{rng::Rng, score, task::{Task, TaskConfig}};
+/// use lrp_demo::{rng::Rng, score, task::{Task, TaskConfig}};
 /// use lstm_lrp::{ExplainConfig, LstmModel, Precision, backends};
 ///
-/// let params = lstm_lrp::load_model("examples/sentiment/model.safetensors")?;
+/// let params = lstm_lrp::load_model(lrp_demo::shipped("model.safetensors"))?;
 /// let device = backends::default_device();
 /// let model = LstmModel::new(&params, &device, Precision::F64)?;
 /// // Sentences without negation, where LRP finds the polar words.
@@ -286,7 +286,7 @@ pub fn lrp_relevance(
 /// negation and on those with.
 ///
 /// ```
-/// use lstm_lrp::sentiment::score::{MethodScore, Metrics, markdown_table};
+/// use lrp_demo::score::{MethodScore, Metrics, markdown_table};
 ///
 /// let m = Metrics { spearman: 0.5, top_k: 1.0, sentences: 4 };
 /// let row = MethodScore { method: "lrp".into(), all: m, plain: m, negated: m };

@@ -1,11 +1,12 @@
-//! The flags that say how to read a model file, shared by every command.
+//! The set-up every command shares: the flags that say how to read a model file, the device and
+//! precision, and the model on that device — read and validated once.
 
 use std::path::PathBuf;
 
 use clap::Args;
-use lrp_core::Activation;
+use lrp_core::{Activation, LstmModel, Precision};
 use lrp_import::{ImportedModel, LoadOptions, ModelFormat, TorchModules, keras_config_from_file};
-use lstm_lrp::files;
+use lstm_lrp::backends::{self, DeviceChoice};
 
 use super::CliError;
 
@@ -62,17 +63,13 @@ impl ModelArgs {
             .map(str::parse::<ModelFormat>)
             .transpose()
             .map_err(|e| CliError::usage(format!("--format: {e}")))?;
-        let keras_config = match &self.keras_config {
-            Some(path) => {
-                let bytes = files::read_bytes(path).map_err(|e| {
+        let keras_config =
+            match &self.keras_config {
+                Some(path) => Some(keras_config_from_file(path).map_err(|e| {
                     CliError::file(path, e, "give the .keras file or its config.json")
-                })?;
-                Some(keras_config_from_file(&bytes).map_err(|e| {
-                    CliError::file(path, e, "give the .keras file or its config.json")
-                })?)
-            }
-            None => None,
-        };
+                })?),
+                None => None,
+            };
         let options = LoadOptions {
             format,
             keras_config,
@@ -82,12 +79,43 @@ impl ModelArgs {
                 embedding: self.embedding.clone(),
             },
         };
-        files::load_model_with(&self.model, &options).map_err(|e| {
+        lrp_import::read_model(&self.model, &options).map_err(|e| {
             CliError::file(
                 &self.model,
                 e,
                 "see `lstm-lrp inspect --help` for the supported formats and flags",
             )
+        })
+    }
+}
+
+/// A model read from its file and placed on the chosen device in the chosen precision.
+pub struct Setup {
+    /// What was read, with the import report.
+    pub imported: ImportedModel,
+    /// The model on the device.
+    pub model: LstmModel,
+    /// The model file's name, for messages.
+    pub model_name: String,
+}
+
+impl Setup {
+    /// Reads the model as `args` say and puts it on `device` (a `--device` name) in `precision`.
+    pub fn new(args: &ModelArgs, device: &str, precision: Precision) -> Result<Self, CliError> {
+        let choice: DeviceChoice = device
+            .parse()
+            .map_err(|e: backends::BackendError| CliError::usage(format!("--device: {e}")))?;
+        // The device (and its precision) first: a build without the backend fails at once.
+        let device = backends::device_for(choice, precision)
+            .map_err(|e| CliError::usage(format!("--device: {e}")))?;
+        let imported = args.load()?;
+        let model_name = args.model.display().to_string();
+        let model = LstmModel::new(&imported.params, &device, precision)
+            .map_err(|e| CliError::explain(&model_name, e))?;
+        Ok(Self {
+            imported,
+            model,
+            model_name,
         })
     }
 }

@@ -4,7 +4,7 @@
 /// SplitMix64 (Steele, Lea & Flood 2014): 64-bit state, passes BigCrush, trivially seedable.
 ///
 /// ```
-/// use lstm_lrp::sentiment::rng::Rng;
+/// use lrp_demo::rng::Rng;
 ///
 /// // SplitMix64's published first output for seed 0.
 /// assert_eq!(Rng::new(0).next_u64(), 0xE220_A839_7B1D_CDAF);
@@ -22,7 +22,7 @@ impl Rng {
     /// A generator from a seed (any value, 0 included).
     ///
     /// ```
-    /// use lstm_lrp::sentiment::rng::Rng;
+    /// use lrp_demo::rng::Rng;
     ///
     /// assert_eq!(Rng::new(7).next_u64(), Rng::new(7).next_u64());
     /// assert_ne!(Rng::new(1).next_u64(), Rng::new(2).next_u64());
@@ -34,7 +34,7 @@ impl Rng {
     /// The next 64 random bits.
     ///
     /// ```
-    /// use lstm_lrp::sentiment::rng::Rng;
+    /// use lrp_demo::rng::Rng;
     ///
     /// let mut rng = Rng::new(0);
     /// assert_eq!(rng.next_u64(), 0xE220_A839_7B1D_CDAF);
@@ -51,7 +51,7 @@ impl Rng {
     /// Uniform in `[0, 1)` with 53 random bits.
     ///
     /// ```
-    /// use lstm_lrp::sentiment::rng::Rng;
+    /// use lrp_demo::rng::Rng;
     ///
     /// let mut rng = Rng::new(3);
     /// let mean = (0..10_000).map(|_| rng.next_f64()).sum::<f64>() / 10_000.0;
@@ -64,7 +64,7 @@ impl Rng {
     /// Uniform integer in `lo..=hi` (`lo <= hi`).
     ///
     /// ```
-    /// use lstm_lrp::sentiment::rng::Rng;
+    /// use lrp_demo::rng::Rng;
     ///
     /// let mut rng = Rng::new(1);
     /// let mut seen = [false; 4];
@@ -82,7 +82,7 @@ impl Rng {
     /// Uniform in `[-a, a)`.
     ///
     /// ```
-    /// use lstm_lrp::sentiment::rng::Rng;
+    /// use lrp_demo::rng::Rng;
     ///
     /// let mut rng = Rng::new(5);
     /// let w: Vec<f64> = (0..100).map(|_| rng.symmetric(0.5)).collect(); // e.g. initial weights
@@ -96,7 +96,7 @@ impl Rng {
     /// Fisher–Yates shuffle.
     ///
     /// ```
-    /// use lstm_lrp::sentiment::rng::Rng;
+    /// use lrp_demo::rng::Rng;
     ///
     /// let mut batches: Vec<usize> = (0..10).collect();
     /// Rng::new(42).shuffle(&mut batches);

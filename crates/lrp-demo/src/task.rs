@@ -25,7 +25,7 @@ pub const NOT: &str = "not";
 /// The words of the task: fillers and polar words with their VADER valences.
 ///
 /// ```
-/// use lstm_lrp::sentiment::task::Lexicon;
+/// use lrp_demo::task::Lexicon;
 ///
 /// let lexicon = Lexicon::builtin();
 /// assert_eq!((lexicon.polar.len(), lexicon.fillers.len()), (240, 151));
@@ -45,7 +45,7 @@ impl Lexicon {
     /// `src/sentiment/data/vader_subset.tsv` for the selection rule) and 151 fillers.
     ///
     /// ```
-    /// use lstm_lrp::sentiment::task::Lexicon;
+    /// use lrp_demo::task::Lexicon;
     ///
     /// let lexicon = Lexicon::builtin();
     /// assert!(lexicon.polar.iter().all(|(_, v)| (-4.0..=4.0).contains(v) && *v != 0.0));
@@ -70,7 +70,7 @@ impl Lexicon {
     /// The valence of a word, if it is polar.
     ///
     /// ```
-    /// use lstm_lrp::sentiment::task::Lexicon;
+    /// use lrp_demo::task::Lexicon;
     ///
     /// let lexicon = Lexicon::builtin();
     /// let (word, valence) = lexicon.polar[0].clone();
@@ -86,9 +86,9 @@ impl Lexicon {
 /// `<pad>`, line 1 `<unk>`.
 ///
 /// ```
-/// use lstm_lrp::sentiment::task::Vocab;
+/// use lrp_demo::task::Vocab;
 ///
-/// let vocab = Vocab::from_text(&std::fs::read_to_string("examples/sentiment/vocab.txt")?)?;
+/// let vocab = Vocab::from_text(&std::fs::read_to_string(lrp_demo::shipped("vocab.txt"))?)?;
 /// assert_eq!(vocab.len(), 394);
 /// assert_eq!(vocab.encode("The movie"), vec![3, 12]); // lower-cased, one id per word
 /// assert_eq!(vocab.token(12), Some("movie"));
@@ -105,7 +105,7 @@ impl Vocab {
     /// `<pad>`, `<unk>`, `not`, the fillers, then the polar words.
     ///
     /// ```
-    /// use lstm_lrp::sentiment::task::{Lexicon, Vocab};
+    /// use lrp_demo::task::{Lexicon, Vocab};
     ///
     /// let lexicon = Lexicon::builtin();
     /// let vocab = Vocab::from_lexicon(&lexicon);
@@ -113,7 +113,7 @@ impl Vocab {
     /// assert_eq!(vocab.token(2), Some("not"));
     /// assert_eq!(vocab.id(&lexicon.fillers[0]), 3);
     /// // The shipped model's vocabulary is this one.
-    /// assert_eq!(vocab.to_text(), std::fs::read_to_string("examples/sentiment/vocab.txt")?);
+    /// assert_eq!(vocab.to_text(), std::fs::read_to_string(lrp_demo::shipped("vocab.txt"))?);
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn from_lexicon(lexicon: &Lexicon) -> Self {
@@ -126,14 +126,14 @@ impl Vocab {
     /// From a list of tokens; the first two must be `<pad>` and `<unk>`, none may repeat.
     ///
     /// ```
-    /// use lstm_lrp::sentiment::task::Vocab;
+    /// use lrp_demo::task::Vocab;
     ///
     /// let tokens = |t: &[&str]| t.iter().map(|s| s.to_string()).collect::<Vec<_>>();
     /// let vocab = Vocab::from_tokens(tokens(&["<pad>", "<unk>", "good", "bad"]))?;
     /// assert_eq!(vocab.encode("bad good ugly"), vec![3, 2, 1]);
     /// assert!(Vocab::from_tokens(tokens(&["good", "<pad>", "<unk>"])).is_err());
     /// assert!(Vocab::from_tokens(tokens(&["<pad>", "<unk>", "good", "good"])).is_err());
-    /// # Ok::<(), lstm_lrp::sentiment::SentimentError>(())
+    /// # Ok::<(), lrp_demo::SentimentError>(())
     /// ```
     pub fn from_tokens(tokens: Vec<String>) -> Result<Self, SentimentError> {
         if tokens.first().map(String::as_str) != Some(PAD)
@@ -157,12 +157,12 @@ impl Vocab {
     /// Parses a `vocab.txt` (one token per line).
     ///
     /// ```
-    /// use lstm_lrp::sentiment::task::Vocab;
+    /// use lrp_demo::task::Vocab;
     ///
     /// let vocab = Vocab::from_text("<pad>\r\n<unk>\r\nfine\r\n")?; // CRLF is accepted
     /// assert_eq!(vocab.len(), 3);
     /// assert_eq!(vocab.to_text(), "<pad>\n<unk>\nfine\n");
-    /// # Ok::<(), lstm_lrp::sentiment::SentimentError>(())
+    /// # Ok::<(), lrp_demo::SentimentError>(())
     /// ```
     pub fn from_text(text: &str) -> Result<Self, SentimentError> {
         Self::from_tokens(
@@ -175,11 +175,11 @@ impl Vocab {
     /// The `vocab.txt` text.
     ///
     /// ```
-    /// use lstm_lrp::sentiment::task::Vocab;
+    /// use lrp_demo::task::Vocab;
     ///
     /// let text = "<pad>\n<unk>\nnot\nfine\n";
     /// assert_eq!(Vocab::from_text(text)?.to_text(), text); // round trip
-    /// # Ok::<(), lstm_lrp::sentiment::SentimentError>(())
+    /// # Ok::<(), lrp_demo::SentimentError>(())
     /// ```
     pub fn to_text(&self) -> String {
         let mut s = self.tokens.join("\n");
@@ -190,10 +190,10 @@ impl Vocab {
     /// Number of tokens.
     ///
     /// ```
-    /// use lstm_lrp::sentiment::task::Vocab;
+    /// use lrp_demo::task::Vocab;
     ///
     /// assert_eq!(Vocab::from_text("<pad>\n<unk>\nfine")?.len(), 3);
-    /// # Ok::<(), lstm_lrp::sentiment::SentimentError>(())
+    /// # Ok::<(), lrp_demo::SentimentError>(())
     /// ```
     pub fn len(&self) -> usize {
         self.tokens.len()
@@ -202,10 +202,10 @@ impl Vocab {
     /// Whether there are no tokens (never, for a valid vocabulary).
     ///
     /// ```
-    /// use lstm_lrp::sentiment::task::Vocab;
+    /// use lrp_demo::task::Vocab;
     ///
     /// assert!(!Vocab::from_text("<pad>\n<unk>")?.is_empty());
-    /// # Ok::<(), lstm_lrp::sentiment::SentimentError>(())
+    /// # Ok::<(), lrp_demo::SentimentError>(())
     /// ```
     pub fn is_empty(&self) -> bool {
         self.tokens.is_empty()
@@ -214,11 +214,11 @@ impl Vocab {
     /// The id of a word, `<unk>` (1) when it is unknown.
     ///
     /// ```
-    /// use lstm_lrp::sentiment::task::Vocab;
+    /// use lrp_demo::task::Vocab;
     ///
     /// let vocab = Vocab::from_text("<pad>\n<unk>\nfine")?;
     /// assert_eq!((vocab.id("fine"), vocab.id("Fine"), vocab.id("<pad>")), (2, 1, 0));
-    /// # Ok::<(), lstm_lrp::sentiment::SentimentError>(())
+    /// # Ok::<(), lrp_demo::SentimentError>(())
     /// ```
     pub fn id(&self, word: &str) -> usize {
         self.ids.get(word).copied().unwrap_or(1)
@@ -227,11 +227,11 @@ impl Vocab {
     /// The token of an id.
     ///
     /// ```
-    /// use lstm_lrp::sentiment::task::Vocab;
+    /// use lrp_demo::task::Vocab;
     ///
     /// let vocab = Vocab::from_text("<pad>\n<unk>\nfine")?;
     /// assert_eq!((vocab.token(2), vocab.token(3)), (Some("fine"), None));
-    /// # Ok::<(), lstm_lrp::sentiment::SentimentError>(())
+    /// # Ok::<(), lrp_demo::SentimentError>(())
     /// ```
     pub fn token(&self, id: usize) -> Option<&str> {
         self.tokens.get(id).map(String::as_str)
@@ -240,11 +240,11 @@ impl Vocab {
     /// The ids of a whitespace-separated, lower-cased sentence.
     ///
     /// ```
-    /// use lstm_lrp::sentiment::task::Vocab;
+    /// use lrp_demo::task::Vocab;
     ///
     /// let vocab = Vocab::from_text("<pad>\n<unk>\nnot\nfine")?;
     /// assert_eq!(vocab.encode("  Not   FINE today "), vec![2, 3, 1]);
-    /// # Ok::<(), lstm_lrp::sentiment::SentimentError>(())
+    /// # Ok::<(), lrp_demo::SentimentError>(())
     /// ```
     pub fn encode(&self, sentence: &str) -> Vec<usize> {
         sentence
@@ -257,7 +257,7 @@ impl Vocab {
 /// How sentences are drawn.
 ///
 /// ```
-/// use lstm_lrp::sentiment::task::{Task, TaskConfig};
+/// use lrp_demo::task::{Task, TaskConfig};
 ///
 /// let config = TaskConfig { min_len: 4, max_len: 6, ..TaskConfig::default() };
 /// assert_eq!((config.max_polar, config.negation), (3, 0.25)); // the defaults
@@ -265,7 +265,7 @@ impl Vocab {
 /// assert_eq!(task.config.min_len, 4);
 /// // A sentence needs at least two tokens.
 /// assert!(Task::new(TaskConfig { min_len: 1, ..TaskConfig::default() }).is_err());
-/// # Ok::<(), lstm_lrp::sentiment::SentimentError>(())
+/// # Ok::<(), lrp_demo::SentimentError>(())
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct TaskConfig {
@@ -314,7 +314,7 @@ impl TaskConfig {
 /// One sentence with its ground truth.
 ///
 /// ```
-/// use lstm_lrp::sentiment::{rng::Rng, task::{Task, TaskConfig}};
+/// use lrp_demo::{rng::Rng, task::{Task, TaskConfig}};
 ///
 /// let task = Task::new(TaskConfig::default())?;
 /// for s in task.sample(20, &mut Rng::new(1)) {
@@ -323,7 +323,7 @@ impl TaskConfig {
 ///     assert_eq!(s.label, usize::from(sum > 0.0)); // 1 = positive
 ///     assert!(sum.abs() >= 1.0); // min_margin
 /// }
-/// # Ok::<(), lstm_lrp::sentiment::SentimentError>(())
+/// # Ok::<(), lrp_demo::SentimentError>(())
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct Sentence {
@@ -342,12 +342,12 @@ impl Sentence {
     /// The sentence as text.
     ///
     /// ```
-    /// use lstm_lrp::sentiment::{rng::Rng, task::{Task, TaskConfig}};
+    /// use lrp_demo::{rng::Rng, task::{Task, TaskConfig}};
     ///
     /// let task = Task::new(TaskConfig::default())?;
     /// let s = &task.sample(1, &mut Rng::new(3))[0];
     /// assert_eq!(task.vocab.encode(&s.text()), s.ids);
-    /// # Ok::<(), lstm_lrp::sentiment::SentimentError>(())
+    /// # Ok::<(), lrp_demo::SentimentError>(())
     /// ```
     pub fn text(&self) -> String {
         self.words.join(" ")
@@ -356,7 +356,7 @@ impl Sentence {
     /// The positions of the polar words.
     ///
     /// ```
-    /// use lstm_lrp::sentiment::task::Sentence;
+    /// use lrp_demo::task::Sentence;
     ///
     /// let words = ["the", "plot", "was", "not", "good"].map(String::from).to_vec();
     /// let truth = vec![0.0, 0.0, 0.0, 0.0, -1.9];
@@ -373,14 +373,14 @@ impl Sentence {
 /// The task: its lexicon, vocabulary and sentence distribution.
 ///
 /// ```
-/// use lstm_lrp::sentiment::{rng::Rng, task::{Task, TaskConfig}};
+/// use lrp_demo::{rng::Rng, task::{Task, TaskConfig}};
 ///
 /// let task = Task::new(TaskConfig::default())?;
 /// assert_eq!(task.vocab.len(), 394);
 /// let sentences = task.sample(100, &mut Rng::new(2019));
 /// assert!(sentences.iter().all(|s| (5..=12).contains(&s.words.len())));
 /// assert!(sentences.iter().all(|s| (1..=3).contains(&s.polar_positions().len())));
-/// # Ok::<(), lstm_lrp::sentiment::SentimentError>(())
+/// # Ok::<(), lrp_demo::SentimentError>(())
 /// ```
 #[derive(Debug, Clone)]
 pub struct Task {
@@ -396,7 +396,7 @@ impl Task {
     /// The task on the builtin lexicon.
     ///
     /// ```
-    /// use lstm_lrp::sentiment::task::{Task, TaskConfig};
+    /// use lrp_demo::task::{Task, TaskConfig};
     ///
     /// assert!(Task::new(TaskConfig::default()).is_ok());
     /// let err = Task::new(TaskConfig { negation: 1.5, ..TaskConfig::default() }).unwrap_err();
@@ -416,13 +416,13 @@ impl Task {
     /// `n` sentences drawn from `rng`; the same generator state gives the same sentences.
     ///
     /// ```
-    /// use lstm_lrp::sentiment::{rng::Rng, task::{Task, TaskConfig}};
+    /// use lrp_demo::{rng::Rng, task::{Task, TaskConfig}};
     ///
     /// let task = Task::new(TaskConfig::default())?;
     /// let a = task.sample(10, &mut Rng::new(7));
     /// assert_eq!(a, task.sample(10, &mut Rng::new(7)));
     /// assert_eq!(a.len(), 10);
-    /// # Ok::<(), lstm_lrp::sentiment::SentimentError>(())
+    /// # Ok::<(), lrp_demo::SentimentError>(())
     /// ```
     pub fn sample(&self, n: usize, rng: &mut Rng) -> Vec<Sentence> {
         (0..n).map(|_| self.sample_one(rng)).collect()

@@ -1,11 +1,11 @@
 //! The sentiment pipeline: training in burn, conversion through the importer's burn-module path,
 //! the model file, and the shipped demo model.
 
+use lrp_demo::model::{max_logit_difference, model_file_bytes};
+use lrp_demo::score::lrp_relevance;
+use lrp_demo::task::{Task, TaskConfig, Vocab};
+use lrp_demo::train::{TrainConfig, train};
 use lstm_lrp::import::{LoadOptions, read_model};
-use lstm_lrp::sentiment::model::{max_logit_difference, model_file_bytes};
-use lstm_lrp::sentiment::score::lrp_relevance;
-use lstm_lrp::sentiment::task::{Task, TaskConfig, Vocab};
-use lstm_lrp::sentiment::train::{TrainConfig, train};
 use lstm_lrp::{ExplainConfig, Input, LstmModel, Precision};
 
 fn tiny() -> TrainConfig {
@@ -51,7 +51,10 @@ fn tiny_training_converts_exactly_and_is_reproducible() {
 
     // The model file reads back as the same canonical model.
     let bytes = model_file_bytes(&params, Default::default()).unwrap();
-    let read = read_model(bytes, &LoadOptions::default()).unwrap();
+    let path =
+        std::env::temp_dir().join(format!("lrp-demo-model-{}.safetensors", std::process::id()));
+    std::fs::write(&path, bytes).unwrap();
+    let read = read_model(&path, &LoadOptions::default()).unwrap();
     assert_eq!(read.params, params);
 
     // LRP runs on it and gives one relevance per token.
@@ -65,14 +68,14 @@ fn tiny_training_converts_exactly_and_is_reproducible() {
 
 #[test]
 fn shipped_model_classifies_the_shipped_sentences() {
-    let device = lrp_ndarray::device();
-    let params = lstm_lrp::load_model("examples/sentiment/model.safetensors").unwrap();
-    let vocab = Vocab::from_text(&std::fs::read_to_string("examples/sentiment/vocab.txt").unwrap())
+    let device = lrp_flex::device();
+    let params = lstm_lrp::load_model(lrp_demo::shipped("model.safetensors")).unwrap();
+    let vocab = Vocab::from_text(&std::fs::read_to_string(lrp_demo::shipped("vocab.txt")).unwrap())
         .unwrap();
     // The shipped vocabulary is the task's.
     assert_eq!(vocab, Task::new(TaskConfig::default()).unwrap().vocab);
     let model = LstmModel::new(&params, &device, Precision::F64).unwrap();
-    let text = std::fs::read_to_string("examples/sentiment/sentences.tsv").unwrap();
+    let text = std::fs::read_to_string(lrp_demo::shipped("sentences.tsv")).unwrap();
     let mut count = 0;
     for line in text
         .lines()
@@ -115,8 +118,8 @@ fn shipped_model_classifies_the_shipped_sentences() {
 /// path: the converted model (lrp-core's forward) on the embedded vectors as feature input.
 #[test]
 fn baselines_agree_with_the_converted_model() {
+    use lrp_demo::baselines::{Baseline, baseline_relevance};
     use lstm_lrp::burn::tensor::{Tensor, TensorData};
-    use lstm_lrp::sentiment::baselines::{Baseline, baseline_relevance};
     use lstm_lrp::{InputLayer, ModelParams};
 
     let device = lrp_flex::device();
@@ -178,11 +181,11 @@ fn baselines_agree_with_the_converted_model() {
 
 #[test]
 fn shipped_model_round_trips_through_burn_modules() {
-    use lstm_lrp::sentiment::model::SentimentNet;
-    use lstm_lrp::sentiment::rng::Rng;
+    use lrp_demo::model::SentimentNet;
+    use lrp_demo::rng::Rng;
 
     let device = lrp_flex::device();
-    let params = lstm_lrp::load_model("examples/sentiment/model.safetensors").unwrap();
+    let params = lstm_lrp::load_model(lrp_demo::shipped("model.safetensors")).unwrap();
     let net = SentimentNet::from_params(&params, &device).unwrap();
     assert_eq!(net.to_params().unwrap(), params);
     let task = Task::new(TaskConfig::default()).unwrap();
@@ -190,6 +193,6 @@ fn shipped_model_round_trips_through_burn_modules() {
     let diff = max_logit_difference(&net, &params, &sentences, &device, Precision::F64).unwrap();
     assert!(diff < 1e-9, "burn modules vs canonical model: {diff}");
     // The shipped model solves the task.
-    let acc = lstm_lrp::sentiment::train::accuracy(&net, &sentences, &device);
+    let acc = lrp_demo::train::accuracy(&net, &sentences, &device);
     assert!(acc >= 0.95, "accuracy {acc}");
 }

@@ -1,94 +1,8 @@
-//! Per-sequence views of an explanation: JSON lines, a self-contained HTML heatmap, and coloured
-//! words in the terminal.
+//! Rendering rows: a self-contained HTML heatmap and coloured words in the terminal.
 
 use std::fmt::Write as _;
-use std::io::Write;
 
-use lrp_core::HostExplanation;
-use lstm_lrp::files::{InputArrays, InputValues};
-
-use super::words::Vocab;
-
-/// One explained sequence, over its real steps.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Row {
-    /// The token (word, id or `t<step>`) of each real step.
-    pub words: Vec<String>,
-    /// Relevance per real step (summed over the feature/embedding axis).
-    pub relevance: Vec<f64>,
-    /// The explained class.
-    pub target: usize,
-    /// The model's predicted class (the largest logit).
-    pub predicted: usize,
-    /// The explained logit.
-    pub logit: f64,
-    /// Relevance left on the initial states (and absorbed at zero denominators).
-    pub rest: f64,
-}
-
-/// The rows of `out`, whose samples are `inputs`' samples `offset..offset + out.batch`.
-pub fn rows(
-    out: &HostExplanation,
-    inputs: &InputArrays,
-    offset: usize,
-    vocab: Option<&Vocab>,
-) -> Vec<Row> {
-    let steps = out.step_relevance();
-    let logits = out.explained_logits();
-    let t = out.steps;
-    (0..out.batch)
-        .map(|b| {
-            let sample = offset + b;
-            let real: Vec<usize> = match (&inputs.mask, &inputs.lengths) {
-                (Some(mask), _) => (0..t).filter(|&k| mask.data[sample * t + k] != 0).collect(),
-                (None, Some(lengths)) => (0..lengths[sample].min(t)).collect(),
-                (None, None) => (0..t).collect(),
-            };
-            let words = real
-                .iter()
-                .map(|&k| match &inputs.values {
-                    InputValues::Tokens(ids) => {
-                        let id = ids.data[sample * t + k];
-                        vocab.map_or_else(|| id.to_string(), |v| v.word(id))
-                    }
-                    InputValues::Features(_) => format!("t{k}"),
-                })
-                .collect();
-            let class_logits = &out.logits[b * out.classes..(b + 1) * out.classes];
-            let predicted = (0..out.classes).fold(0, |best, c| {
-                if class_logits[c] > class_logits[best] {
-                    c
-                } else {
-                    best
-                }
-            });
-            Row {
-                words,
-                relevance: real.iter().map(|&k| steps[b * t + k]).collect(),
-                target: out.target[b] as usize,
-                predicted,
-                logit: logits[b],
-                rest: out.rest[b],
-            }
-        })
-        .collect()
-}
-
-/// One JSON object per row, newline-terminated.
-pub fn write_jsonl(rows: &[Row], mut w: impl Write) -> std::io::Result<()> {
-    for row in rows {
-        let value = serde_json::json!({
-            "tokens": row.words,
-            "relevance": row.relevance,
-            "target": row.target,
-            "predicted": row.predicted,
-            "logit": row.logit,
-            "rest": row.rest,
-        });
-        writeln!(w, "{value}")?;
-    }
-    w.flush()
-}
+use crate::io::rows::Row;
 
 fn escape_html(s: &str) -> String {
     s.replace('&', "&amp;")
@@ -118,7 +32,16 @@ fn scale(row: &Row) -> f64 {
     row.relevance.iter().fold(0.0, |m: f64, r| m.max(r.abs()))
 }
 
-/// A self-contained HTML page: one row per sequence, words coloured by relevance.
+/// A self-contained HTML page: one row per sequence, words coloured by relevance (red for
+/// the explained class, blue against it; each row scaled to its largest |relevance|).
+///
+/// ```
+/// use lstm_lrp::io::{Row, html};
+///
+/// let row = Row { words: vec!["<b>".into()], relevance: vec![1.0], target: 0, predicted: 0, logit: 1.0, rest: 0.0 };
+/// let page = html(&[row], "demo");
+/// assert!(page.starts_with("<!DOCTYPE html>") && page.contains("&lt;b&gt;"));
+/// ```
 pub fn html(rows: &[Row], title: &str) -> String {
     let mut body = String::new();
     for (s, row) in rows.iter().enumerate() {
@@ -182,6 +105,13 @@ fn palette_index((red, green, blue): (u8, u8, u8)) -> u8 {
 }
 
 /// The rows as coloured words (ANSI backgrounds), or `word(+0.1234)` without colour.
+///
+/// ```
+/// use lstm_lrp::io::{Colours, Row, terminal};
+///
+/// let row = Row { words: vec!["good".into()], relevance: vec![0.5], target: 1, predicted: 1, logit: 2.0, rest: 0.0 };
+/// assert!(terminal(&[row], Colours::Off).contains("good(+0.5000)"));
+/// ```
 pub fn terminal(rows: &[Row], colours: Colours) -> String {
     let mut out = String::new();
     for (s, row) in rows.iter().enumerate() {
@@ -260,17 +190,5 @@ mod tests {
             text.contains("\x1b[48;5;147m\x1b[38;5;16m <b> "),
             "{text:?}"
         );
-    }
-
-    #[test]
-    fn jsonl_has_one_object_per_row() {
-        let mut buf = Vec::new();
-        write_jsonl(&[row(), row()], &mut buf).unwrap();
-        let text = String::from_utf8(buf).unwrap();
-        assert_eq!(text.lines().count(), 2);
-        let v: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
-        assert_eq!(v["tokens"][0], "good");
-        assert_eq!(v["relevance"][1], -1.0);
-        assert_eq!(v["target"], 1);
     }
 }

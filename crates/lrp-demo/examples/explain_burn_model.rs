@@ -13,13 +13,13 @@
 
 use std::error::Error;
 
+use lrp_demo::model::SentimentNet;
+use lrp_demo::rng::Rng;
+use lrp_demo::score::oriented_truth;
+use lrp_demo::task::{Sentence, Task, TaskConfig};
+use lrp_demo::train::{TrainConfig, train};
 use lstm_lrp::burn::tensor::{Int, Tensor, TensorData};
 use lstm_lrp::import::burn_modules::from_burn;
-use lstm_lrp::sentiment::model::SentimentNet;
-use lstm_lrp::sentiment::rng::Rng;
-use lstm_lrp::sentiment::score::oriented_truth;
-use lstm_lrp::sentiment::task::{Sentence, Task, TaskConfig};
-use lstm_lrp::sentiment::train::{TrainConfig, train};
 use lstm_lrp::{ExplainConfig, Input, LstmModel, Precision, Target, backends};
 
 fn main() -> Result<(), Box<dyn Error>> {
@@ -45,7 +45,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         );
         (trained.net, trained.test)
     } else {
-        let params = lstm_lrp::load_model("examples/sentiment/model.safetensors")?;
+        let params = lstm_lrp::load_model(lrp_demo::shipped("model.safetensors"))?;
         println!("loaded the shipped model into burn modules");
         (
             SentimentNet::from_params(&params, &device)?,

@@ -15,23 +15,21 @@ use std::error::Error;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use lstm_lrp::sentiment::baselines::{Baseline, baseline_relevance};
-use lstm_lrp::sentiment::model::{max_logit_difference, model_file_bytes};
-use lstm_lrp::sentiment::rng::Rng;
-use lstm_lrp::sentiment::score::{MethodScore, lrp_relevance, markdown_table, score};
-use lstm_lrp::sentiment::task::{Task, TaskConfig};
-use lstm_lrp::sentiment::train::{TrainConfig, predict, train};
+use lrp_demo::baselines::{Baseline, baseline_relevance};
+use lrp_demo::model::{max_logit_difference, model_file_bytes};
+use lrp_demo::rng::Rng;
+use lrp_demo::score::{MethodScore, lrp_relevance, markdown_table, score};
+use lrp_demo::task::{Task, TaskConfig};
+use lrp_demo::train::{TrainConfig, predict, train};
 use lstm_lrp::{ExplainConfig, GateRule, LstmModel, Precision, backends};
 
 /// Test sentences scored for the table.
 const SCORED: usize = 1000;
 
 fn main() -> Result<(), Box<dyn Error>> {
-    let out = PathBuf::from(
-        std::env::args()
-            .nth(1)
-            .unwrap_or_else(|| "examples/sentiment".into()),
-    );
+    let out = std::env::args()
+        .nth(1)
+        .map_or_else(|| lrp_demo::shipped(""), PathBuf::from);
     std::fs::create_dir_all(&out)?;
     let device = backends::default_device();
     let task = Task::new(TaskConfig::default())?;

@@ -21,7 +21,7 @@ use super::task::Sentence;
 /// A baseline method.
 ///
 /// ```
-/// use lstm_lrp::sentiment::baselines::Baseline;
+/// use lrp_demo::baselines::Baseline;
 ///
 /// assert_eq!(Baseline::GradientInput.name(), "gradient × input");
 /// assert_eq!(
@@ -45,7 +45,7 @@ impl Baseline {
     /// A short name.
     ///
     /// ```
-    /// use lstm_lrp::sentiment::baselines::Baseline;
+    /// use lrp_demo::baselines::Baseline;
     ///
     /// assert_eq!(Baseline::Occlusion.name(), "occlusion (token vector → 0)");
     /// ```
@@ -90,10 +90,10 @@ fn gradient(net: &SentimentNet, x: Tensor<3>, onehot: &Tensor<2>) -> Tensor<3> {
 /// it here).
 ///
 /// ```
-/// use lstm_lrp::sentiment::baselines::{Baseline, baseline_relevance};
-/// use lstm_lrp::sentiment::{model::SentimentNet, rng::Rng, task::{Task, TaskConfig}};
+/// use lrp_demo::baselines::{Baseline, baseline_relevance};
+/// use lrp_demo::{model::SentimentNet, rng::Rng, task::{Task, TaskConfig}};
 ///
-/// let params = lstm_lrp::load_model("examples/sentiment/model.safetensors")?;
+/// let params = lstm_lrp::load_model(lrp_demo::shipped("model.safetensors"))?;
 /// let device = lstm_lrp::backends::default_device();
 /// let net = SentimentNet::from_params(&params, &device)?;
 /// let sentences = Task::new(TaskConfig::default())?.sample(4, &mut Rng::new(1));

@@ -13,8 +13,8 @@ use lrp_core::{
     Activation, Input, InputLayer, LstmModel, LstmWeights, ModelParams, Precision, burn,
 };
 use lrp_import::HostArray;
-use lrp_import::burn_modules::{BurnClassifier, BurnRecurrent, from_burn};
-use lrp_import::safetensors_io::{OutTensor, serialize};
+use lrp_import::formats::safetensors::{OutTensor, serialize};
+use lstm_lrp::import::burn_modules::{BurnClassifier, BurnRecurrent, from_burn};
 
 use super::SentimentError;
 use super::rng::Rng;
@@ -25,14 +25,14 @@ use super::task::Sentence;
 ///
 /// ```
 /// use lstm_lrp::backends;
-/// use lstm_lrp::sentiment::model::{NetConfig, SentimentNet};
+/// use lrp_demo::model::{NetConfig, SentimentNet};
 ///
 /// let config = NetConfig { vocab: 20, embedding: 4, hidden: 3, classes: 2 };
 /// let net = SentimentNet::init(config, 7, &backends::default_device());
 /// let params = net.to_params()?;
 /// // V·E + 2 directions · (4H·E + 4H·H + 4H) + 2H·C + C scalars.
 /// assert_eq!(params.num_parameters(), 20 * 4 + 2 * (48 + 36 + 12) + 6 * 2 + 2);
-/// # Ok::<(), lstm_lrp::sentiment::SentimentError>(())
+/// # Ok::<(), lrp_demo::SentimentError>(())
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NetConfig {
@@ -51,7 +51,7 @@ pub struct NetConfig {
 ///
 /// ```
 /// use lstm_lrp::backends;
-/// use lstm_lrp::sentiment::model::{NetConfig, SentimentNet, ids_tensor};
+/// use lrp_demo::model::{NetConfig, SentimentNet, ids_tensor};
 ///
 /// let device = backends::default_device();
 /// let config = NetConfig { vocab: 10, embedding: 4, hidden: 3, classes: 2 };
@@ -108,7 +108,7 @@ impl SentimentNet {
     ///
     /// ```
     /// use lstm_lrp::backends;
-    /// use lstm_lrp::sentiment::model::{NetConfig, SentimentNet};
+    /// use lrp_demo::model::{NetConfig, SentimentNet};
     ///
     /// let device = backends::default_device();
     /// let config = NetConfig { vocab: 10, embedding: 4, hidden: 3, classes: 2 };
@@ -150,10 +150,10 @@ impl SentimentNet {
     /// e.g. to run the shipped model in burn. Each gate's whole bias goes to its input transform.
     ///
     /// ```
-    /// use lstm_lrp::sentiment::model::{SentimentNet, ids_tensor};
+    /// use lrp_demo::model::{SentimentNet, ids_tensor};
     /// use lstm_lrp::{Input, LstmModel, Precision, backends};
     ///
-    /// let params = lstm_lrp::load_model("examples/sentiment/model.safetensors")?;
+    /// let params = lstm_lrp::load_model(lrp_demo::shipped("model.safetensors"))?;
     /// let device = backends::default_device();
     /// let net = SentimentNet::from_params(&params, &device)?;
     /// let ids = ids_tensor(&[&[3, 12, 329]], &device);
@@ -247,9 +247,9 @@ impl SentimentNet {
     ///
     /// ```
     /// use lstm_lrp::backends;
-    /// use lstm_lrp::sentiment::model::{SentimentNet, ids_tensor};
+    /// use lrp_demo::model::{SentimentNet, ids_tensor};
     ///
-    /// let params = lstm_lrp::load_model("examples/sentiment/model.safetensors")?;
+    /// let params = lstm_lrp::load_model(lrp_demo::shipped("model.safetensors"))?;
     /// let device = backends::default_device();
     /// let net = SentimentNet::from_params(&params, &device)?;
     /// // Three sentences of four tokens: (B, T) = (3, 4).
@@ -270,7 +270,7 @@ impl SentimentNet {
     ///
     /// ```
     /// use lstm_lrp::backends;
-    /// use lstm_lrp::sentiment::model::{NetConfig, SentimentNet};
+    /// use lrp_demo::model::{NetConfig, SentimentNet};
     ///
     /// let config = NetConfig { vocab: 10, embedding: 4, hidden: 3, classes: 2 };
     /// let net = SentimentNet::init(config, 1, &backends::default_device());
@@ -290,13 +290,13 @@ impl SentimentNet {
     ///
     /// ```
     /// use lstm_lrp::backends;
-    /// use lstm_lrp::sentiment::model::{NetConfig, SentimentNet};
+    /// use lrp_demo::model::{NetConfig, SentimentNet};
     ///
     /// let config = NetConfig { vocab: 10, embedding: 4, hidden: 3, classes: 2 };
     /// let params = SentimentNet::init(config, 1, &backends::default_device()).to_params()?;
     /// assert_eq!((params.feature_size(), params.num_classes()), (4, 2));
     /// assert_eq!(params.lstm()[0].directions(), 2);
-    /// # Ok::<(), lstm_lrp::sentiment::SentimentError>(())
+    /// # Ok::<(), lrp_demo::SentimentError>(())
     /// ```
     pub fn to_params(&self) -> Result<ModelParams, SentimentError> {
         Ok(from_burn(&self.as_burn_classifier())?)
@@ -306,7 +306,8 @@ impl SentimentNet {
 /// Token ids as a burn tensor `(B, T)`; all rows must have the same length.
 ///
 /// ```
-/// use lstm_lrp::{backends, sentiment::model::ids_tensor};
+/// use lrp_demo::model::ids_tensor;
+/// use lstm_lrp::backends;
 ///
 /// let ids = ids_tensor(&[&[5, 6, 7], &[8, 9, 10]], &backends::default_device());
 /// assert_eq!(ids.dims(), [2, 3]);
@@ -359,14 +360,14 @@ fn weights(prefix: &str, suffix: &str, w: &LstmWeights, out: &mut Vec<(String, O
 /// `lstm.weight_hh_l0[_reverse] (4H, H)`, `lstm.bias_ih_l0[_reverse] (4H)` (the whole bias),
 /// `lstm.bias_hh_l0[_reverse]` (zeros), `fc.weight (C, 2H)`, `fc.bias (C)`. The canonical
 /// safetensors layout has no embedding table; this one does, and
-/// [`load_model`](crate::load_model) reads it back exactly (its gate order i, f, g, o is the
+/// [`load_model`](lstm_lrp::load_model) reads it back exactly (its gate order i, f, g, o is the
 /// canonical one).
 ///
 /// ```
 /// use std::collections::HashMap;
-/// use lstm_lrp::sentiment::model::model_file_bytes;
+/// use lrp_demo::model::model_file_bytes;
 ///
-/// let params = lstm_lrp::load_model("examples/sentiment/model.safetensors")?;
+/// let params = lstm_lrp::load_model(lrp_demo::shipped("model.safetensors"))?;
 /// let metadata = HashMap::from([("seed".to_string(), "2019".to_string())]);
 /// let bytes = model_file_bytes(&params, metadata)?;
 /// let path = std::env::temp_dir().join(format!("lstm-lrp-doc-{}.st", std::process::id()));
@@ -422,10 +423,10 @@ pub fn model_file_bytes(
 /// canonical model's (computed by lrp-core in `precision`) over `sentences`.
 ///
 /// ```
-/// use lstm_lrp::sentiment::{model, rng::Rng, task::{Task, TaskConfig}};
+/// use lrp_demo::{model, rng::Rng, task::{Task, TaskConfig}};
 /// use lstm_lrp::{Precision, backends};
 ///
-/// let params = lstm_lrp::load_model("examples/sentiment/model.safetensors")?;
+/// let params = lstm_lrp::load_model(lrp_demo::shipped("model.safetensors"))?;
 /// let device = backends::default_device();
 /// let net = model::SentimentNet::from_params(&params, &device)?;
 /// let sentences = Task::new(TaskConfig::default())?.sample(10, &mut Rng::new(1));

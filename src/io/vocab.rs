@@ -8,12 +8,17 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use lrp_import::HostArray;
-use lstm_lrp::files::{InputArrays, InputValues};
+use crate::io::error::IoError;
 
-use super::CliError;
-
-/// A token vocabulary.
+/// A token vocabulary: one token per line, the line number (from 0) is its id.
+///
+/// ```
+/// let vocab = lstm_lrp::io::Vocab::read("examples/sentiment/vocab.txt")?;
+/// assert_eq!((vocab.word(0).as_str(), vocab.word(1).as_str()), ("<pad>", "<unk>"));
+/// let (ids, unknown) = vocab.encode_words(&["the".into(), "ungratefullest".into()]).unwrap();
+/// assert_eq!((ids[1], unknown), (1, 1)); // an unknown word is <unk>
+/// # Ok::<(), lstm_lrp::io::IoError>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct Vocab {
     tokens: Vec<String>,
@@ -23,37 +28,46 @@ pub struct Vocab {
 
 impl Vocab {
     /// Reads a vocabulary file (one token per line).
-    pub fn read(path: &Path) -> Result<Self, CliError> {
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            CliError::usage(format!(
-                "{}: {e} (--vocab expects a text file with one token per line)",
-                path.display()
-            ))
-        })?;
+    ///
+    /// # Errors
+    /// An unreadable file, fewer than two tokens, an empty line or a token given twice.
+    pub fn read(path: impl AsRef<Path>) -> Result<Self, IoError> {
+        let path = path.as_ref();
+        let name = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| IoError::io(&name, e))?;
+        Self::from_text(&text, &name)
+    }
+
+    /// A vocabulary from its text (one token per line); `name` is used in errors.
+    ///
+    /// # Errors
+    /// Fewer than two tokens, an empty line or a token given twice.
+    pub fn from_text(text: &str, name: &str) -> Result<Self, IoError> {
+        let bad = |what: String| IoError::Vocab {
+            path: name.to_string(),
+            what,
+        };
         let tokens: Vec<String> = text
             .lines()
             .map(|l| l.trim_end_matches('\r').to_string())
             .collect();
         if tokens.len() < 2 {
-            return Err(CliError::usage(format!(
-                "{}: a vocabulary needs at least `<pad>` and one token, found {} line(s)",
-                path.display(),
+            return Err(bad(format!(
+                "a vocabulary needs at least `<pad>` and one token, found {} line(s)",
                 tokens.len()
             )));
         }
         let mut ids = HashMap::with_capacity(tokens.len());
         for (id, token) in tokens.iter().enumerate() {
             if token.is_empty() {
-                return Err(CliError::usage(format!(
-                    "{}: line {} is empty (one token per line; the line number is the id)",
-                    path.display(),
+                return Err(bad(format!(
+                    "line {} is empty (one token per line; the line number is the id)",
                     id + 1
                 )));
             }
             if ids.insert(token.clone(), id as i64).is_some() {
-                return Err(CliError::usage(format!(
-                    "{}: token `{token}` appears twice (line {})",
-                    path.display(),
+                return Err(bad(format!(
+                    "token `{token}` appears twice (line {})",
                     id + 1
                 )));
             }
@@ -69,6 +83,11 @@ impl Vocab {
     /// Number of tokens.
     pub fn len(&self) -> usize {
         self.tokens.len()
+    }
+
+    /// Whether the vocabulary is empty (never: [`Vocab::read`] needs two tokens).
+    pub fn is_empty(&self) -> bool {
+        self.tokens.is_empty()
     }
 
     /// The token of an id (`<id N>` outside the vocabulary).
@@ -90,6 +109,9 @@ impl Vocab {
 
     /// The ids of one sentence's words and how many were unknown; `Err(word)` for the first
     /// unknown word when the vocabulary has no `<unk>`.
+    ///
+    /// # Errors
+    /// The first unknown word, when there is no `<unk>` token.
     pub fn encode_words(&self, words: &[String]) -> Result<(Vec<i64>, usize), String> {
         let mut unknown = 0;
         let ids = words
@@ -102,52 +124,13 @@ impl Vocab {
             .collect::<Result<_, String>>()?;
         Ok((ids, unknown))
     }
-
-    /// Encodes sentences (already split into words) as post-padded token ids with lengths.
-    /// Returns the input and how many words were unknown.
-    pub fn encode(
-        &self,
-        sentences: &[Vec<String>],
-        what: &str,
-    ) -> Result<(InputArrays, usize), CliError> {
-        if sentences.is_empty() {
-            return Err(CliError::usage(format!("{what}: no sentences")));
-        }
-        let steps = sentences.iter().map(Vec::len).max().unwrap_or(0);
-        let mut data = vec![0i64; sentences.len() * steps];
-        let mut unknown = 0;
-        for (s, words) in sentences.iter().enumerate() {
-            if words.is_empty() {
-                return Err(CliError::usage(format!(
-                    "{what}: sentence {s} has no words (every sequence needs at least one token)"
-                )));
-            }
-            for (t, word) in words.iter().enumerate() {
-                let (id, known) = self.id(word).ok_or_else(|| {
-                    CliError::usage(format!(
-                        "{what}: sentence {s}: `{word}` is not in the vocabulary, which has no \
-                         `<unk>` token to map it to"
-                    ))
-                })?;
-                unknown += usize::from(!known);
-                data[s * steps + t] = id;
-            }
-        }
-        Ok((
-            InputArrays {
-                values: InputValues::Tokens(HostArray {
-                    shape: vec![sentences.len(), steps],
-                    data,
-                }),
-                lengths: Some(sentences.iter().map(Vec::len).collect()),
-                mask: None,
-            },
-            unknown,
-        ))
-    }
 }
 
 /// Splits a sentence into lowercase words: runs of letters, digits and apostrophes.
+///
+/// ```
+/// assert_eq!(lstm_lrp::io::tokenize("Not GOOD, isn't it?"), ["not", "good", "isn't", "it"]);
+/// ```
 pub fn tokenize(text: &str) -> Vec<String> {
     text.split(|c: char| !(c.is_alphanumeric() || c == '\''))
         .filter(|w| !w.is_empty())
@@ -164,6 +147,9 @@ pub enum Line {
 }
 
 /// Parses one JSON line.
+///
+/// # Errors
+/// Text that is not a JSON string, word array or token-id array.
 pub fn parse_line(line: &str) -> Result<Line, String> {
     let value: serde_json::Value = serde_json::from_str(line).map_err(|e| e.to_string())?;
     match value {
@@ -188,22 +174,6 @@ pub fn parse_line(line: &str) -> Result<Line, String> {
     }
 }
 
-/// Reads a whole JSON-lines file of sentences, word lists or token ids (with a vocabulary)
-/// into one post-padded array of token ids; returns it and how many words were unknown.
-pub fn read_jsonl_words(path: &Path, vocab: &Vocab) -> Result<(InputArrays, usize), CliError> {
-    match super::stream::Source::open(path, Some(vocab), true)? {
-        super::stream::Source::Arrays {
-            inputs, unknown, ..
-        } => Ok((inputs, unknown)),
-        super::stream::Source::Lines(_) | super::stream::Source::Npy(_) => {
-            Err(CliError::usage(format!(
-                "{}: expected JSON lines of sentences, word arrays or token ids",
-                path.display()
-            )))
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -219,38 +189,27 @@ mod tests {
 
     #[test]
     fn unknown_words_map_to_unk_and_are_counted() {
-        let dir = std::env::temp_dir().join(format!("lstm-lrp-vocab-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("vocab.txt");
-        std::fs::write(&path, "<pad>\n<unk>\ngood\nplot\n").unwrap();
-        let vocab = Vocab::read(&path).unwrap();
-        let (input, unknown) = vocab
-            .encode(&[tokenize("good plot"), tokenize("bad")], "test")
-            .unwrap();
-        assert_eq!(unknown, 1);
-        assert_eq!(input.lengths, Some(vec![2, 1]));
-        match input.values {
-            InputValues::Tokens(ids) => assert_eq!(ids.data, [2, 3, 1, 0]),
-            InputValues::Features(_) => panic!("token input expected"),
-        }
+        let vocab = Vocab::from_text("<pad>\n<unk>\ngood\nplot\n", "v").unwrap();
+        assert_eq!(
+            vocab.encode_words(&tokenize("good plot")),
+            Ok((vec![2, 3], 0))
+        );
+        assert_eq!(vocab.encode_words(&tokenize("bad")), Ok((vec![1], 1)));
         assert_eq!(vocab.word(3), "plot");
         assert_eq!(vocab.word(99), "<id 99>");
     }
 
     #[test]
     fn a_bad_vocabulary_is_one_clear_error() {
-        let dir = std::env::temp_dir().join(format!("lstm-lrp-vocab-bad-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("vocab.txt");
-        std::fs::write(&path, "<pad>\ngood\ngood\n").unwrap();
-        let err = Vocab::read(&path).unwrap_err().to_string();
-        assert!(err.contains("appears twice"), "{err}");
-        std::fs::write(&path, "<pad>\ngood\n").unwrap();
-        let vocab = Vocab::read(&path).unwrap();
-        let err = vocab
-            .encode(&[tokenize("bad")], "x")
+        let err = Vocab::from_text("<pad>\ngood\ngood\n", "v.txt")
             .unwrap_err()
             .to_string();
-        assert!(err.contains("no `<unk>`"), "{err}");
+        assert!(
+            err.starts_with("v.txt: ") && err.contains("appears twice"),
+            "{err}"
+        );
+        let vocab = Vocab::from_text("<pad>\ngood\n", "v.txt").unwrap();
+        assert_eq!(vocab.encode_words(&tokenize("bad")), Err("bad".to_string()));
+        assert!(Vocab::from_text("<pad>\n", "v.txt").is_err());
     }
 }
