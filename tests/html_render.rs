@@ -24,23 +24,43 @@ fn chromium() -> Option<PathBuf> {
         })
 }
 
+/// What to do without a browser, given the value of [`REQUIRE`]: `Ok(line)` to print and skip,
+/// `Err(message)` to fail.
+fn without_browser(require: Option<&str>) -> Result<String, String> {
+    let why = "no headless browser (chromium, chromium-browser or google-chrome) on PATH; \
+               install one with `sudo apt-get install -y chromium`";
+    if require == Some("1") {
+        return Err(format!("{why} ({REQUIRE}=1 requires it)"));
+    }
+    Ok(format!(
+        "html_render: SKIPPED the browser test: {why}; set {REQUIRE}=1 to make this a failure"
+    ))
+}
+
 /// The browser, or `None` after saying the test is skipped (a panic where one is required).
 fn browser_or_skip() -> Option<PathBuf> {
     let found = chromium();
     if found.is_none() {
-        let why = "no headless browser (chromium, chromium-browser or google-chrome) on PATH; \
-                   install one with `sudo apt-get install -y chromium`";
-        if std::env::var(REQUIRE).is_ok_and(|v| v == "1") {
-            panic!("{why} ({REQUIRE}=1 requires it)");
+        let require = std::env::var(REQUIRE).ok();
+        match without_browser(require.as_deref()) {
+            // Straight to the process's stderr: the test harness captures eprintln! of passing
+            // tests, and this line must be seen.
+            Ok(line) => {
+                let _ = writeln!(std::io::stderr(), "{line}");
+            }
+            Err(message) => panic!("{message}"),
         }
-        // Straight to the process's stderr: the test harness captures eprintln! of passing
-        // tests, and this line must be seen.
-        let _ = writeln!(
-            std::io::stderr(),
-            "html_render: SKIPPED the browser test: {why}; set {REQUIRE}=1 to make this a failure"
-        );
     }
     found
+}
+
+#[test]
+fn a_missing_browser_skips_with_a_message_unless_required() {
+    let line = without_browser(None).expect("skipped");
+    assert!(line.contains("SKIPPED") && line.contains("apt-get install -y chromium"));
+    assert!(without_browser(Some("0")).is_ok());
+    let err = without_browser(Some("1")).expect_err("required");
+    assert!(err.contains(REQUIRE), "{err}");
 }
 
 fn browser(chromium: &Path, args: &[&str], page: &Path) -> std::process::Output {

@@ -118,6 +118,17 @@ enum Kind {
     },
 }
 
+/// JSON lines read from `reader` (`total_bytes` for progress, when known).
+fn lines(reader: impl Read + Send + 'static, total_bytes: Option<u64>) -> Kind {
+    Kind::Lines {
+        reader: Box::new(BufReader::with_capacity(1 << 16, reader)),
+        line: 0,
+        bytes_read: 0,
+        total_bytes,
+        buf: String::new(),
+    }
+}
+
 /// An input, read batch by batch.
 ///
 /// ```
@@ -158,53 +169,20 @@ impl InputSource {
         let kind = match path {
             InputPath::File(p) => {
                 let mut file = File::open(&p).map_err(io)?;
-                let len = file.metadata().map_err(io)?.len();
-                let prefix = read_prefix(&mut file).map_err(io)?;
-                match sniff(&prefix, Some(len)) {
-                    FileKind::JsonLines => Kind::Lines {
-                        reader: Box::new(BufReader::with_capacity(
-                            1 << 16,
-                            Cursor::new(prefix).chain(file),
-                        )),
-                        line: 0,
-                        bytes_read: 0,
-                        total_bytes: Some(len),
-                        buf: String::new(),
-                    },
-                    kind => Self::array_kind(kind, &name, Box::new(file), prefix, Some(len))?,
-                }
-            }
-            InputPath::Stdin => {
-                let mut stdin = std::io::stdin();
-                let prefix = read_prefix(&mut stdin).map_err(io)?;
-                match sniff(&prefix, None) {
-                    FileKind::JsonLines => Kind::Lines {
-                        reader: Box::new(BufReader::with_capacity(
-                            1 << 16,
-                            Cursor::new(prefix).chain(stdin),
-                        )),
-                        line: 0,
-                        bytes_read: 0,
-                        total_bytes: None,
-                        buf: String::new(),
-                    },
-                    kind => {
-                        // Arrays need random access: take the stream into memory.
-                        let mut bytes = prefix;
-                        stdin.read_to_end(&mut bytes).map_err(io)?;
-                        let len = bytes.len() as u64;
-                        let prefix =
-                            bytes[..bytes.len().min(lrp_import::sniff::SNIFF_BYTES)].to_vec();
-                        Self::array_kind(
-                            kind,
-                            &name,
-                            Box::new(Cursor::new(bytes)),
-                            prefix,
-                            Some(len),
-                        )?
+                let meta = file.metadata().map_err(io)?;
+                if meta.is_file() {
+                    let len = meta.len();
+                    let prefix = read_prefix(&mut file).map_err(io)?;
+                    match sniff(&prefix, Some(len)) {
+                        FileKind::JsonLines => lines(Cursor::new(prefix).chain(file), Some(len)),
+                        kind => Self::array_kind(kind, &name, Box::new(file), prefix, Some(len))?,
                     }
+                } else {
+                    // A named pipe or device: read once, as a stream.
+                    Self::stream_kind(file, &name)?
                 }
             }
+            InputPath::Stdin => Self::stream_kind(std::io::stdin(), &name)?,
         };
         Ok(Self {
             name,
@@ -213,6 +191,24 @@ impl InputSource {
             next: 0,
             unknown: 0,
         })
+    }
+
+    /// An input that can be read only once, front to back (stdin, a named pipe): JSON lines
+    /// are streamed, arrays (which need random access) taken into memory.
+    fn stream_kind(mut stream: impl Read + Send + 'static, name: &str) -> Result<Kind, IoError> {
+        let prefix = read_prefix(&mut stream).map_err(|e| IoError::io(name, e))?;
+        match sniff(&prefix, None) {
+            FileKind::JsonLines => Ok(lines(Cursor::new(prefix).chain(stream), None)),
+            kind => {
+                let mut bytes = prefix;
+                stream
+                    .read_to_end(&mut bytes)
+                    .map_err(|e| IoError::io(name, e))?;
+                let len = bytes.len() as u64;
+                let prefix = bytes[..bytes.len().min(lrp_import::sniff::SNIFF_BYTES)].to_vec();
+                Self::array_kind(kind, name, Box::new(Cursor::new(bytes)), prefix, Some(len))
+            }
+        }
     }
 
     /// A `.npy` or safetensors input behind `reader` (positioned anywhere; `prefix` holds its

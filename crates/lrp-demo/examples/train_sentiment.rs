@@ -15,7 +15,8 @@ use std::error::Error;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use lrp_demo::baselines::{Baseline, baseline_relevance};
+use lrp_core::Method;
+use lrp_demo::baselines::{baseline_relevance, describe};
 use lrp_demo::model::{max_logit_difference, model_file_bytes};
 use lrp_demo::rng::Rng;
 use lrp_demo::score::{MethodScore, lrp_relevance, markdown_table, score};
@@ -110,13 +111,16 @@ fn main() -> Result<(), Box<dyn Error>> {
         ));
     }
     for method in [
-        Baseline::Gradient,
-        Baseline::GradientInput,
-        Baseline::IntegratedGradients(32),
-        Baseline::Occlusion,
+        Method::Gradient,
+        Method::GradientTimesInput,
+        Method::IntegratedGradients {
+            steps: 32,
+            baseline: None,
+        },
+        Method::Occlusion,
     ] {
-        let r = baseline_relevance(&trained.net, sentences, method, &device);
-        scores.push(score(&method.name(), sentences, &r));
+        let r = baseline_relevance(&model, sentences, &method, &device)?;
+        scores.push(score(&describe(&method), sentences, &r));
     }
     // Control: uniformly random relevances (what a method that knows nothing scores).
     let mut rng = Rng::new(1);

@@ -12,8 +12,8 @@
 //! - [`train`]: Adam training on equal-length batches.
 //! - [`score`]: rank correlation and top-k precision against the ground truth, and LRP
 //!   relevances per token.
-//! - [`baselines`]: gradient, gradient × input, integrated gradients and occlusion computed with
-//!   burn autodiff on the modules.
+//! - [`baselines`]: gradient, gradient × input, integrated gradients and occlusion: lrp-core's
+//!   attribution methods on the canonical model, as per-token scores.
 //! - [`rng`]: the small deterministic generator behind every random choice.
 //!
 //! `cargo run --release --example train_sentiment` reproduces the shipped model in

@@ -114,11 +114,12 @@ fn shipped_model_classifies_the_shipped_sentences() {
     assert!(count >= 5, "the file holds example sentences ({count})");
 }
 
-/// The baselines computed with burn autodiff on the modules, checked through an independent
-/// path: the converted model (lrp-core's forward) on the embedded vectors as feature input.
+/// The baselines (lrp-core's attribution on the token model), checked through an independent
+/// path: the same weights as a feature-input model, its forward on hand-zeroed vectors.
 #[test]
 fn baselines_agree_with_the_converted_model() {
-    use lrp_demo::baselines::{Baseline, baseline_relevance};
+    use lrp_core::Method;
+    use lrp_demo::baselines::baseline_relevance;
     use lstm_lrp::burn::tensor::{Tensor, TensorData};
     use lstm_lrp::{InputLayer, ModelParams};
 
@@ -155,13 +156,13 @@ fn baselines_agree_with_the_converted_model() {
         l.convert::<f64>().try_to_vec::<f64>().unwrap()[label]
     };
     let sentences = &a.test[..8];
-    let occlusion = baseline_relevance(&a.net, sentences, Baseline::Occlusion, &device);
-    let ig = baseline_relevance(
-        &a.net,
-        sentences,
-        Baseline::IntegratedGradients(64),
-        &device,
-    );
+    let tokens = LstmModel::new(&params, &device, Precision::F64).unwrap();
+    let occlusion = baseline_relevance(&tokens, sentences, &Method::Occlusion, &device).unwrap();
+    let ig = Method::IntegratedGradients {
+        steps: 64,
+        baseline: None,
+    };
+    let ig = baseline_relevance(&tokens, sentences, &ig, &device).unwrap();
     for ((s, occ), ig) in sentences.iter().zip(&occlusion).zip(&ig) {
         let full = logit(&s.ids, s.label, &[]);
         for (t, o) in occ.iter().enumerate() {

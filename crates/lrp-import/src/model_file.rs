@@ -67,40 +67,56 @@ pub struct LoadOptions {
     pub torch: TorchModules,
 }
 
-/// An open model file: its handle, length and first bytes.
+/// An open model file: its handle, length and first bytes. A file that is not a regular file
+/// (a named pipe, a device) is read whole at once, since it can be read only once and not
+/// seeked.
 struct Opened {
-    file: File,
     path: String,
     len: u64,
     prefix: Vec<u8>,
+    content: Content,
+}
+
+enum Content {
+    /// A regular file, positioned after the prefix.
+    File(File),
+    /// The whole content of a stream (the prefix included).
+    Bytes(Vec<u8>),
 }
 
 impl Opened {
-    fn new(path: &Path) -> Result<Self> {
+    fn new(path: &Path) -> Result<Self, ImportError> {
         let io = |source| ImportError::Io {
             path: path.display().to_string(),
             source,
         };
         let mut file = File::open(path).map_err(io)?;
-        let len = file.metadata().map_err(io)?.len();
-        let prefix = read_prefix(&mut file).map_err(io)?;
-        Ok(Self {
-            file,
-            path: path.display().to_string(),
-            len,
-            prefix,
-        })
-    }
-
-    fn io(&self, source: std::io::Error) -> ImportError {
-        ImportError::Io {
-            path: self.path.clone(),
-            source,
+        let meta = file.metadata().map_err(io)?;
+        if meta.is_file() {
+            let prefix = read_prefix(&mut file).map_err(io)?;
+            return Ok(Self {
+                path: path.display().to_string(),
+                len: meta.len(),
+                prefix,
+                content: Content::File(file),
+            });
         }
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes).map_err(io)?;
+        Ok(Self {
+            path: path.display().to_string(),
+            len: bytes.len() as u64,
+            prefix: bytes[..bytes.len().min(crate::sniff::SNIFF_BYTES)].to_vec(),
+            content: Content::Bytes(bytes),
+        })
     }
 
     /// The whole file: the prefix already read, then the rest.
     fn into_bytes(mut self) -> Result<Vec<u8>> {
+        let file = match self.content {
+            Content::Bytes(bytes) => return Ok(bytes),
+            Content::File(ref mut file) => file,
+        };
         let mut bytes = std::mem::take(&mut self.prefix);
         let rest = usize::try_from(self.len)
             .unwrap_or(0)
@@ -108,19 +124,46 @@ impl Opened {
         bytes.reserve_exact(rest);
         // `take` bounds the read by the length measured at open (a growing file adds nothing).
         let budget = self.len.saturating_sub(bytes.len() as u64);
-        (&mut self.file)
-            .take(budget)
+        file.take(budget)
             .read_to_end(&mut bytes)
-            .map_err(|e| self.io(e))?;
+            .map_err(|source| ImportError::Io {
+                path: self.path.clone(),
+                source,
+            })?;
         Ok(bytes)
     }
 
     /// The file as a zip archive (its central directory read, no entry yet).
-    fn into_archive(mut self) -> Result<Archive<File>> {
-        self.file.seek(SeekFrom::Start(0)).map_err(|e| self.io(e))?;
-        Ok(Archive::new(self.file)?)
+    fn into_archive(self) -> Result<Archive<Box<dyn ReadSeek>>> {
+        let reader: Box<dyn ReadSeek> = match self.content {
+            Content::File(mut file) => {
+                file.seek(SeekFrom::Start(0)).map_err(|e| ImportError::Io {
+                    path: self.path.clone(),
+                    source: e,
+                })?;
+                Box::new(file)
+            }
+            Content::Bytes(bytes) => Box::new(std::io::Cursor::new(bytes)),
+        };
+        Ok(Archive::new(reader)?)
+    }
+
+    /// Fails for a file that cannot be opened again by path (read whole already).
+    fn reopenable(&self) -> Result<()> {
+        match self.content {
+            Content::File(_) => Ok(()),
+            Content::Bytes(_) => Err(ImportError::Format(format!(
+                "{}: a PyTorch checkpoint must be a regular file (it is read by path, not as a \
+                 stream)",
+                self.path
+            ))),
+        }
     }
 }
+
+/// A readable, seekable archive source.
+trait ReadSeek: Read + Seek {}
+impl<T: Read + Seek> ReadSeek for T {}
 
 /// The format of a safetensors model file.
 fn safetensors_format(bytes: &[u8]) -> Result<ModelFormat> {
@@ -166,7 +209,7 @@ pub fn detect_format(path: impl AsRef<Path>) -> Result<ModelFormat> {
     }
 }
 
-fn zip_format(archive: &Archive<File>) -> Result<ModelFormat> {
+fn zip_format<R: Read + Seek>(archive: &Archive<R>) -> Result<ModelFormat> {
     if keras::is_keras_archive(archive) {
         return Ok(ModelFormat::Keras);
     }
@@ -200,10 +243,12 @@ pub fn read_model(path: impl AsRef<Path>, options: &LoadOptions) -> Result<Impor
             FileKind::Hdf5 => ModelFormat::KerasH5,
             FileKind::TorchLegacy => ModelFormat::TorchPt,
             FileKind::Zip => {
+                // A stream (read whole already) can still be a .keras archive, from memory.
+                let reopenable = opened.reopenable();
                 let mut archive = opened.into_archive()?;
                 return match zip_format(&archive)? {
                     ModelFormat::Keras => keras::read_keras(&mut archive),
-                    _ => read_torch(path, options),
+                    _ => reopenable.and_then(|()| read_torch(path, options)),
                 };
             }
             FileKind::Safetensors => {
@@ -223,6 +268,7 @@ pub fn read_model(path: impl AsRef<Path>, options: &LoadOptions) -> Result<Impor
             keras::read_weights_h5(opened.into_bytes()?, options.keras_config.as_deref())
         }
         ModelFormat::TorchPt => {
+            opened.reopenable()?;
             drop(opened);
             read_torch(path, options)
         }
