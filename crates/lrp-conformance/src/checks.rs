@@ -520,7 +520,7 @@ pub fn conservation_under_every_gate_rule(device: &Device, precision: Precision)
     let mut rng = Rng::new(78);
     for (a, arch) in crate::random::architectures().iter().enumerate() {
         let params = arch.random(&mut rng);
-        let model = LstmModel::new(&params, device, precision).expect("model");
+        let model = arch.model(&params, device, precision);
         let batch = padded_batch(arch, &params, &mut rng, device, precision);
         for rule in GateRule::ALL_RULES {
             if precision == Precision::F32 && rule == GateRule::Prop {
@@ -560,7 +560,7 @@ fn oracle_agreement(device: &Device, precision: Precision, gate_rule: GateRule) 
     let mut rng = Rng::new(4242);
     for (a, arch) in crate::random::architectures().iter().enumerate() {
         let params = arch.random(&mut rng);
-        let model = LstmModel::new(&params, device, precision).expect("model");
+        let model = arch.model(&params, device, precision);
         let batch = padded_batch(arch, &params, &mut rng, device, precision);
         for config in &configs {
             let out = host_explain(&model, batch.input.clone(), config);
@@ -610,7 +610,7 @@ pub fn conservation_on_random_architectures(device: &Device, precision: Precisio
     let mut rng = Rng::new(77);
     for (a, arch) in crate::random::architectures().iter().enumerate() {
         let params = arch.random(&mut rng);
-        let model = LstmModel::new(&params, device, precision).expect("model");
+        let model = arch.model(&params, device, precision);
         let batch = padded_batch(arch, &params, &mut rng, device, precision);
         let out = host_explain(&model, batch.input, &config);
         assert_conserved(&format!("architecture {a} ({arch:?})"), &out, tol);
@@ -628,7 +628,7 @@ pub fn padded_batch_equals_unpadded(device: &Device, precision: Precision) {
     let mut rng = Rng::new(99);
     for (a, arch) in crate::random::architectures().iter().enumerate() {
         let params = arch.random(&mut rng);
-        let model = LstmModel::new(&params, device, precision).expect("model");
+        let model = arch.model(&params, device, precision);
         let batch = padded_batch(arch, &params, &mut rng, device, precision);
         let all = host_explain(&model, batch.input.clone(), &config);
         for (s, real) in batch.real.iter().enumerate() {

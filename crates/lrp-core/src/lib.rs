@@ -44,12 +44,14 @@
 
 pub mod attribution;
 mod bucketing;
+mod cells;
 mod config;
 mod error;
 mod explain;
 mod forward;
 mod input;
 mod model;
+mod readout;
 mod relevance;
 mod rules;
 mod tensor_ops;
@@ -62,10 +64,11 @@ pub use input::{Input, Padding};
 /// The canonical model description ([`lrp_model`]), re-exported.
 pub use lrp_model as params;
 pub use lrp_model::{
-    Activation, DenseLayer, GateActivation, InputLayer, LstmLayer, LstmWeights, Matrix, MergeMode,
-    ModelError, ModelParams,
+    Activation, CellWeights, DenseLayer, GateActivation, GruWeights, InputLayer, LstmWeights,
+    Matrix, MergeMode, ModelError, ModelParams, Readout, RecurrentLayer,
 };
 pub use model::LstmModel;
+pub use readout::Step;
 
 #[doc(hidden)]
 pub use bucketing::group_count as __bucketing_group_count;
