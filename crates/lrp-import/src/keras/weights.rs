@@ -80,7 +80,8 @@ impl Layout<'_> {
                     )));
                 }
                 let sub = match class {
-                    "LSTM" => vec![format!("{base}/cell/vars")],
+                    "LSTM" | "GRU" => vec![format!("{base}/cell/vars")],
+                    "TimeDistributed" => vec![format!("{base}/layer/vars")],
                     "Bidirectional" => vec![
                         format!("{base}/forward_layer/cell/vars"),
                         format!("{base}/backward_layer/cell/vars"),

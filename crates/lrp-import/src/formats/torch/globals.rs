@@ -174,7 +174,7 @@ impl<R: Read> Walker<R> {
                         _ => "an unnamed global (STACK_GLOBAL)".into(),
                     });
                 }
-                0x82 | 0x83 | 0x84 => {
+                0x82..=0x84 => {
                     self.le(match op {
                         0x82 => 1,
                         0x83 => 2,
