@@ -54,9 +54,10 @@ pub mod import;
 pub mod io;
 
 pub use lrp_core::{
-    Activation, DenseLayer, ExplainConfig, Explanation, GateActivation, GateRule, HostExplanation,
-    Input, InputLayer, LrpError, LstmLayer, LstmModel, LstmWeights, Matrix, MergeMode, ModelError,
-    ModelParams, Padding, Precision, Target, burn,
+    Activation, CellWeights, DenseLayer, ExplainConfig, Explanation, GateActivation, GateRule,
+    GruWeights, HostExplanation, Input, InputLayer, LrpError, LstmModel, LstmWeights, Matrix,
+    MergeMode, ModelError, ModelParams, Padding, Precision, Readout, RecurrentLayer, Step, Target,
+    burn,
 };
 
 /// Loads any supported model file (format detected from the content; see

@@ -352,7 +352,7 @@ fn pytorch_packed_two_layer_model_matches_pytorch() {
     let lengths: Vec<usize> = io.i("lengths").data.iter().map(|&l| l as usize).collect();
     for form in ["state_dict.pt", "safetensors"] {
         let params = load(&format!("pytorch/p2_embed_2layer_bilstm_packed.{form}"));
-        assert_eq!(params.lstm().len(), 2);
+        assert_eq!(params.recurrent().len(), 2);
         let model = LstmModel::new(&params, &device, Precision::F64).unwrap();
         let input = Input::tokens(tokens(&io.i("x"), &device)).with_lengths(lengths.clone());
         let logits = host(model.forward(input).unwrap());
