@@ -14,8 +14,8 @@
 use lrp_model::{LstmWeights, Matrix, ModelParams};
 use safetensors::SafeTensors;
 
-use crate::error::{ImportError, Result};
 use crate::HostArray;
+use crate::error::{ImportError, Result};
 use crate::formats::safetensors::{float_array, has, parse};
 
 /// Reads a model in the canonical layout from safetensors bytes.

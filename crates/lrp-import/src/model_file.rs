@@ -102,7 +102,9 @@ impl Opened {
     /// The whole file: the prefix already read, then the rest.
     fn into_bytes(mut self) -> Result<Vec<u8>> {
         let mut bytes = std::mem::take(&mut self.prefix);
-        let rest = usize::try_from(self.len).unwrap_or(0).saturating_sub(bytes.len());
+        let rest = usize::try_from(self.len)
+            .unwrap_or(0)
+            .saturating_sub(bytes.len());
         bytes.reserve_exact(rest);
         // `take` bounds the read by the length measured at open (a growing file adds nothing).
         let budget = self.len.saturating_sub(bytes.len() as u64);
@@ -214,7 +216,9 @@ pub fn read_model(path: impl AsRef<Path>, options: &LoadOptions) -> Result<Impor
     };
     match format {
         ModelFormat::Keras => keras::read_keras(&mut opened.into_archive()?),
-        ModelFormat::KerasH5 => keras::read_h5(opened.into_bytes()?, options.keras_config.as_deref()),
+        ModelFormat::KerasH5 => {
+            keras::read_h5(opened.into_bytes()?, options.keras_config.as_deref())
+        }
         ModelFormat::KerasWeights => {
             keras::read_weights_h5(opened.into_bytes()?, options.keras_config.as_deref())
         }

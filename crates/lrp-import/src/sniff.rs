@@ -71,7 +71,9 @@ pub fn sniff(prefix: &[u8], len: Option<u64>) -> FileKind {
     }
     let window = &prefix[..prefix.len().min(64)];
     if window.windows(10).any(|w| w == TORCH_MAGIC_BYTES)
-        || window.windows(TORCH_MAGIC_TEXT.len()).any(|w| w == TORCH_MAGIC_TEXT)
+        || window
+            .windows(TORCH_MAGIC_TEXT.len())
+            .any(|w| w == TORCH_MAGIC_TEXT)
     {
         return FileKind::TorchLegacy;
     }

@@ -115,32 +115,54 @@ mod tests {
 
     #[test]
     fn floats_decode_exactly_in_both_byte_orders() {
-        assert_eq!(to_f64(&0x3c00u16.to_le_bytes(), ElementType::F16, Endian::Little), [1.0]);
-        assert_eq!(to_f64(&0xc000u16.to_be_bytes(), ElementType::F16, Endian::Big), [-2.0]);
+        assert_eq!(
+            to_f64(&0x3c00u16.to_le_bytes(), ElementType::F16, Endian::Little),
+            [1.0]
+        );
+        assert_eq!(
+            to_f64(&0xc000u16.to_be_bytes(), ElementType::F16, Endian::Big),
+            [-2.0]
+        );
         assert_eq!(
             to_f64(&0x0001u16.to_le_bytes(), ElementType::F16, Endian::Little),
             [2f64.powi(-24)]
         );
         assert!(to_f64(&0x7e00u16.to_le_bytes(), ElementType::F16, Endian::Little)[0].is_nan());
-        assert_eq!(to_f64(&0x3f80u16.to_le_bytes(), ElementType::BF16, Endian::Little), [1.0]);
+        assert_eq!(
+            to_f64(&0x3f80u16.to_le_bytes(), ElementType::BF16, Endian::Little),
+            [1.0]
+        );
         let v = 0.1f32;
         assert_eq!(
             to_f64(&v.to_be_bytes(), ElementType::F32, Endian::Big),
             [f64::from(v)]
         );
-        assert_eq!(to_f64(&(-3i16).to_le_bytes(), ElementType::Int(2), Endian::Little), [-3.0]);
+        assert_eq!(
+            to_f64(&(-3i16).to_le_bytes(), ElementType::Int(2), Endian::Little),
+            [-3.0]
+        );
     }
 
     #[test]
     fn integers_sign_extend_and_refuse_overflow() {
-        assert_eq!(to_i64(&[0xfe], ElementType::Int(1), Endian::Little), Ok(vec![-2]));
-        assert_eq!(to_i64(&[0xfe], ElementType::Unsigned(1), Endian::Little), Ok(vec![254]));
+        assert_eq!(
+            to_i64(&[0xfe], ElementType::Int(1), Endian::Little),
+            Ok(vec![-2])
+        );
+        assert_eq!(
+            to_i64(&[0xfe], ElementType::Unsigned(1), Endian::Little),
+            Ok(vec![254])
+        );
         assert_eq!(
             to_i64(&(-5i32).to_be_bytes(), ElementType::Int(4), Endian::Big),
             Ok(vec![-5])
         );
         assert_eq!(
-            to_i64(&u64::MAX.to_le_bytes(), ElementType::Unsigned(8), Endian::Little),
+            to_i64(
+                &u64::MAX.to_le_bytes(),
+                ElementType::Unsigned(8),
+                Endian::Little
+            ),
             Err(Some(u64::MAX))
         );
         assert_eq!(to_i64(&[0; 4], ElementType::F32, Endian::Little), Err(None));

@@ -114,7 +114,11 @@ impl Hdf5File {
     ///
     /// # Errors
     /// When the group or its attributes cannot be read.
-    pub fn string_attribute(&self, path: &str, name: &str) -> Result<Option<Vec<String>>, Hdf5Error> {
+    pub fn string_attribute(
+        &self,
+        path: &str,
+        name: &str,
+    ) -> Result<Option<Vec<String>>, Hdf5Error> {
         let attributes = self
             .group(path)?
             .attributes()

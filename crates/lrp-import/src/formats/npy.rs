@@ -26,7 +26,9 @@ pub enum NpyError {
     #[error("invalid .npy file: shape {0:?} overflows")]
     Overflow(Vec<usize>),
     /// The data is shorter than the shape says.
-    #[error("invalid .npy file: shape {shape:?} needs {need} bytes of data but the file has {have}")]
+    #[error(
+        "invalid .npy file: shape {shape:?} needs {need} bytes of data but the file has {have}"
+    )]
     Truncated {
         /// The declared shape.
         shape: Vec<usize>,

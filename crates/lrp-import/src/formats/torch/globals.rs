@@ -94,7 +94,9 @@ impl<R: Read> Walker<R> {
                 return Err(WalkError::TooLong);
             }
         }
-        Ok(String::from_utf8_lossy(&out).trim_end_matches('\r').to_string())
+        Ok(String::from_utf8_lossy(&out)
+            .trim_end_matches('\r')
+            .to_string())
     }
 
     /// A length-prefixed string argument, pushed as a string.
@@ -278,7 +280,9 @@ pub(crate) fn is_state_dict_global(global: &str) -> bool {
         "collections" => name == "OrderedDict",
         "torch._utils" => matches!(
             name,
-            "_rebuild_tensor" | "_rebuild_tensor_v2" | "_rebuild_parameter"
+            "_rebuild_tensor"
+                | "_rebuild_tensor_v2"
+                | "_rebuild_parameter"
                 | "_rebuild_parameter_with_state"
         ),
         "torch.storage" => name == "UntypedStorage",
@@ -287,8 +291,21 @@ pub(crate) fn is_state_dict_global(global: &str) -> bool {
             name.ends_with("Storage")
                 || matches!(
                     name,
-                    "float64" | "float32" | "float16" | "bfloat16" | "int64" | "int32" | "int16"
-                        | "int8" | "uint8" | "bool" | "double" | "float" | "half" | "long" | "int"
+                    "float64"
+                        | "float32"
+                        | "float16"
+                        | "bfloat16"
+                        | "int64"
+                        | "int32"
+                        | "int16"
+                        | "int8"
+                        | "uint8"
+                        | "bool"
+                        | "double"
+                        | "float"
+                        | "half"
+                        | "long"
+                        | "int"
                         | "short"
                 )
         }
@@ -305,7 +322,8 @@ mod tests {
     #[test]
     fn protocol_2_globals_are_listed() {
         // OrderedDict() then a class instance: c__main__\nNet\n ) NEWOBJ
-        let pickle = b"\x80\x02ccollections\nOrderedDict\nq\x00)Rq\x01c__main__\nNet\nq\x02)\x81q\x03.";
+        let pickle =
+            b"\x80\x02ccollections\nOrderedDict\nq\x00)Rq\x01c__main__\nNet\nq\x02)\x81q\x03.";
         let globals = pickle_globals(&pickle[..], 1).unwrap();
         assert_eq!(globals, ["collections.OrderedDict", "__main__.Net"]);
         assert!(is_state_dict_global(&globals[0]));
@@ -324,8 +342,17 @@ mod tests {
 
     #[test]
     fn broken_pickles_are_errors() {
-        assert_eq!(pickle_globals(&b"\x80\x02"[..], 1), Err(WalkError::Truncated));
-        assert_eq!(pickle_globals(&b"\xff"[..], 1), Err(WalkError::UnknownOpcode(0xff)));
-        assert_eq!(pickle_globals(&b"X\xff\xff\xff\x7f"[..], 1), Err(WalkError::Truncated));
+        assert_eq!(
+            pickle_globals(&b"\x80\x02"[..], 1),
+            Err(WalkError::Truncated)
+        );
+        assert_eq!(
+            pickle_globals(&b"\xff"[..], 1),
+            Err(WalkError::UnknownOpcode(0xff))
+        );
+        assert_eq!(
+            pickle_globals(&b"X\xff\xff\xff\x7f"[..], 1),
+            Err(WalkError::Truncated)
+        );
     }
 }

@@ -79,7 +79,9 @@ fn foreign_global(path: &Path) -> Result<Option<String>, TorchError> {
         FileKind::Zip => {
             let mut archive = Archive::new(File::open(path)?)?;
             let names = archive.names();
-            let mut pickles = names.iter().filter(|n| n.ends_with("/data.pkl") || *n == "data.pkl");
+            let mut pickles = names
+                .iter()
+                .filter(|n| n.ends_with("/data.pkl") || *n == "data.pkl");
             let (Some(pickle), None) = (pickles.next(), pickles.next()) else {
                 return Err(TorchError::Pickle(
                     "a zip checkpoint needs exactly one `data.pkl` entry".into(),
@@ -129,7 +131,9 @@ fn element_type(dtype: DType) -> ElementType {
 /// assert!(matches!(err, TorchError::NotAStateDict { .. }), "{err}");
 /// # Ok::<(), TorchError>(())
 /// ```
-pub fn read_state_dict(path: impl AsRef<Path>) -> Result<Vec<(String, HostArray<f64>)>, TorchError> {
+pub fn read_state_dict(
+    path: impl AsRef<Path>,
+) -> Result<Vec<(String, HostArray<f64>)>, TorchError> {
     let path = path.as_ref();
     if let Some(class) = foreign_global(path)? {
         return Err(TorchError::NotAStateDict { class });
