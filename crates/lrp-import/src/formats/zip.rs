@@ -142,3 +142,128 @@ impl<R: Read + Seek> Archive<R> {
         Ok(bytes)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::{Cursor, Write};
+
+    use super::*;
+
+    fn archive(entries: &[(&str, &[u8], bool)]) -> Vec<u8> {
+        let mut out = ::zip::ZipWriter::new(Cursor::new(Vec::new()));
+        for (name, bytes, deflate) in entries {
+            let method = if *deflate {
+                ::zip::CompressionMethod::Deflated
+            } else {
+                ::zip::CompressionMethod::Stored
+            };
+            let options = ::zip::write::SimpleFileOptions::default().compression_method(method);
+            out.start_file(*name, options).unwrap();
+            out.write_all(bytes).unwrap();
+        }
+        out.finish().unwrap().into_inner()
+    }
+
+    /// Sets the uncompressed size of entry `name` in its local and central headers.
+    fn declare(zip: &mut [u8], name: &str, size: u32) {
+        let n = name.as_bytes();
+        let mut patched = 0;
+        for i in 0..zip.len().saturating_sub(46) {
+            let sig: [u8; 4] = zip[i..i + 4].try_into().unwrap();
+            let (size_at, name_len_at, name_at) = match &sig {
+                b"PK\x03\x04" => (22, 26, 30),
+                b"PK\x01\x02" => (24, 28, 46),
+                _ => continue,
+            };
+            let len = u16::from_le_bytes([zip[i + name_len_at], zip[i + name_len_at + 1]]);
+            if zip.get(i + name_at..i + name_at + usize::from(len)) == Some(n) {
+                zip[i + size_at..i + size_at + 4].copy_from_slice(&size.to_le_bytes());
+                patched += 1;
+            }
+        }
+        assert_eq!(patched, 2, "{name}");
+    }
+
+    fn open(bytes: Vec<u8>) -> Archive<Cursor<Vec<u8>>> {
+        Archive::new(Cursor::new(bytes)).unwrap()
+    }
+
+    #[test]
+    fn entries_are_listed_and_read() {
+        let zip = archive(&[
+            ("a.txt", b"hello", false),
+            ("dir/b.bin", &[7u8; 5000], true),
+        ]);
+        let mut a = open(zip);
+        assert_eq!(a.names(), ["a.txt", "dir/b.bin"]);
+        assert!(a.contains("dir/b.bin") && !a.contains("b.bin"));
+        assert_eq!(a.read("a.txt").unwrap(), b"hello");
+        assert_eq!(a.read("dir/b.bin").unwrap(), vec![7u8; 5000]);
+        assert!(matches!(a.read("c"), Err(ZipError::MissingEntry(n)) if n == "c"));
+        assert!(matches!(
+            Archive::new(Cursor::new(b"PK\x03\x04 not a zip".to_vec())),
+            Err(ZipError::Archive(_))
+        ));
+    }
+
+    #[test]
+    fn a_deflated_entry_may_not_claim_more_than_deflate_can_produce() {
+        // 100 KB of zeros deflate to ~100 bytes: a claim of 4 GB is refused from the headers.
+        let zip = archive(&[("w", &[0u8; 100_000], true)]);
+        let mut bad = zip.clone();
+        declare(&mut bad, "w", 0xffff_fff0);
+        match open(bad).read("w") {
+            Err(ZipError::EntryTooLarge {
+                name,
+                declared,
+                compressed,
+                limit,
+            }) => {
+                assert_eq!(name, "w");
+                assert_eq!(declared, 0xffff_fff0);
+                assert_eq!(limit, compressed * MAX_DEFLATE_RATIO);
+                assert!(compressed < 1000, "{compressed}");
+            }
+            other => panic!("{other:?}"),
+        }
+        // Within the ratio but more than the data holds: the bytes produced are checked.
+        let mut bad = zip.clone();
+        declare(&mut bad, "w", 100_001);
+        assert!(matches!(open(bad).read("w"), Err(ZipError::Corrupt { .. })));
+        // Less than the data holds: the rest is not silently dropped.
+        let mut bad = zip;
+        declare(&mut bad, "w", 99_999);
+        assert!(matches!(open(bad).read("w"), Err(ZipError::Corrupt { .. })));
+    }
+
+    #[test]
+    fn a_stored_entry_may_not_claim_more_than_it_stores() {
+        let zip = archive(&[("w", &[1u8; 3000], false)]);
+        let mut bad = zip.clone();
+        declare(&mut bad, "w", 3001);
+        assert!(matches!(
+            open(bad).read("w"),
+            Err(ZipError::EntryTooLarge {
+                declared: 3001,
+                compressed: 3000,
+                limit: 3000,
+                ..
+            })
+        ));
+        let mut bad = zip;
+        declare(&mut bad, "w", 2999);
+        assert!(open(bad).read("w").is_err());
+    }
+
+    #[test]
+    fn a_corrupted_entry_fails_its_crc() {
+        let zip = archive(&[("w", b"some stored bytes", false)]);
+        let at = zip.windows(6).position(|w| w == b"stored").unwrap();
+        let mut bad = zip;
+        bad[at] ^= 1;
+        match open(bad).read("w") {
+            Err(ZipError::Corrupt { name, .. }) => assert_eq!(name, "w"),
+            other => panic!("{other:?}"),
+        }
+    }
+}
