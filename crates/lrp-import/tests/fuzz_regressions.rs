@@ -11,7 +11,8 @@ use std::path::Path;
 
 use common::{TempDir, fixture_path};
 use lrp_import::formats::hdf5::Hdf5File;
-use lrp_import::formats::{npy, torch, zip::Archive};
+use lrp_import::formats::zip::{Archive, ZipError};
+use lrp_import::formats::{npy, torch};
 use lrp_import::{
     ImportError, LoadOptions, ModelFormat, detect_format, keras_config_from_file, read_model,
 };
@@ -170,4 +171,32 @@ fn dense_units_are_checked_against_the_kernel_before_allocating() {
     let err = weights_with_config(&config_file("keras_config-dense_units_2pow50_no_bias.json"))
         .expect_err("2^50 units cannot match the kernel");
     assert!(err.to_string().contains("shape"), "{err}");
+}
+
+#[test]
+fn a_compressed_size_beyond_the_archive_is_refused() {
+    // `zip` target, out of memory: in this 4 KB mutation of a torch.save archive, the stored
+    // entry `…/version` claims 4294967294 compressed and 4294967293 uncompressed bytes. The
+    // zip crate believes both; our caps compared the uncompressed size with the compressed one
+    // only, and 4 GiB was reserved for the entry. The compressed size is now checked against
+    // the archive's length first.
+    let bytes = data("zip-stored_entry_claims_4gb_compressed.zip");
+    let mut archive = Archive::new(std::io::Cursor::new(&bytes[..])).expect("the directory reads");
+    let name = "p3_lstm_timemajor.state_dict/version";
+    assert!(archive.contains(name));
+    match archive.read(name) {
+        Err(ZipError::Corrupt { name: n, source }) => {
+            assert_eq!(n, name);
+            assert!(
+                source.to_string().contains("4294967294 compressed bytes"),
+                "{source}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    // Through the checkpoint reader, which reads the archive's data.pkl first: an error.
+    let tmp = TempDir::new("fuzz-zip-4gb");
+    let path = tmp.file("pt", &bytes);
+    assert!(torch::read_state_dict(&path).is_err());
+    assert!(read_model(&path, &LoadOptions::default()).is_err());
 }
