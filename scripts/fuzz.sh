@@ -14,7 +14,7 @@
 # The entry points take paths: the targets write each input to a file in a tmpfs directory
 # ($LRP_IMPORT_FUZZ_TMP, made here in /dev/shm when it exists and removed at exit).
 # Crashes, timeouts and out-of-memory inputs land in fuzz/artifacts/<target>/.
-# After each target a line `== <target>: executions, exec/s, corpus, artifacts` sums it up.
+# After each target a line `== <target>: executions, exec/s, corpus, new artifacts` sums it up.
 set -euo pipefail
 
 secs="${1:-180}"
@@ -56,6 +56,7 @@ for t in "${targets[@]}"; do
     for f in $(extra_seeds "$t"); do
         if [ -f "$f" ]; then cp -f "$f" "$work/$t.seeds/"; fi
     done
+    before=$(find "artifacts/$t" -type f | wc -l)
     echo "=== $t: ${secs}s ==="
     nice -n 19 cargo fuzz run --debug-assertions "$t" "$work/$t" "corpus/$t" "$work/$t.seeds" -- \
         -max_total_time="$secs" -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 \
@@ -63,6 +64,6 @@ for t in "${targets[@]}"; do
     execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$work/$t.log" | tail -1)
     rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$work/$t.log" | tail -1)
     corpus=$(find "$work/$t" -type f | wc -l)
-    found=$(find "artifacts/$t" -type f | wc -l)
-    echo "== $t: ${execs:-?} executions, ${rate:-?} exec/s, corpus $corpus files, $found artifacts"
+    found=$(( $(find "artifacts/$t" -type f | wc -l) - before ))
+    echo "== $t: ${execs:-?} executions, ${rate:-?} exec/s, corpus $corpus files, $found new artifacts"
 done

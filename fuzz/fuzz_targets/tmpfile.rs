@@ -20,6 +20,11 @@ pub fn write(name: &str, data: &[u8]) -> PathBuf {
         dir
     });
     let path = dir.join(name);
-    std::fs::write(&path, data).expect("fuzz temp file");
+    if std::fs::write(&path, data).is_err() {
+        // The directory was removed under us (fuzz.sh's exit trap runs before a killed
+        // fuzzer has stopped): make it again rather than report a crash of the harness.
+        std::fs::create_dir_all(dir).expect("fuzz temp dir");
+        std::fs::write(&path, data).expect("fuzz temp file");
+    }
     path
 }
