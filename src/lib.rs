@@ -55,9 +55,9 @@ pub mod io;
 
 pub use lrp_core::{
     Activation, CellWeights, DenseLayer, ExplainConfig, Explanation, GateActivation, GateRule,
-    GruWeights, HostExplanation, Input, InputLayer, LrpError, LstmModel, LstmWeights, Matrix,
-    MergeMode, ModelError, ModelParams, Padding, Precision, Readout, RecurrentLayer, Step, Target,
-    burn,
+    GruWeights, HostExplanation, HostStepExplanations, Input, InputLayer, LrpError, LstmModel,
+    LstmWeights, Matrix, MergeMode, ModelError, ModelParams, Padding, Precision, Readout,
+    RecurrentLayer, Step, Target, burn,
 };
 
 /// Loads any supported model file (format detected from the content; see

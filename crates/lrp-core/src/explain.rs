@@ -503,7 +503,7 @@ impl LstmModel {
         )
     }
 
-    fn resolve_targets(
+    pub(crate) fn resolve_targets(
         &self,
         target: &Target,
         logits: &Tensor<2>,

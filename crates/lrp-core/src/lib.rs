@@ -47,6 +47,7 @@ mod bucketing;
 mod cells;
 mod config;
 mod error;
+mod every_step;
 mod explain;
 mod forward;
 mod input;
@@ -59,6 +60,7 @@ mod tensor_ops;
 pub use attribution::{Attribution, Method, Removal};
 pub use config::{ExplainConfig, GateRule, Precision, Target};
 pub use error::{LrpError, Result};
+pub use every_step::HostStepExplanations;
 pub use explain::{Explanation, HostExplanation, LayerOutputs};
 pub use input::{Input, Padding};
 /// The canonical model description ([`lrp_model`]), re-exported.
