@@ -9,6 +9,9 @@
 //! n = tanh(a_n)                                  h_t = z ⊙ h_{t−1} + (1 − z) ⊙ n
 //! ```
 //!
+//! (Cho et al. and some later papers write `h_t = (1 − z) ⊙ h_{t−1} + z ⊙ n`: the same cell,
+//! with the gate called `1 − z` here.)
+//!
 //! LRP through a step follows Arras et al. (2017, WASSA, §3), who state their rules for the
 //! multiplicative connections "as they arise in recurrent network architectures such as LSTMs
 //! and GRUs", and Arras et al. (2019, LNCS 11700, §11.3) for the gate-rule variants; Ding et al.
