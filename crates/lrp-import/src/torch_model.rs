@@ -192,10 +192,15 @@ fn read_module(dict: &mut Dict, prefix: &str) -> Result<Module> {
             } else if h > 0 && rows == 3 * h {
                 kind = "GRU";
                 Ok(gru_from_pytorch(&w_ih, &w_hh, b_ih, b_hh, &what)?.into())
+            } else if rows == h {
+                Err(ImportError::Unsupported(format!(
+                    "`{name}` is an nn.RNN (weight_hh_l{k}{suffix} is {h} × {h}, H × H): plain \
+                     RNN cells are not supported (nn.LSTM and nn.GRU are)"
+                )))
             } else {
                 Err(ImportError::Unsupported(format!(
-                    "{what}: weight_hh has shape [{rows}, {h}]: neither an nn.LSTM (4H × H) nor \
-                     an nn.GRU (3H × H); RNN and other cells are not supported"
+                    "{what}: weight_hh has shape [{rows}, {h}]: neither an nn.LSTM (4H × H), an \
+                     nn.GRU (3H × H) nor an nn.RNN (H × H); only nn.LSTM and nn.GRU are supported"
                 )))
             }
         };
@@ -479,12 +484,32 @@ pub(crate) fn read_declared_state_dict(
         if modules.named() {
             notes.push(format!("tensors not used: {}", leftover.join(", ")));
         } else {
-            return Err(ImportError::Unsupported(format!(
-                "tensors that belong to no LSTM/GRU, Linear head or Embedding: {}; if they are \
-                 not part of the path from input to logits, name the modules (--rnn, --head, \
-                 --embedding) to proceed",
-                leftover.join(", ")
-            )));
+            let path: Vec<String> = embedding_prefix
+                .iter()
+                .map(|p| format!("{} (nn.Embedding)", name_of(p)))
+                .chain(
+                    rnn_prefixes
+                        .iter()
+                        .zip(&kinds)
+                        .map(|(p, kind)| format!("{} (nn.{kind})", name_of(p))),
+                )
+                .chain(head.iter().zip(&head_specs).map(|(layer, (p, _))| {
+                    format!(
+                        "{} (nn.Linear {} → {})",
+                        name_of(p),
+                        layer.w.rows(),
+                        layer.w.cols()
+                    )
+                }))
+                .collect();
+            return Err(leftover_error(
+                &dict.tensors,
+                &leftover,
+                &path,
+                head.last()
+                    .zip(head_specs.last())
+                    .map(|(layer, (p, _))| (name_of(p), layer.w.cols())),
+            ));
         }
     }
     let params = ModelParams::new(input, layers, head)?.with_readout(readout);
@@ -518,4 +543,74 @@ pub(crate) fn read_declared_state_dict(
         params,
         format: None,
     })
+}
+
+/// The error for tensors no role was found for: each module they form, with what it looks like,
+/// the path that was found, and what to do. `head` is the found head's last Linear and its
+/// output size, for suggesting a longer head when a left-over Linear reads that output.
+fn leftover_error(
+    tensors: &BTreeMap<String, HostArray<f64>>,
+    leftover: &[String],
+    path: &[String],
+    head: Option<(String, usize)>,
+) -> ImportError {
+    // Group by module: the key up to its last dot.
+    let mut groups: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for key in leftover {
+        let module = key.rsplit_once('.').map_or(key.as_str(), |(m, _)| m);
+        groups.entry(module).or_default().push(key);
+    }
+    let mut next_linear = None;
+    let described: Vec<String> = groups
+        .iter()
+        .map(|(module, keys)| {
+            let shape = |leaf: &str| {
+                tensors
+                    .get(&format!("{module}.{leaf}"))
+                    .map(|t| t.shape.clone())
+            };
+            let listed = keys
+                .iter()
+                .map(|k| format!("{k} {:?}", tensors[*k].shape))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let guess = match (shape("weight").as_deref(), shape("bias").is_some()) {
+                _ if shape("running_mean").is_some() => "an nn.BatchNorm1d?".to_string(),
+                (Some(&[out, inp]), bias) => {
+                    if let Some((h, size)) = &head
+                        && *size == inp
+                    {
+                        next_linear = Some((h.clone(), module.to_string()));
+                    }
+                    if bias {
+                        format!("an nn.Linear {inp} → {out}?")
+                    } else {
+                        format!("an nn.Linear {inp} → {out} without bias, or an nn.Embedding?")
+                    }
+                }
+                (Some(&[n]), _) => format!("an nn.LayerNorm of {n} features?"),
+                _ => "no module lstm-lrp knows".to_string(),
+            };
+            format!("`{module}` ({listed}: {guess})")
+        })
+        .collect();
+    let longer_head = match next_linear {
+        Some((head, next)) => format!(
+            "; if `{next}` follows `{head}`, name the head's layers in order with the activation \
+             after each: --head {head}:ACT,{next} (ACT linear, relu or tanh)"
+        ),
+        None => String::new(),
+    };
+    let (what, it) = if described.len() == 1 {
+        (format!("module {} is", described[0]), "it is")
+    } else {
+        (format!("modules {} are", described.join(", ")), "they are")
+    };
+    ImportError::Unsupported(format!(
+        "{what} not on the path found ({}); lstm-lrp explains [nn.Embedding →] nn.LSTM/nn.GRU \
+         modules → nn.Linear layers (linear, relu or tanh between them) and no other layer \
+         between them{longer_head}; if {it} not on the path from input to logits, name the \
+         model's modules (--rnn, --head, --embedding) to proceed",
+        path.join(" → ")
+    ))
 }
