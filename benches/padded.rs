@@ -11,7 +11,10 @@
 //! before (pre) the tokens. The bar (issue "Real architectures"): padding may not cost more than
 //! the padded positions' share of the work, i.e. `time(padded) ≤ time(full)`; the table also
 //! reports the ideal `real share × time(full)` that a pass doing no work at all on padding would
-//! reach. Same harness as `benches/explain.rs` (median of ≥ 3 runs and ≥ `--seconds`).
+//! reach. Each padded batch runs twice, side by side: packed (the default: sorted by length,
+//! only the real rows of each step computed) and masked (`with_packed_steps(false)`: every row
+//! computed, padding masked, within length groups). A third case mixes pre- and post-padding.
+//! Same harness as `benches/explain.rs` (median of ≥ 3 runs and ≥ `--seconds`).
 
 mod harness;
 
@@ -47,10 +50,10 @@ fn options() -> Options {
 }
 
 /// Token ids `(B, T)`: random ids in `1..VOCAB` on the real steps, 0 (the `mask_zero` padding
-/// id) elsewhere; `pre` puts the padding before the tokens.
-fn tokens(rng: &mut Rng, lengths: &[usize], steps: usize, pre: bool) -> Vec<i64> {
+/// id) elsewhere; `pre[s]` puts sequence `s`'s padding before its tokens.
+fn tokens(rng: &mut Rng, lengths: &[usize], steps: usize, pre: &[bool]) -> Vec<i64> {
     let mut ids = Vec::with_capacity(lengths.len() * steps);
-    for &len in lengths {
+    for (&len, &pre) in lengths.iter().zip(pre) {
         let pad = steps - len;
         for t in 0..steps {
             let real = if pre { t >= pad } else { t < len };
@@ -99,30 +102,42 @@ fn main() {
         "2-layer BiLSTM, embedding {VOCAB}×{E} (mask_zero), H={H}, C={C}, {}, backend {}, B={b}, T={t}",
         o.precision, o.backend
     );
-    println!("| batch | real positions | explain ms/batch | vs full | ideal (real share × full) |");
-    println!("|---|---|---|---|---|");
+    println!(
+        "| batch | recurrences | real positions | explain ms/batch | vs full | ideal (real share × full) |"
+    );
+    println!("|---|---|---|---|---|---|");
+    let masked = model.clone().with_packed_steps(false);
+    let both: Vec<bool> = (0..b).map(|s| s % 2 == 0).collect();
     let mut full_time = None;
     for (name, lengths, pre) in [
-        ("full length", &full, false),
-        ("mixed, post-padded", &mixed, false),
-        ("mixed, pre-padded", &mixed, true),
+        ("full length", &full, vec![false; b]),
+        ("mixed, post-padded", &mixed, vec![false; b]),
+        ("mixed, pre-padded", &mixed, vec![true; b]),
+        ("mixed, half pre- half post-padded", &mixed, both.clone()),
     ] {
-        let ids = tokens(&mut rng, lengths, t, pre);
+        let ids = tokens(&mut rng, lengths, t, &pre);
         let x: Tensor<2, Int> = Tensor::from_data(TensorData::new(ids, [b, t]), &device);
-        let time = harness::measure(o.seconds, || {
-            let e = model
-                .explain(Input::tokens(x.clone()), &config)
-                .expect("explain");
-            let _ = e.relevance.into_data();
-        });
-        let full = *full_time.get_or_insert(time);
         let share = lengths.iter().sum::<usize>() as f64 / (b * t) as f64;
-        println!(
-            "| {name} | {:.0} % | {:.1} | {:.2} | {:.2} |",
-            share * 100.0,
-            time.as_secs_f64() * 1e3,
-            time.as_secs_f64() / full.as_secs_f64(),
-            if share < 1.0 { real_share } else { 1.0 },
-        );
+        let variants: Vec<(&str, &LstmModel)> = if share < 1.0 {
+            vec![("packed", &model), ("masked", &masked)]
+        } else {
+            vec![("–", &model)]
+        };
+        for (how, m) in variants {
+            let time = harness::measure(o.seconds, || {
+                let e = m
+                    .explain(Input::tokens(x.clone()), &config)
+                    .expect("explain");
+                let _ = e.relevance.into_data();
+            });
+            let full = *full_time.get_or_insert(time);
+            println!(
+                "| {name} | {how} | {:.0} % | {:.1} | {:.2} | {:.2} |",
+                share * 100.0,
+                time.as_secs_f64() * 1e3,
+                time.as_secs_f64() / full.as_secs_f64(),
+                if share < 1.0 { real_share } else { 1.0 },
+            );
+        }
     }
 }

@@ -5,7 +5,7 @@
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use lrp_core::{Activation, ExplainConfig, Input, MergeMode, Precision, Readout, Step, Target};
 
-use crate::compare::{Tolerance, assert_close};
+use crate::compare::Tolerance;
 use crate::random::{Architecture, Rng};
 
 const VOCAB: usize = 50;
@@ -75,7 +75,6 @@ fn bucketed_case(device: &Device, precision: Precision, a: usize, arch: &Archite
     };
     let mut rng = Rng::new(4242 + a as u64);
     let params = arch.random(&mut rng);
-    let model = arch.model(&params, device, precision);
     let (b, t) = (96, 30);
     let lengths: Vec<usize> = (0..b).map(|s| 3 + (s * 11) % (t - 2)).collect();
     let pre = |s: usize| s % 3 == 2;
@@ -106,8 +105,54 @@ fn bucketed_case(device: &Device, precision: Precision, a: usize, arch: &Archite
         .with_eps(0.0)
         .with_bias_factor(1.0)
         .with_target(Target::PerSample(targets.clone()));
+    // Packed (only the real rows of each step computed) and masked (every row) recurrences.
+    for packed in [true, false] {
+        let model = arch
+            .model(&params, device, precision)
+            .with_packed_steps(packed);
+        let batch = Batch {
+            x: &x,
+            windows: &windows,
+            alone: &alone,
+            targets: &targets,
+        };
+        check_against_singles(
+            &model,
+            &batch,
+            &config,
+            tol,
+            &format!("architecture {a}, packed {packed}"),
+        );
+    }
+}
+
+/// A padded batch of token ids `x (B, T)`: each sample's real steps, its tokens alone and its
+/// target class.
+struct Batch<'a> {
+    x: &'a Tensor<2, Int>,
+    windows: &'a [core::ops::Range<usize>],
+    alone: &'a [Vec<i64>],
+    targets: &'a [usize],
+}
+
+/// Every sample of the batch explained as alone.
+fn check_against_singles(
+    model: &lrp_core::LstmModel,
+    batch: &Batch<'_>,
+    config: &ExplainConfig,
+    tol: f64,
+    case: &str,
+) {
+    let Batch {
+        x,
+        windows,
+        alone,
+        targets,
+    } = *batch;
+    let device = model.device();
+    let [_, t] = x.dims();
     let all = model
-        .explain(Input::tokens(x), &config)
+        .explain(Input::tokens(x.clone()), config)
         .and_then(|e| e.to_host())
         .unwrap_or_else(|e| panic!("{e}"));
     let e = all.features;
@@ -124,29 +169,18 @@ fn bucketed_case(device: &Device, precision: Precision, a: usize, arch: &Archite
             .and_then(|e| e.to_host())
             .unwrap_or_else(|e| panic!("{e}"));
         let row = &all.relevance[s * t * e..(s + 1) * t * e];
-        let what = format!("architecture {a}, sample {s} (length {len}, window {window:?})");
-        assert_close(
-            &format!("{what}: relevance"),
-            &row[window.start * e..window.end * e],
-            &single.relevance,
-            tol,
-        );
+        let what = format!("{case}, sample {s} (length {len}, window {window:?})");
         let outside = row[..window.start * e]
             .iter()
             .chain(&row[window.end * e..])
             .all(|v| *v == 0.0);
         assert!(outside, "{what}: padding must hold exactly 0");
-        assert_close(
-            &format!("{what}: rest"),
-            &all.rest[s..s + 1],
-            &single.rest,
-            tol,
-        );
-        let c = all.classes;
-        assert_close(
-            &format!("{what}: logits"),
-            &all.logits[s * c..(s + 1) * c],
-            &single.logits,
+        crate::checks::assert_matches_alone(
+            &what,
+            &all,
+            s,
+            &row[window.start * e..window.end * e],
+            &single,
             tol,
         );
     }

@@ -370,6 +370,7 @@ pub struct PaddedBatch {
 
 const T_PADDED: usize = 6;
 
+/// Mixed lengths, pre- and post-padded: the recurrences compute every row and mask.
 fn real_steps() -> Vec<Vec<usize>> {
     vec![
         (0..6).collect(),
@@ -379,7 +380,26 @@ fn real_steps() -> Vec<Vec<usize>> {
     ]
 }
 
-/// Builds the padded batch for `arch`'s model `params`.
+/// Post-padded, longest first, and pre-padded, earliest first: at every step the real samples
+/// are the first ones, so the recurrences compute only those rows (`lrp_core`'s packed path).
+fn sorted_real_steps() -> [Vec<Vec<usize>>; 2] {
+    [
+        vec![
+            (0..6).collect(),
+            (0..4).collect(),
+            (0..3).collect(),
+            vec![0],
+        ],
+        vec![
+            (0..6).collect(),
+            (2..6).collect(),
+            (3..6).collect(),
+            vec![5],
+        ],
+    ]
+}
+
+/// Builds the padded batch for `arch`'s model `params` (mixed padding).
 pub fn padded_batch(
     arch: &crate::random::Architecture,
     params: &ModelParams,
@@ -387,7 +407,18 @@ pub fn padded_batch(
     device: &Device,
     precision: Precision,
 ) -> PaddedBatch {
-    let real = real_steps();
+    padded_batch_of(arch, params, rng, device, precision, real_steps())
+}
+
+/// Builds a padded batch whose sample `s` is real at the steps `real[s]`.
+fn padded_batch_of(
+    arch: &crate::random::Architecture,
+    params: &ModelParams,
+    rng: &mut Rng,
+    device: &Device,
+    precision: Precision,
+    real: Vec<Vec<usize>>,
+) -> PaddedBatch {
     let (b, t, e) = (real.len(), T_PADDED, arch.e);
     let mask: Vec<bool> = real
         .iter()
@@ -472,6 +503,37 @@ pub fn padded_batch(
             }
         }
     }
+}
+
+/// Sample `s` of the batch explanation `all` (its relevance at its real steps: `relevance`)
+/// equals `single`, the sample explained alone: relevance, logits and rest.
+pub(crate) fn assert_matches_alone(
+    what: &str,
+    all: &HostExplanation,
+    s: usize,
+    relevance: &[f64],
+    single: &HostExplanation,
+    tol: f64,
+) {
+    assert_close(
+        &format!("{what}: relevance"),
+        relevance,
+        &single.relevance,
+        tol,
+    );
+    let c = all.classes;
+    assert_close(
+        &format!("{what}: logits"),
+        &all.logits[s * c..(s + 1) * c],
+        &single.logits,
+        tol,
+    );
+    assert_close(
+        &format!("{what}: rest"),
+        &all.rest[s..s + 1],
+        &single.rest,
+        tol,
+    );
 }
 
 fn host_explain(model: &LstmModel, input: Input, config: &ExplainConfig) -> HostExplanation {
@@ -618,49 +680,43 @@ pub fn conservation_on_random_architectures(device: &Device, precision: Precisio
 }
 
 /// A padded batch explains each sequence exactly as that sequence alone, unpadded (1e-12 of the
-/// values' size in f64).
+/// values' size in f64): mixed padding (every row computed and masked), and post- or pre-padded
+/// batches in length order (only the real rows computed), on every architecture.
 pub fn padded_batch_equals_unpadded(device: &Device, precision: Precision) {
     let tol = match precision {
         Precision::F64 => 1e-12,
         Precision::F32 => Tolerance::for_precision(precision).property,
     };
-    let config = ExplainConfig::new();
     let mut rng = Rng::new(99);
+    let [post, pre] = sorted_real_steps();
     for (a, arch) in crate::random::architectures().iter().enumerate() {
         let params = arch.random(&mut rng);
         let model = arch.model(&params, device, precision);
-        let batch = padded_batch(arch, &params, &mut rng, device, precision);
-        let all = host_explain(&model, batch.input.clone(), &config);
-        for (s, real) in batch.real.iter().enumerate() {
-            let single = host_explain(
-                &model,
-                batch.alone[s].clone(),
-                &config
-                    .clone()
-                    .with_target(Target::Class(all.target[s] as usize)),
-            );
-            let what = format!("architecture {a}, sample {s}");
-            let (relevance, padded_zero) = real_relevance(&all, s, real);
-            assert!(padded_zero, "{what}: padded steps must hold exactly 0");
-            assert_close(
-                &format!("{what}: relevance"),
-                &relevance,
-                &single.relevance,
-                tol,
-            );
-            let c = all.classes;
-            assert_close(
-                &format!("{what}: logits"),
-                &all.logits[s * c..(s + 1) * c],
-                &single.logits,
-                tol,
-            );
-            assert_close(
-                &format!("{what}: rest"),
-                &all.rest[s..s + 1],
-                &single.rest,
-                tol,
-            );
+        for (pattern, real) in [
+            ("mixed", real_steps()),
+            ("post-sorted", post.clone()),
+            ("pre-sorted", pre.clone()),
+        ] {
+            let batch = padded_batch_of(arch, &params, &mut rng, device, precision, real);
+            for rule in [GateRule::All, GateRule::Half] {
+                let config = ExplainConfig::new().with_gate_rule(rule);
+                let all = host_explain(&model, batch.input.clone(), &config);
+                for (s, real) in batch.real.iter().enumerate() {
+                    let single = host_explain(
+                        &model,
+                        batch.alone[s].clone(),
+                        &config
+                            .clone()
+                            .with_target(Target::Class(all.target[s] as usize)),
+                    );
+                    let what = format!(
+                        "architecture {a}, {pattern} padding, gate rule {rule}, sample {s}"
+                    );
+                    let (relevance, padded_zero) = real_relevance(&all, s, real);
+                    assert!(padded_zero, "{what}: padded steps must hold exactly 0");
+                    assert_matches_alone(&what, &all, s, &relevance, &single, tol);
+                }
+            }
         }
     }
 }

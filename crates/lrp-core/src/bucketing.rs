@@ -10,6 +10,12 @@
 //! costs `(STEP_OVERHEAD + n) · L`, with the per-step overhead (kernel launches, the per-step
 //! element-wise work that does not scale with the batch) expressed in samples.
 //!
+//! Inside a group sorted this way the real samples of every step are its first ones when the
+//! group's spans all start (post-padding) or all end (pre-padding) at the same step, and the
+//! recurrences then compute only those rows ([`crate::forward::StepRows`], PyTorch's packed
+//! sequences): such a group costs `STEP_OVERHEAD · L + Σ (real steps)`. A batch of one kind of
+//! padding is then best explained as one sorted group; a batch mixing both is split.
+//!
 //! Grouping never changes a result beyond rounding: a padded step leaves the state unchanged,
 //! so a sample's explanation does not depend on its batch (`padded_batch_equals_unpadded`
 //! checks this to 1e-12 in f64).
@@ -33,9 +39,10 @@ pub(crate) struct Group {
     pub window: Range<usize>,
 }
 
-/// Plans the groups for a batch whose samples' real steps span `windows`. Returns a single
-/// group of every sample (in order) when grouping does not pay.
-pub(crate) fn plan(windows: &[Range<usize>]) -> Vec<Group> {
+/// Plans the groups for a batch whose samples' real steps span `windows`, for recurrences that
+/// compute only the real rows of a sorted group (`packed`) or every row. Returns a single group
+/// of every sample (in order) when grouping does not pay.
+pub(crate) fn plan(windows: &[Range<usize>], packed: bool) -> Vec<Group> {
     let batch = windows.len();
     let union = |samples: &[usize]| {
         let start = samples.iter().map(|&s| windows[s].start).min();
@@ -57,10 +64,8 @@ pub(crate) fn plan(windows: &[Range<usize>]) -> Vec<Group> {
     order.sort_by_key(|&s| (windows[s].start, core::cmp::Reverse(windows[s].end)));
     let blocks = BLOCKS.min(batch);
     let bounds: Vec<usize> = (0..=blocks).map(|k| k * batch / blocks).collect();
-    let cost = |from: usize, to: usize| {
-        let members = &order[bounds[from]..bounds[to]];
-        (STEP_OVERHEAD + members.len() as f64) * union(members).len() as f64
-    };
+    let cost =
+        |from: usize, to: usize| group_cost(windows, &order[bounds[from]..bounds[to]], packed);
     // best[j]: the cheapest cut of blocks 0..j; cut[j]: where its last group starts.
     let mut best = vec![f64::INFINITY; blocks + 1];
     let mut cut = vec![0; blocks + 1];
@@ -74,9 +79,10 @@ pub(crate) fn plan(windows: &[Range<usize>]) -> Vec<Group> {
             }
         }
     }
-    // Only split when it saves a clear margin over one batch: smaller groups also round
-    // differently and cost a gather and a scatter.
-    if best[blocks] > 0.95 * cost(0, blocks) {
+    // Only reorder or split when it saves a clear margin over the batch as it is (every row of
+    // every step computed, padding masked): a group costs a gather and a scatter.
+    let as_is = (STEP_OVERHEAD + batch as f64) * whole.window.len() as f64;
+    if best[blocks] > 0.95 * as_is {
         return vec![whole];
     }
     let mut groups = Vec::new();
@@ -94,11 +100,35 @@ pub(crate) fn plan(windows: &[Range<usize>]) -> Vec<Group> {
     groups
 }
 
+/// The cost of explaining `members` (in the sort order) as one group: with the rows shrinking
+/// when their spans share a start or an end, else every row of every step of their union.
+fn group_cost(windows: &[Range<usize>], members: &[usize], packed: bool) -> f64 {
+    let Some(&first) = members.first() else {
+        return 0.0;
+    };
+    let start = members.iter().map(|&s| windows[s].start).min().unwrap_or(0);
+    let end = members.iter().map(|&s| windows[s].end).max().unwrap_or(0);
+    let len = end.saturating_sub(start) as f64;
+    let shrinks = packed
+        && (members
+            .iter()
+            .all(|&s| windows[s].start == windows[first].start)
+            || members
+                .iter()
+                .all(|&s| windows[s].end == windows[first].end));
+    if shrinks {
+        let real: usize = members.iter().map(|&s| windows[s].len()).sum();
+        STEP_OVERHEAD * len + real as f64
+    } else {
+        (STEP_OVERHEAD + members.len() as f64) * len
+    }
+}
+
 /// How many groups a batch with these real-step spans is explained in (for tests that must
 /// know grouping happens).
 #[doc(hidden)]
 pub fn group_count(windows: &[Range<usize>]) -> usize {
-    plan(windows).len()
+    plan(windows, true).len()
 }
 
 #[cfg(test)]
@@ -107,42 +137,79 @@ mod tests {
 
     #[test]
     fn equal_lengths_stay_one_group() {
-        let groups = plan(&vec![0..50; 100]);
+        let groups = plan(&vec![0..50; 100], true);
         assert_eq!(groups.len(), 1);
         assert_eq!(groups[0].samples, (0..100).collect::<Vec<_>>());
         assert_eq!(groups[0].window, 0..50);
     }
 
-    #[test]
-    fn spread_lengths_are_grouped_and_every_sample_appears_once() {
-        let windows: Vec<Range<usize>> = (0..100).map(|s| 0..10 + (s * 7) % 41).collect();
-        let groups = plan(&windows);
-        assert!(groups.len() > 1, "{groups:?}");
+    fn every_sample_once(groups: &[Group], windows: &[Range<usize>]) {
         let mut seen: Vec<usize> = groups.iter().flat_map(|g| g.samples.clone()).collect();
         seen.sort();
-        assert_eq!(seen, (0..100).collect::<Vec<_>>());
-        for g in &groups {
+        assert_eq!(seen, (0..windows.len()).collect::<Vec<_>>());
+        for g in groups {
             for &s in &g.samples {
                 assert!(g.window.start <= windows[s].start && windows[s].end <= g.window.end);
             }
         }
-        // The longest group is the full window, shorter groups are shorter.
-        assert_eq!(groups[0].window, 0..50);
-        assert!(groups.last().unwrap().window.len() < 50);
     }
 
     #[test]
-    fn pre_padded_windows_end_at_the_last_step() {
+    fn post_padded_lengths_are_one_group_longest_first() {
+        let windows: Vec<Range<usize>> = (0..100).map(|s| 0..10 + (s * 7) % 41).collect();
+        let groups = plan(&windows, true);
+        every_sample_once(&groups, &windows);
+        // The rows shrink inside one sorted group: splitting would only add per-step overhead.
+        assert_eq!(groups.len(), 1, "{groups:?}");
+        let ends: Vec<usize> = groups[0].samples.iter().map(|&s| windows[s].end).collect();
+        assert!(ends.windows(2).all(|w| w[0] >= w[1]), "{ends:?}");
+    }
+
+    #[test]
+    fn pre_padded_lengths_are_one_group_earliest_start_first() {
         let windows: Vec<Range<usize>> = (0..100).map(|s| (s * 7) % 41..50).collect();
-        let groups = plan(&windows);
-        assert!(groups.len() > 1);
-        assert!(groups.iter().all(|g| g.window.end == 50));
+        let groups = plan(&windows, true);
+        every_sample_once(&groups, &windows);
+        assert_eq!(groups.len(), 1, "{groups:?}");
+        let starts: Vec<usize> = groups[0]
+            .samples
+            .iter()
+            .map(|&s| windows[s].start)
+            .collect();
+        assert!(starts.windows(2).all(|w| w[0] <= w[1]), "{starts:?}");
+    }
+
+    #[test]
+    fn mixed_padding_is_split_into_groups_that_shrink() {
+        // Half post-padded, half pre-padded: no single order makes every step's real rows a
+        // prefix, so the kinds are explained apart.
+        let windows: Vec<Range<usize>> = (0..100)
+            .map(|s| {
+                let len = 10 + (s * 7) % 41;
+                if s % 2 == 0 { 0..len } else { 50 - len..50 }
+            })
+            .collect();
+        let groups = plan(&windows, true);
+        every_sample_once(&groups, &windows);
+        assert!(groups.len() >= 2, "{groups:?}");
+        // Cuts fall on block boundaries, so one group may straddle the two kinds; nearly every
+        // sample is in a group whose rows shrink.
+        let shrinking: usize = groups
+            .iter()
+            .filter(|g| {
+                let first = windows[g.samples[0]].clone();
+                g.samples.iter().all(|&s| windows[s].start == first.start)
+                    || g.samples.iter().all(|&s| windows[s].end == first.end)
+            })
+            .map(|g| g.samples.len())
+            .sum();
+        assert!(shrinking >= 80, "{shrinking} of 100: {groups:?}");
     }
 
     #[test]
     fn small_batches_are_not_split() {
         let one = std::iter::once(0..3).collect::<Vec<_>>();
-        assert_eq!(plan(&one).len(), 1);
-        assert_eq!(plan(&[0..3, 0..50]).len(), 1);
+        assert_eq!(plan(&one, true).len(), 1);
+        assert_eq!(plan(&[0..3, 0..50], true).len(), 1);
     }
 }

@@ -426,10 +426,15 @@ impl LstmModel {
             self.resolve_targets(&config.target, &no_logits, prepared.batch)?;
         }
         let groups = match &prepared.windows {
-            Some(windows) => bucketing::plan(windows),
+            Some(windows) => bucketing::plan(windows, self.packed_steps),
             None => Vec::new(),
         };
-        if groups.len() <= 1 {
+        // One group in batch order: no gather or scatter needed.
+        let as_is = groups.len() <= 1
+            && groups
+                .first()
+                .is_none_or(|g| g.samples.iter().enumerate().all(|(i, &s)| i == s));
+        if as_is {
             let (relevance, rest, logits, targets) =
                 self.explain_prepared(&prepared, &config.target, config)?;
             return Ok(Explanation {

@@ -53,6 +53,9 @@ pub(crate) struct LayerTrace {
     pub inputs: Tensor<3>,
     /// `(T, B)` padding flags in the same frame, `true` at padding.
     pub pad: Option<Tensor<2, Bool>>,
+    /// Per step of the same frame, how many leading samples are real, when the real samples
+    /// are always the first ones (see [`StepRows`]); then `pad` is not used for masking.
+    pub active: Option<Vec<usize>>,
     /// Per direction.
     pub dirs: Vec<DirectionTrace>,
     /// For a bidirectional `sum`/`ave` layer whose sequence is read (by the layer above or the
@@ -130,6 +133,8 @@ pub(crate) struct DirectionRun<'a> {
     /// `(T, B, E)` the layer's input, in its frame.
     pub inputs: &'a Tensor<3>,
     pub pad: Option<&'a Tensor<2, Bool>>,
+    /// Per time step of the frame, the number of leading real samples (see [`StepRows`]).
+    pub active: Option<&'a [usize]>,
     pub hidden: usize,
     pub gates: GateActivation,
     /// `(1, 1)` −½ (the LSTM's cell-candidate unscaling).
@@ -140,6 +145,70 @@ pub(crate) struct DirectionRun<'a> {
     pub keep_gates: bool,
     /// Collect the output sequence.
     pub outputs: bool,
+}
+
+/// The rows of the batch one step computes. When every step's real samples are its first `n`
+/// (a batch sorted by length), only those are computed — as PyTorch's packed sequences do — and
+/// the others keep their state (forward) or their relevance (backward) untouched; that is what
+/// masking would give, without computing the padded rows. Otherwise every row is computed and
+/// the padding masked.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct StepRows {
+    /// Rows computed: the first `n`.
+    pub n: usize,
+    /// The batch.
+    pub batch: usize,
+}
+
+impl StepRows {
+    /// The rows of time step `t` (in the frame) of a batch of `batch`.
+    pub fn at(active: Option<&[usize]>, t: usize, batch: usize) -> Self {
+        StepRows {
+            n: active.map_or(batch, |a| a[t]),
+            batch,
+        }
+    }
+
+    /// Whether every row is computed.
+    pub fn all(self) -> bool {
+        self.n == self.batch
+    }
+
+    /// The computed rows of a `(B, ·)` tensor.
+    pub fn take(self, x: Tensor<2>) -> Tensor<2> {
+        if self.all() {
+            x
+        } else {
+            x.slice_dim(0, 0..self.n)
+        }
+    }
+
+    /// Time step `t` of a `(T, B, F)` sequence, computed rows only: `(n, F)`.
+    pub fn step_of(self, seq: &Tensor<3>, t: usize) -> Tensor<2> {
+        let f = seq.dims()[2];
+        seq.clone()
+            .slice([t..t + 1, 0..self.n])
+            .reshape([self.n, f])
+    }
+
+    /// `new` `(n, F)` for the computed rows, `old` `(B, F)` kept for the others.
+    pub fn put(self, new: Tensor<2>, old: Tensor<2>) -> Tensor<2> {
+        if self.all() {
+            new
+        } else {
+            Tensor::cat(vec![new, old.slice_dim(0, self.n..self.batch)], 0)
+        }
+    }
+
+    /// `new` `(n, F)` for the computed rows, zeros for the others: `(B, F)`.
+    pub fn zero_rest(self, new: Tensor<2>) -> Tensor<2> {
+        if self.all() {
+            return new;
+        }
+        let f = new.dims()[1];
+        let zeros = Tensor::zeros([self.batch - self.n, f], (&new.device(), new.dtype()));
+        Tensor::cat(vec![new, zeros], 0)
+    }
 }
 
 /// Reverses a time-major tensor's time axis (dimension 0).
@@ -175,6 +244,7 @@ impl LstmModel {
     pub(crate) fn run_layers(&self, input: &Prepared, keep: bool, keep_gates: bool) -> Layers {
         let mut x = input.x.clone();
         let mut pad = input.pad.clone();
+        let mut active = input.active.clone().filter(|_| self.packed_steps);
         let mut layers = Vec::with_capacity(self.layers.len());
         let mut sequences = Vec::with_capacity(self.layers.len());
         let last = self.layers.len() - 1;
@@ -183,12 +253,15 @@ impl LstmModel {
             if layer.go_backwards {
                 x = reverse_time(x);
                 pad = pad.map(reverse_time);
+                if let Some(a) = &mut active {
+                    a.reverse();
+                }
             }
             let sequence_read = l < last || self.reading.reads_sequence();
             let trace = self.layer_forward(
                 layer,
                 x.clone(),
-                pad.as_ref(),
+                (pad.as_ref(), active.as_deref()),
                 sequence_read,
                 (keep, keep && keep_gates),
             );
@@ -298,7 +371,7 @@ impl LstmModel {
         &self,
         layer: &LayerTensors,
         x: Tensor<3>,
-        pad: Option<&Tensor<2, Bool>>,
+        (pad, active): (Option<&Tensor<2, Bool>>, Option<&[usize]>),
         sequence_read: bool,
         (keep, keep_gates): (bool, bool),
     ) -> LayerTrace {
@@ -307,6 +380,7 @@ impl LstmModel {
                 direction: d,
                 inputs: &x,
                 pad,
+                active,
                 hidden: layer.hidden,
                 gates: layer.gate_activation,
                 neg_half: &self.neg_half,
@@ -334,6 +408,7 @@ impl LstmModel {
         LayerTrace {
             inputs: x,
             pad: pad.cloned(),
+            active: active.map(<[usize]>::to_vec),
             dirs,
             merge_inputs,
         }

@@ -225,6 +225,27 @@ pub(crate) struct Prepared {
     pub windows: Option<Vec<Range<usize>>>,
     /// `(B, T)` row-major, true at padding (host copy of the mask); `None` without padding.
     pub pad_flags: Option<Vec<bool>>,
+    /// Per step of the window (`T'`), how many leading samples are real, when at every step the
+    /// real samples are the first ones (a batch sorted by length, as [`crate::bucketing`]
+    /// orders its groups): the recurrences then compute only those rows, as PyTorch's packed
+    /// sequences do, instead of computing every row and masking. `None` otherwise (and
+    /// without padding).
+    pub active: Option<Vec<usize>>,
+}
+
+/// How many leading samples are real at each of `t_len` steps, when the real samples of every
+/// step are exactly the first ones and at least one; `None` otherwise.
+fn active_prefix(
+    t_len: usize,
+    batch: usize,
+    is_pad: impl Fn(usize, usize) -> bool,
+) -> Option<Vec<usize>> {
+    (0..t_len)
+        .map(|t| {
+            let n = (0..batch).take_while(|&b| !is_pad(t, b)).count();
+            (n > 0 && (n..batch).all(|b| is_pad(t, b))).then_some(n)
+        })
+        .collect()
 }
 
 impl Prepared {
@@ -255,6 +276,12 @@ impl Prepared {
                 )
             })
         });
+        let active = match (&pad, &self.pad_flags) {
+            (Some(_), Some(flags)) => active_prefix(window.len(), samples.len(), |t, b| {
+                flags[samples[b] * steps + window.start + t]
+            }),
+            _ => None,
+        };
         Prepared {
             x: full_x.clone().slice_dim(0, window.clone()),
             full_x,
@@ -263,6 +290,7 @@ impl Prepared {
             trimmed: (window.start, steps - window.end),
             windows: None,
             pad_flags: None,
+            active,
         }
     }
 
@@ -424,6 +452,12 @@ impl LstmModel {
         let (before, after) = trimmed;
         let window = before..steps - after;
         let full_x = x.swap_dims(0, 1);
+        let active = match (&pad, &flags) {
+            (Some(_), Some(flags)) => {
+                active_prefix(window.len(), batch, |t, b| flags[b * steps + before + t])
+            }
+            _ => None,
+        };
         Ok(Prepared {
             x: full_x.clone().slice_dim(0, window.clone()),
             full_x,
@@ -432,6 +466,7 @@ impl LstmModel {
             trimmed,
             windows,
             pad_flags: flags,
+            active,
         })
     }
 

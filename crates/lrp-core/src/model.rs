@@ -54,6 +54,7 @@ pub struct LstmModel {
     /// `Reading::Last` chosen as a step of a per-step model (not a `Last` readout).
     pub(crate) step_last: bool,
     pub(crate) parallel_directions: bool,
+    pub(crate) packed_steps: bool,
     /// `(1, 1)` holding −½: multiplying a strided view by a broadcast tensor takes the backends'
     /// fast binary path, where a scalar operation on a view may not.
     pub(crate) neg_half: Tensor<2>,
@@ -270,6 +271,7 @@ impl LstmModel {
             num_classes: params.num_classes(),
             step_last: false,
             parallel_directions: true,
+            packed_steps: true,
             neg_half: from_f64(vec![-0.5], [1, 1], device, dtype),
         })
     }
@@ -304,6 +306,42 @@ impl LstmModel {
     /// ```
     pub fn with_parallel_directions(mut self, parallel: bool) -> Self {
         self.parallel_directions = parallel;
+        self
+    }
+
+    /// Whether a padded batch's recurrences compute only the real rows of each step (default
+    /// `true`): [`LstmModel::explain`] sorts a padded batch by length (or splits one that mixes
+    /// pre- and post-padding into groups) so that every step's real samples come first, and
+    /// computes just those, as PyTorch's packed sequences do. With `false` every row of every
+    /// step is computed and the padding masked — the same results up to rounding, at the cost
+    /// of the padded positions (for benchmarks and for comparing the two).
+    ///
+    /// ```
+    /// use burn::tensor::Tensor;
+    /// use lrp_core::{ExplainConfig, Input};
+    ///
+    /// # let lstm = lrp_core::LstmWeights {
+    /// #     w_x: lrp_core::Matrix::new(1, 4, vec![0.5, 0.1, 0.9, 0.3])?,
+    /// #     w_h: lrp_core::Matrix::new(1, 4, vec![0.2, 0.2, 0.2, 0.2])?,
+    /// #     b: vec![0.0; 4],
+    /// # };
+    /// # let head = lrp_core::Matrix::new(1, 2, vec![1.0, -1.0])?;
+    /// # let params = lrp_core::ModelParams::single_layer(lstm, None, head, vec![0.0, 0.0])?;
+    /// # #[allow(deprecated)]
+    /// # let device = burn::tensor::Device::flex();
+    /// # let model = lrp_core::LstmModel::new(&params, &device, lrp_core::Precision::F64)?;
+    /// let masked = model.clone().with_packed_steps(false);
+    /// let x = Tensor::<3>::from_floats([[[1.0], [-0.5], [2.0]], [[0.5], [0.0], [0.0]]], &device);
+    /// let input = || Input::features(x.clone()).with_lengths(vec![3, 1]);
+    /// let a = model.explain(input(), &ExplainConfig::new())?.to_host()?;
+    /// let b = masked.explain(input(), &ExplainConfig::new())?.to_host()?;
+    /// for (x, y) in a.relevance.iter().zip(&b.relevance) {
+    ///     assert!((x - y).abs() < 1e-12);
+    /// }
+    /// # Ok::<(), lrp_core::LrpError>(())
+    /// ```
+    pub fn with_packed_steps(mut self, packed: bool) -> Self {
+        self.packed_steps = packed;
         self
     }
 

@@ -12,7 +12,7 @@ use burn::tensor::{Bool, Tensor};
 use crate::cells::{gru, lstm};
 use crate::config::GateRule;
 use crate::forward::{
-    CellSteps, DirectionTrace, LayerTrace, Trace, per_direction, reverse_time, time_of,
+    CellSteps, DirectionTrace, LayerTrace, StepRows, Trace, per_direction, reverse_time, time_of,
 };
 use crate::model::{LayerCell, LayerTensors, LstmModel};
 use crate::params::MergeMode;
@@ -45,6 +45,9 @@ pub(crate) struct DirectionPass<'a> {
     pub trace: &'a DirectionTrace,
     pub direction: usize,
     pub pad: Option<&'a Tensor<2, Bool>>,
+    /// Per time step, the leading real samples the forward pass computed (see
+    /// [`crate::forward::StepRows`]); then `pad` is not used.
+    pub active: Option<&'a [usize]>,
     pub rule: EpsilonRule,
     /// Reading steps T.
     pub steps: usize,
@@ -160,6 +163,7 @@ impl LstmModel {
                 trace: &trace.dirs[d],
                 direction: d,
                 pad: trace.pad.as_ref(),
+                active: trace.active.as_deref(),
                 rule,
                 steps: t_len,
                 inputs: e,
@@ -310,22 +314,36 @@ pub(crate) fn backward_through_time(
         if let Some(r_out) = &sequence {
             r_h = r_h.add(r_out.clone().slice_dim(0, t..t + 1).reshape([batch, h]));
         }
-        // Without padding R_c and R_h are not needed after the step, and the rule can reuse
-        // their buffers.
-        let kept = pass.pad.map(|_| (r_h.clone(), r_c.clone()));
-        let mut out = step(s, r_h, r_c);
-        if let (Some(pad), Some((r_h_kept, r_c_kept))) = (pass.pad, kept) {
-            let flags: Tensor<2, Bool> = pad.clone().slice_dim(0, t..t + 1).reshape([batch, 1]);
-            let wide = flags.clone().expand([batch, h]);
-            out.r_h_prev = out.r_h_prev.mask_where(wide.clone(), r_h_kept);
-            out.r_c_prev = match (out.r_c_prev, r_c_kept) {
-                (Some(r), Some(kept)) => Some(r.mask_where(wide, kept)),
-                (r, _) => r,
-            };
-            let width = out.q.dims()[1];
-            out.q = out.q.mask_fill(flags.clone().expand([batch, width]), 0.0);
-            out.share = out.share.map(|sh| sh.mask_fill(flags.clone(), 0.0));
-            out.lost = out.lost.map(|l| l.mask_fill(flags, 0.0));
+        let rows = StepRows::at(pass.active, t, batch);
+        let pad = pass.pad.filter(|_| pass.active.is_none());
+        // Without masking R_c and R_h are not needed after the step, and the rule can reuse
+        // their buffers; with a prefix of rows, the others' are kept as they are.
+        let kept = (pad.is_some() || !rows.all()).then(|| (r_h.clone(), r_c.clone()));
+        let mut out = step(s, rows.take(r_h), r_c.map(|r| rows.take(r)));
+        if let Some((r_h_kept, r_c_kept)) = kept {
+            if let Some(pad) = pad {
+                let flags: Tensor<2, Bool> = pad.clone().slice_dim(0, t..t + 1).reshape([batch, 1]);
+                let wide = flags.clone().expand([batch, h]);
+                out.r_h_prev = out.r_h_prev.mask_where(wide.clone(), r_h_kept);
+                out.r_c_prev = match (out.r_c_prev, r_c_kept) {
+                    (Some(r), Some(kept)) => Some(r.mask_where(wide, kept)),
+                    (r, _) => r,
+                };
+                let width = out.q.dims()[1];
+                out.q = out.q.mask_fill(flags.clone().expand([batch, width]), 0.0);
+                out.share = out.share.map(|sh| sh.mask_fill(flags.clone(), 0.0));
+                out.lost = out.lost.map(|l| l.mask_fill(flags, 0.0));
+            } else {
+                // The rows not computed pass their relevance through and give nothing.
+                out.r_h_prev = rows.put(out.r_h_prev, r_h_kept);
+                out.r_c_prev = match (out.r_c_prev, r_c_kept) {
+                    (Some(r), Some(kept)) => Some(rows.put(r, kept)),
+                    (r, _) => r,
+                };
+                out.q = rows.zero_rest(out.q);
+                out.share = out.share.map(|sh| rows.zero_rest(sh));
+                out.lost = out.lost.map(|l| rows.zero_rest(l));
+            }
         }
         absorbed = add_optional(absorbed, out.lost);
         quotients[t] = Some(out.q);

@@ -40,7 +40,7 @@
 use burn::tensor::Tensor;
 
 use crate::config::GateRule;
-use crate::forward::{CellSteps, DirectionRun, DirectionTrace, time_of};
+use crate::forward::{CellSteps, DirectionRun, DirectionTrace, StepRows, time_of};
 use crate::model::GruDirectionTensors;
 use crate::relevance::{
     DirectionPass, DirectionRelevance, StepRelevance, Upper, backward_through_time,
@@ -87,7 +87,7 @@ pub(crate) fn run_direction(
     reset_after: bool,
     run: DirectionRun<'_>,
 ) -> DirectionTrace {
-    let [t_len, batch, e] = run.inputs.dims();
+    let [t_len, batch, _] = run.inputs.dims();
     let h = run.hidden;
     let mut h_state: Tensor<2> =
         Tensor::zeros([batch, h], (&weights.b_x.device(), weights.b_x.dtype()));
@@ -95,14 +95,12 @@ pub(crate) fn run_direction(
     let mut outputs = Vec::with_capacity(if run.outputs { t_len } else { 0 });
     for s in 0..t_len {
         let t = time_of(run.direction, s, t_len);
-        let x_t = run
-            .inputs
-            .clone()
-            .slice_dim(0, t..t + 1)
-            .reshape([batch, e]);
+        let rows = StepRows::at(run.active, t, batch);
+        let x_t = rows.step_of(run.inputs, t);
+        let h_prev = rows.take(h_state.clone());
         let gx = x_t.matmul(weights.w_x.clone()).add(weights.b_x.clone());
         let (a_zr, m, reset_source) = if reset_after {
-            let gh = h_state
+            let gh = h_prev
                 .clone()
                 .matmul(weights.w_h.clone())
                 .add(weights.b_h.clone());
@@ -115,8 +113,8 @@ pub(crate) fn run_direction(
             let a_zr = gx
                 .clone()
                 .slice_dim(1, 0..2 * h)
-                .add(h_state.clone().matmul(weights.w_h_zr.clone()));
-            (a_zr, None, Some(h_state.clone()))
+                .add(h_prev.clone().matmul(weights.w_h_zr.clone()));
+            (a_zr, None, Some(h_prev.clone()))
         };
         let zr = gate_activation(a_zr.clone(), run.gates);
         let z = zr.clone().slice_dim(1, 0..h);
@@ -138,23 +136,24 @@ pub(crate) fn run_direction(
         };
         let n = tanh(a_n.clone());
         let one_minus_z = z.clone().neg().add_scalar(1.0);
-        let keep = z.clone().mul(h_state.clone());
+        let keep = z.clone().mul(h_prev.clone());
         let update = one_minus_z.clone().mul(n.clone());
         let h_raw = keep.clone().add(update.clone());
-        let step_pad = run.pad.map(|p| {
+        // Padding computed with the real rows (no `active` prefix): masked.
+        let step_pad = run.pad.filter(|_| run.active.is_none()).map(|p| {
             p.clone()
                 .slice_dim(0, t..t + 1)
                 .reshape([batch, 1])
                 .expand([batch, h])
         });
         let h_new = match &step_pad {
-            Some(p) => h_raw.clone().mask_where(p.clone(), h_state.clone()),
+            Some(p) => h_raw.clone().mask_where(p.clone(), h_prev.clone()),
             None => h_raw.clone(),
         };
         if run.outputs {
             outputs.push(match &step_pad {
                 Some(p) => h_new.clone().mask_fill(p.clone(), 0.0),
-                None => h_new.clone(),
+                None => rows.zero_rest(h_new.clone()),
             });
         }
         if run.keep {
@@ -166,7 +165,7 @@ pub(crate) fn run_direction(
                 n,
             });
             steps.push(GruStep {
-                h_prev: h_state,
+                h_prev,
                 keep,
                 update,
                 h: h_raw,
@@ -176,7 +175,7 @@ pub(crate) fn run_direction(
                 gates,
             });
         }
-        h_state = h_new;
+        h_state = rows.put(h_new, h_state);
     }
     DirectionTrace {
         steps: CellSteps::Gru(steps),

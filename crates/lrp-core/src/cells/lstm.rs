@@ -20,7 +20,7 @@
 use burn::tensor::Tensor;
 
 use crate::config::GateRule;
-use crate::forward::{CellSteps, DirectionRun, DirectionTrace, time_of};
+use crate::forward::{CellSteps, DirectionRun, DirectionTrace, StepRows, time_of};
 use crate::model::{DirectionTensors, LstmCellTensors};
 use crate::relevance::{
     DirectionPass, DirectionRelevance, StepRelevance, Upper, backward_through_time,
@@ -70,7 +70,7 @@ pub(crate) fn run_direction(
     cell: &LstmCellTensors,
     run: DirectionRun<'_>,
 ) -> DirectionTrace {
-    let [t_len, batch, e] = run.inputs.dims();
+    let [t_len, batch, _] = run.inputs.dims();
     let h = run.hidden;
     let zeros: Tensor<2> = Tensor::zeros([batch, h], (&weights.b_g.device(), weights.b_g.dtype()));
     let mut h_state = zeros.clone();
@@ -79,15 +79,14 @@ pub(crate) fn run_direction(
     let mut outputs = Vec::with_capacity(if run.outputs { t_len } else { 0 });
     for s in 0..t_len {
         let t = time_of(run.direction, s, t_len);
-        let x_t = run
-            .inputs
-            .clone()
-            .slice_dim(0, t..t + 1)
-            .reshape([batch, e]);
+        let rows = StepRows::at(run.active, t, batch);
+        let x_t = rows.step_of(run.inputs, t);
+        let h_prev = rows.take(h_state.clone());
+        let c_prev = rows.take(c_state.clone());
         // Fresh products: the additions run in place.
         let pre = x_t
             .matmul(weights.w_x.clone())
-            .add(h_state.clone().matmul(weights.w_h.clone()))
+            .add(h_prev.clone().matmul(weights.w_h.clone()))
             .add(weights.b.clone());
         // Internal layout: the g columns hold −2 z_g (exactly). Taken before `lstm_gates` so that
         // `pre` is unique again there and its `exp` can run in place.
@@ -105,7 +104,7 @@ pub(crate) fn run_direction(
             (pre, i.clone(), f.clone(), o.clone(), g)
         });
         let ig = input_times_candidate(i, sigmoid_2zg);
-        let fc = f.mul(c_state.clone());
+        let fc = f.mul(c_prev.clone());
         let mut c_new = fc.clone().add(ig.clone());
         let tanh_c = tanh(c_new.clone());
         let gates = gate_values.map(|(pre, i, f, o, g)| LstmGates {
@@ -115,23 +114,24 @@ pub(crate) fn run_direction(
             o: o.clone(),
             g,
             tanh_c: tanh_c.clone(),
-            c_prev: c_state.clone(),
+            c_prev: c_prev.clone(),
         });
         let mut h_new = tanh_c.mul(o);
-        let step_pad = run.pad.map(|p| {
+        // Padding computed with the real rows (no `active` prefix): masked.
+        let step_pad = run.pad.filter(|_| run.active.is_none()).map(|p| {
             p.clone()
                 .slice_dim(0, t..t + 1)
                 .reshape([batch, 1])
                 .expand([batch, h])
         });
         if let Some(p) = &step_pad {
-            c_new = c_new.mask_where(p.clone(), c_state.clone());
-            h_new = h_new.mask_where(p.clone(), h_state.clone());
+            c_new = c_new.mask_where(p.clone(), c_prev.clone());
+            h_new = h_new.mask_where(p.clone(), h_prev.clone());
         }
         if run.outputs {
             outputs.push(match &step_pad {
                 Some(p) => h_new.clone().mask_fill(p.clone(), 0.0),
-                None => h_new.clone(),
+                None => rows.zero_rest(h_new.clone()),
             });
         }
         if let Some(g_pre) = g_pre {
@@ -140,12 +140,12 @@ pub(crate) fn run_direction(
                 ig,
                 c: c_new.clone(),
                 g_pre,
-                h_prev: h_state,
+                h_prev,
                 gates,
             });
         }
-        h_state = h_new;
-        c_state = c_new;
+        h_state = rows.put(h_new, h_state);
+        c_state = rows.put(c_new, c_state);
     }
     DirectionTrace {
         steps: CellSteps::Lstm(steps),
