@@ -1,0 +1,283 @@
+//! Where the CPU time stands, as ratios measured side by side in one run: the machine's matrix
+//! rate (burn's own GEMM on the same device, and numpy's when a Python with numpy is found),
+//! explain and forward at the reference configuration (bidirectional LSTM, T = 25, H = 300,
+//! E = 200, C = 2) as GFLOP/s and as a share of that rate, explain/forward, batch 10 against
+//! batch 100, a padded batch against the full one, and 1 thread against all of them.
+//!
+//! ```text
+//! cargo bench --bench speed                                  # flex, f64 and f32
+//! cargo bench --bench speed -- --backends flex,ndarray --features lstm-lrp/ndarray
+//! LIBTORCH=… cargo bench --bench speed --features tch -- --backends flex,tch
+//! cargo bench --bench speed -- --python /path/to/python      # numpy's GEMM next to burn's
+//! ```
+//!
+//! FLOPs are those of the matrix products (2·m·k·n each): per sample, forward
+//! `D·T·2·(E+H)·4H` plus the head, explain adds `D·T·2·H·H` (the recurrent relevance under the
+//! default gate rule) and `2·T·(D·H)·E` (the input relevance of all steps): 75.0 MFLOP at the
+//! reference configuration. The element-wise work between the products is not counted: the
+//! share of the GEMM rate says how much of the time the products are not running at it.
+//!
+//! The thread comparison runs this benchmark again as a child with `RAYON_NUM_THREADS=1`
+//! (burn's CPU backends and lrp-core's direction tasks share rayon's global pool, sized once).
+
+mod harness;
+
+#[global_allocator]
+static GLOBAL: lstm_lrp::alloc::MiMalloc = lstm_lrp::alloc::MiMalloc;
+
+use std::time::Duration;
+
+use lrp_conformance::random::{Rng, SingleLayer};
+use lstm_lrp::backends::{self, DeviceChoice};
+use lstm_lrp::burn::tensor::{Device, Tensor, TensorData};
+use lstm_lrp::{ExplainConfig, Input, LstmModel, Precision};
+
+use harness::reference::{C, E, H, T};
+
+/// Directions of the reference model.
+const D: usize = 2;
+
+struct Options {
+    backends: Vec<String>,
+    precisions: Vec<Precision>,
+    seconds: f64,
+    python: Option<String>,
+    /// Set in the single-thread child: print only the one measurement asked for.
+    child: Option<String>,
+}
+
+fn options() -> Options {
+    Options {
+        backends: harness::list("--backends", vec!["flex".into()], "flex,ndarray,tch"),
+        precisions: harness::list(
+            "--precisions",
+            vec![Precision::F64, Precision::F32],
+            "f64,f32",
+        ),
+        seconds: harness::parsed("--seconds", 3.0, "3"),
+        python: harness::value("--python"),
+        child: harness::value("--child"),
+    }
+}
+
+fn forward_flops() -> f64 {
+    (D * T * 2 * (E + H) * 4 * H + 2 * D * H * C) as f64
+}
+
+fn explain_flops() -> f64 {
+    forward_flops() + (D * T * 2 * H * H + 2 * T * D * H * E + 2 * C * D * H) as f64
+}
+
+fn gflops(flops: f64, time: Duration) -> f64 {
+    flops / time.as_secs_f64() / 1e9
+}
+
+fn random(rng: &mut Rng, shape: [usize; 2], device: &Device, precision: Precision) -> Tensor<2> {
+    let n = shape[0] * shape[1];
+    Tensor::from_data(
+        TensorData::new(rng.normals(n, 1.0), shape),
+        (device, precision.dtype()),
+    )
+}
+
+/// burn's matrix product `(m, k) × (k, n)` on `device`, GFLOP/s.
+fn gemm_rate(
+    device: &Device,
+    precision: Precision,
+    (m, k, n): (usize, usize, usize),
+    seconds: f64,
+) -> f64 {
+    let mut rng = Rng::new(7);
+    let a = random(&mut rng, [m, k], device, precision);
+    let b = random(&mut rng, [k, n], device, precision);
+    let time = harness::measure(seconds, || {
+        let _ = a.clone().matmul(b.clone()).into_data();
+    });
+    gflops((2 * m * k * n) as f64, time)
+}
+
+/// numpy's `a @ b` at `n × n`, GFLOP/s, through `python` (`None` when it cannot run).
+fn numpy_rate(python: &str, n: usize, dtype: &str) -> Option<f64> {
+    let script = format!(
+        "import numpy as np, time\n\
+         a = np.random.rand({n}, {n}).astype('{dtype}'); b = np.random.rand({n}, {n}).astype('{dtype}')\n\
+         a @ b\n\
+         ts = []\n\
+         for _ in range(7):\n    t = time.perf_counter(); a @ b; ts.append(time.perf_counter() - t)\n\
+         print(2 * {n}**3 / sorted(ts)[3] / 1e9)\n"
+    );
+    let out = std::process::Command::new(python)
+        .args(["-c", &script])
+        .output()
+        .ok()?;
+    String::from_utf8_lossy(&out.stdout).trim().parse().ok()
+}
+
+struct Runs {
+    model: LstmModel,
+    device: Device,
+    precision: Precision,
+    seconds: f64,
+}
+
+impl Runs {
+    fn input(&self, batch: usize, rng: &mut Rng) -> Tensor<3> {
+        Tensor::from_data(
+            TensorData::new(rng.normals(batch * T * E, 1.0), [batch, T, E]),
+            (&self.device, self.precision.dtype()),
+        )
+    }
+
+    fn explain(&self, input: impl Fn() -> Input) -> Duration {
+        let config = ExplainConfig::new();
+        harness::measure(self.seconds, || {
+            let e = self.model.explain(input(), &config).expect("explain");
+            let _ = e.relevance.into_data();
+        })
+    }
+
+    fn forward(&self, x: &Tensor<3>) -> Duration {
+        harness::measure(self.seconds, || {
+            let _ = self.model.forward(x.clone()).expect("forward").into_data();
+        })
+    }
+}
+
+fn model_on(name: &str, precision: Precision, seconds: f64) -> Option<Runs> {
+    let choice: DeviceChoice = match name.parse() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("--backends {name}: {e}");
+            std::process::exit(2);
+        }
+    };
+    let device = match backends::device_for(choice, precision) {
+        Ok(d) => d,
+        Err(e) => {
+            println!("| {name} | {precision} | {e} |");
+            return None;
+        }
+    };
+    let params = SingleLayer {
+        e: E,
+        h: H,
+        c: C,
+        bidirectional: true,
+    }
+    .random(&mut Rng::new(1));
+    let model = LstmModel::new(&params, &device, precision).expect("model");
+    Some(Runs {
+        model,
+        device,
+        precision,
+        seconds,
+    })
+}
+
+/// The single-thread child: one explain measurement at batch 100, printed as ms per sample.
+fn child(o: &Options, what: &str) {
+    let (name, precision) = what.split_once(':').expect("--child BACKEND:PRECISION");
+    let precision: Precision = precision.parse().expect("a precision");
+    let runs = model_on(name, precision, o.seconds).expect("the parent ran this backend");
+    let x = runs.input(100, &mut Rng::new(3));
+    let time = runs.explain(|| Input::features(x.clone()));
+    println!("{}", time.as_secs_f64() * 1e3 / 100.0);
+}
+
+/// Explain at batch 100 with one rayon thread, ms per sample (a child process).
+fn single_thread(name: &str, precision: Precision, seconds: f64) -> Option<f64> {
+    let exe = std::env::current_exe().ok()?;
+    let out = std::process::Command::new(exe)
+        .env("RAYON_NUM_THREADS", "1")
+        .args([
+            "--child",
+            &format!("{name}:{precision}"),
+            "--seconds",
+            &seconds.to_string(),
+        ])
+        .output()
+        .ok()?;
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .last()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+fn main() {
+    lstm_lrp::alloc::keep_freed_memory();
+    let o = options();
+    if let Some(what) = o.child.clone() {
+        child(&o, &what);
+        return;
+    }
+    // rayon's global pool: RAYON_NUM_THREADS if set, else one thread per core.
+    let threads = std::env::var("RAYON_NUM_THREADS")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    println!(
+        "bidirectional LSTM T={T} H={H} E={E} C={C}, eps=1e-3, predicted class; {:.1} MFLOP per \
+         sample explained ({:.1} forward); {threads} threads; median of >= 3 runs and >= {}s",
+        explain_flops() / 1e6,
+        forward_flops() / 1e6,
+        o.seconds
+    );
+    println!();
+    println!(
+        "| backend | precision | GEMM 2000² GFLOP/s | step GEMMs (100×200·200×1200, 100×300·300×1200, 100×300·300×300) GFLOP/s | explain B=100 ms/sample | explain GFLOP/s | share of GEMM 2000² | explain/forward | B=10 vs B=100 per sample | padded (57 % real) vs full | 1 thread vs {threads} |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
+    for name in &o.backends {
+        for &precision in &o.precisions {
+            let Some(runs) = model_on(name, precision, o.seconds) else {
+                continue;
+            };
+            let big = gemm_rate(&runs.device, precision, (2000, 2000, 2000), o.seconds);
+            let steps: Vec<String> = [(100, E, 4 * H), (100, H, 4 * H), (100, H, H)]
+                .into_iter()
+                .map(|s| format!("{:.1}", gemm_rate(&runs.device, precision, s, o.seconds)))
+                .collect();
+            let mut rng = Rng::new(3);
+            let x100 = runs.input(100, &mut rng);
+            let x10 = runs.input(10, &mut rng);
+            let explain100 = runs.explain(|| Input::features(x100.clone()));
+            let explain10 = runs.explain(|| Input::features(x10.clone()));
+            let forward100 = runs.forward(&x100);
+            // Lengths uniform in [5, 25], post-padded.
+            let lengths: Vec<usize> = (0..100).map(|_| 5 + rng.below(T - 5 + 1)).collect();
+            let real = lengths.iter().sum::<usize>() as f64 / (100 * T) as f64;
+            let padded =
+                runs.explain(|| Input::features(x100.clone()).with_lengths(lengths.clone()));
+            let per100 = explain100.as_secs_f64() / 100.0;
+            let per10 = explain10.as_secs_f64() / 10.0;
+            let rate = gflops(explain_flops() * 100.0, explain100);
+            let one = single_thread(name, precision, o.seconds).map_or("–".to_string(), |ms| {
+                format!("{:.2}×", ms / (per100 * 1e3))
+            });
+            println!(
+                "| {name} | {precision} | {big:.1} | {} | {:.3} | {rate:.1} | {:.0} % | {:.2} | {:.2} | {:.2} (ideal {real:.2}) | {one} |",
+                steps.join(", "),
+                per100 * 1e3,
+                100.0 * rate / big,
+                explain100.as_secs_f64() / forward100.as_secs_f64(),
+                per10 / per100,
+                padded.as_secs_f64() / explain100.as_secs_f64(),
+            );
+        }
+    }
+    let python = o.python.clone().unwrap_or_else(|| "python3".into());
+    match (
+        numpy_rate(&python, 2000, "float64"),
+        numpy_rate(&python, 2000, "float32"),
+    ) {
+        (Some(d), Some(s)) => println!(
+            "\nnumpy ({python}) in the same run: dgemm 2000² {d:.1} GFLOP/s, sgemm {s:.1} GFLOP/s"
+        ),
+        _ => println!(
+            "\nnumpy's GEMM not measured: `{python}` has no numpy (give --python PATH to one that has)"
+        ),
+    }
+}
