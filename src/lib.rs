@@ -49,14 +49,15 @@
 #[cfg(feature = "mimalloc")]
 pub mod alloc;
 pub mod backends;
+pub mod batched;
 pub mod evaluation;
 pub mod import;
 pub mod io;
 
 pub use lrp_core::{
-    Activation, DenseLayer, ExplainConfig, Explanation, GateActivation, GateRule, HostExplanation,
-    Input, InputLayer, LrpError, LstmLayer, LstmModel, LstmWeights, Matrix, MergeMode, ModelError,
-    ModelParams, Padding, Precision, Target, burn,
+    Activation, Attribution, DenseLayer, ExplainConfig, Explanation, GateActivation, GateRule,
+    HostExplanation, Input, InputLayer, LrpError, LstmLayer, LstmModel, LstmWeights, Matrix,
+    MergeMode, Method, ModelError, ModelParams, Padding, Precision, Target, burn,
 };
 
 /// Loads any supported model file (format detected from the content; see

@@ -2,11 +2,13 @@
 //!
 //! - Reading: [`InputSource`] (every input format, from a file or stdin, batch by batch, each
 //!   file read once), [`pad_tokens`] (the one padding function), [`Vocab`] (words ↔ token ids),
-//!   [`read_targets`], [`read_input`] (a whole file as one array).
+//!   [`read_targets`], [`read_input`] (a whole file as one array), [`InputView`] (sequences
+//!   already in memory, borrowed: copied once per batch, into the buffer burn takes).
 //! - Writing: [`JsonlSink`] (JSON lines to a file or stdout, batch by batch, `--resume`),
 //!   [`write_atomic`] (array outputs appear whole or not at all, existing files kept unless
 //!   [`Existing::Replace`]), [`Collected`] with [`explanation_safetensors`] and
-//!   [`relevance_npy`], [`rows`] with [`html`] and [`terminal`].
+//!   [`relevance_npy`], [`rows`] with [`html`] (a page), [`html_fragment`] (a notebook cell) and
+//!   [`terminal`].
 //!
 //! Errors are [`IoError`]: one line naming the file (`stdin`/`stdout` for `-`).
 
@@ -19,15 +21,17 @@ mod rows;
 mod sink;
 mod source;
 mod targets;
+mod view;
 mod vocab;
 
 pub use arrays::{InputArrays, InputValues, NpyValues};
 pub use collect::{Collected, explanation_safetensors, relevance_npy};
 pub use error::IoError;
 pub use pad::{PAD_ID, pad_tokens};
-pub use render::{Colours, html, terminal};
+pub use render::{Colours, html, html_fragment, terminal};
 pub use rows::{Row, rows, write_jsonl};
 pub use sink::{Existing, JsonlMode, JsonlSink, OutputPath, check_writable, write_atomic};
 pub use source::{InputBatch, InputPath, InputSource, Position, count_json_lines, read_input};
 pub use targets::read_targets;
+pub use view::{FeatureSlice, InputView, TokenSlice, ValuesView};
 pub use vocab::{Line, Vocab, parse_line, tokenize};
