@@ -41,7 +41,7 @@ fn f64s(shape: Vec<usize>, data: Vec<f64>) -> OutTensor {
 
 /// Writes `params` (single bidirectional layer) in the canonical layout.
 fn write_model(params: &ModelParams, path: &Path) {
-    let layer = &params.lstm()[0];
+    let layer = &params.recurrent()[0];
     let dense = &params.head()[0];
     let weights = |w: &lstm_lrp::LstmWeights| {
         [
@@ -50,8 +50,14 @@ fn write_model(params: &ModelParams, path: &Path) {
             f64s(vec![w.b.len()], w.b.clone()),
         ]
     };
-    let [w_x, w_h, b] = weights(&layer.forward);
-    let [w_x_bw, w_h_bw, b_bw] = weights(layer.backward.as_ref().expect("bidirectional"));
+    let [w_x, w_h, b] = weights(layer.forward.as_lstm().expect("an LSTM"));
+    let [w_x_bw, w_h_bw, b_bw] = weights(
+        layer
+            .backward
+            .as_ref()
+            .and_then(|b| b.as_lstm())
+            .expect("a bidirectional LSTM"),
+    );
     let tensors = vec![
         ("w_x", w_x),
         ("w_h", w_h),

@@ -18,7 +18,7 @@ mod harness;
 #[global_allocator]
 static GLOBAL: lstm_lrp::alloc::MiMalloc = lstm_lrp::alloc::MiMalloc;
 
-use lrp_conformance::random::{Architecture, Rng};
+use lrp_conformance::random::{ArchLayer, Architecture, Rng};
 use lstm_lrp::backends::{self, DeviceChoice};
 use lstm_lrp::burn::tensor::{Int, Tensor, TensorData};
 use lstm_lrp::{Activation, ExplainConfig, Input, LstmModel, MergeMode, Precision};
@@ -70,7 +70,12 @@ fn main() {
         embedding: Some((VOCAB, true)),
         mask_value: None,
         e: E,
-        layers: vec![(H, true, MergeMode::Concat), (H, true, MergeMode::Concat)],
+        layers: vec![
+            ArchLayer::lstm(H, true, MergeMode::Concat),
+            ArchLayer::lstm(H, true, MergeMode::Concat),
+        ],
+        readout: lstm_lrp::Readout::Final,
+        step: None,
         head: vec![(C, Activation::Linear)],
         gates: lstm_lrp::GateActivation::Sigmoid,
     };

@@ -55,9 +55,10 @@ pub mod import;
 pub mod io;
 
 pub use lrp_core::{
-    Activation, Attribution, DenseLayer, ExplainConfig, Explanation, GateActivation, GateRule,
-    HostExplanation, Input, InputLayer, LrpError, LstmLayer, LstmModel, LstmWeights, Matrix,
-    MergeMode, Method, ModelError, ModelParams, Padding, Precision, Target, burn,
+    Activation, Attribution, CellWeights, DenseLayer, ExplainConfig, Explanation, GateActivation,
+    GateRule, GruWeights, HostExplanation, HostStepExplanations, Input, InputLayer, LrpError,
+    LstmModel, LstmWeights, Matrix, MergeMode, Method, ModelError, ModelParams, Padding, Precision,
+    Readout, RecurrentLayer, Step, Target, burn,
 };
 
 /// Loads any supported model file (format detected from the content; see

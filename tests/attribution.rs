@@ -1,7 +1,7 @@
 //! Baseline attribution methods (gradient, gradient × input, integrated gradients, occlusion)
 //! checked against hand/finite-difference computations on small random f64 models.
 
-use lrp_conformance::random::{Architecture, Rng, SingleLayer};
+use lrp_conformance::random::{ArchLayer, Architecture, Rng, SingleLayer};
 use lrp_core::attribution::{Attribution, Method};
 use lstm_lrp::burn::tensor::{Device, Int, Tensor, TensorData};
 use lstm_lrp::{Activation, GateActivation, Input, LstmModel, MergeMode, Precision, Target};
@@ -173,7 +173,9 @@ fn padding_is_zero_and_token_models_work() {
         embedding: Some((10, true)),
         mask_value: None,
         e: 3,
-        layers: vec![(4, true, MergeMode::Concat)],
+        layers: vec![ArchLayer::lstm(4, true, MergeMode::Concat)],
+        readout: lstm_lrp::Readout::Final,
+        step: None,
         head: vec![(2, Activation::Linear)],
         gates: GateActivation::Sigmoid,
     };

@@ -92,11 +92,107 @@ fn a_disagreement_fails_with_one_line() {
         "fixtures/pytorch/p3_lstm_timemajor.io.safetensors",
     ]);
     assert!(!o.status.success());
+    // The note on the assumed readout of a state dict comes first; the error is one line.
+    let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(
-        String::from_utf8_lossy(&o.stderr)
-            .trim_end()
-            .lines()
-            .count(),
-        1
+        err.lines().filter(|l| !l.starts_with("note: ")).count(),
+        1,
+        "{err}"
     );
+}
+
+/// Every round-2 model (GRU, go_backwards, pooled readouts, per-step heads, regression) passes
+/// from its .keras and .h5 file, and the PyTorch ones with the readout their head uses.
+#[test]
+fn round_two_fixtures_pass() {
+    let keras = [
+        "e_lstm_go_backwards",
+        "f_stack_go_backwards_seq",
+        "g_gru_reset_after",
+        "h_embed_mask_bigru_reset_before",
+        "i_gru_seq_lstm_masking",
+        "j_bilstm_seq_maxpool",
+        "k_embed_mask_lstm_seq_avgpool_mlp",
+        "l_embed_mask_bilstm_seq_maxpool",
+        "m_lstm_seq_bilstm_seq_timedistributed",
+        "n_gru_seq_dense3d",
+        "o_lstm_regression",
+        "p_masking_lstm_seq_timedistributed",
+    ];
+    for name in keras {
+        for ext in ["keras", "h5"] {
+            let model = format!("fixtures/keras3/{name}.{ext}");
+            let reference = format!("fixtures/keras3/{name}.io.safetensors");
+            let o = check(&["--model", &model, "--reference", &reference]);
+            assert!(
+                o.status.success(),
+                "{model}: {}",
+                String::from_utf8_lossy(&o.stderr)
+            );
+        }
+    }
+    let torch = [
+        ("p4_gru_linear", None),
+        ("p5_embed_bigru_2layer_packed", None),
+        ("p6_bilstm_last", Some("last")),
+        ("p7_bilstm_meanpool", Some("mean")),
+        ("p8_lstm_maxpool", Some("max")),
+        ("p9_lstm_per_step", Some("per-step")),
+        ("p10_gru_lstm_stack", None),
+        ("p11_lstm_regression", None),
+    ];
+    for (name, readout) in torch {
+        for ext in ["state_dict.pt", "safetensors"] {
+            let model = format!("fixtures/pytorch/{name}.{ext}");
+            let reference = format!("fixtures/pytorch/{name}.io.safetensors");
+            let mut args = vec!["--model", &model, "--reference", &reference];
+            if let Some(r) = readout {
+                args.extend(["--readout", r]);
+            }
+            let o = check(&args);
+            assert!(
+                o.status.success(),
+                "{model}: {}",
+                String::from_utf8_lossy(&o.stderr)
+            );
+        }
+    }
+}
+
+/// A state dict checked with the wrong (assumed) readout fails, naming the readout that fits.
+#[test]
+fn a_readout_mismatch_suggests_the_readout_that_fits() {
+    for (name, fits) in [
+        ("p6_bilstm_last", "--readout last"),
+        ("p7_bilstm_meanpool", "--readout mean"),
+        ("p8_lstm_maxpool", "--readout max"),
+        ("p9_lstm_per_step", "--readout per-step"),
+    ] {
+        let model = format!("fixtures/pytorch/{name}.safetensors");
+        let reference = format!("fixtures/pytorch/{name}.io.safetensors");
+        let o = check(&["--model", &model, "--reference", &reference]);
+        assert!(!o.status.success(), "{name}");
+        let err = String::from_utf8_lossy(&o.stderr);
+        let errors: Vec<&str> = err.lines().filter(|l| l.starts_with("error: ")).collect();
+        assert_eq!(errors.len(), 1, "{err}");
+        assert!(errors[0].contains(fits), "{name}: {err}");
+        // The note says which readout was assumed.
+        assert!(err.contains("note: assumed readout `final`"), "{err}");
+    }
+}
+
+/// Keras' GlobalMaxPooling1D ignores the mask: the padded sequences are left out of the
+/// comparison, and the output says so.
+#[test]
+fn keras_max_pooling_compares_the_unpadded_sequences() {
+    let o = check(&[
+        "--model",
+        "fixtures/keras3/l_embed_mask_bilstm_seq_maxpool.keras",
+        "--reference",
+        "fixtures/keras3/l_embed_mask_bilstm_seq_maxpool.io.safetensors",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("5 padded sample(s) not compared"), "{out}");
+    assert!(out.contains("forward: 1 samples"), "{out}");
 }

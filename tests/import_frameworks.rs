@@ -2,10 +2,14 @@
 //! every recorded layer output within 1e-5 of the framework's float32 outputs (f64 here), and
 //! LRP relevances equal to the reference's within 1e-9 in f64.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 
+use common::{Io, host, softmax_rows};
+
 use lrp_conformance::compare::assert_close;
-use lrp_import::formats::safetensors::{float_array, int_array, parse};
+use lrp_import::formats::safetensors::{float_array, parse};
 use lrp_import::{HostArray, LoadOptions, read_model};
 use lstm_lrp::burn::tensor::{Bool, Device, Int, Tensor, TensorData};
 use lstm_lrp::{ExplainConfig, Input, LstmModel, ModelParams, Precision, Target, backends};
@@ -22,27 +26,6 @@ fn load(rel: &str) -> ModelParams {
         .params
 }
 
-struct Io {
-    bytes: Vec<u8>,
-}
-
-impl Io {
-    fn open(rel: &str) -> Self {
-        Io {
-            bytes: std::fs::read(fixture(rel)).unwrap(),
-        }
-    }
-    fn f(&self, name: &str) -> HostArray<f64> {
-        float_array(&parse(&self.bytes).unwrap(), name).unwrap_or_else(|e| panic!("{name}: {e}"))
-    }
-    fn i(&self, name: &str) -> HostArray<i64> {
-        int_array(&parse(&self.bytes).unwrap(), name).unwrap_or_else(|e| panic!("{name}: {e}"))
-    }
-    fn has(&self, name: &str) -> bool {
-        parse(&self.bytes).unwrap().names().contains(&name)
-    }
-}
-
 fn features(a: &HostArray<f64>, device: &Device) -> Tensor<3> {
     let shape: [usize; 3] = a.shape.clone().try_into().unwrap();
     Tensor::from_data(
@@ -54,22 +37,6 @@ fn features(a: &HostArray<f64>, device: &Device) -> Tensor<3> {
 fn tokens(a: &HostArray<i64>, device: &Device) -> Tensor<2, Int> {
     let shape: [usize; 2] = a.shape.clone().try_into().unwrap();
     Tensor::from_data(TensorData::new(a.data.clone(), shape), device)
-}
-
-fn host<const D: usize>(t: Tensor<D>) -> Vec<f64> {
-    t.into_data().iter::<f64>().collect()
-}
-
-fn softmax_rows(logits: &[f64], c: usize) -> Vec<f64> {
-    logits
-        .chunks(c)
-        .flat_map(|row| {
-            let m = row.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
-            let e: Vec<f64> = row.iter().map(|v| (v - m).exp()).collect();
-            let s: f64 = e.iter().sum();
-            e.into_iter().map(move |v| v / s)
-        })
-        .collect()
 }
 
 /// Keras 3 fixtures a–d (each from its .keras, .h5 and .weights.h5 forms give identical
@@ -86,7 +53,7 @@ fn keras3_models_match_keras_outputs() {
     ] {
         let params = load(&format!("keras3/{m}.keras"));
         let model = LstmModel::new(&params, &device, Precision::F64).unwrap();
-        let io = Io::open(&format!("keras3/{m}.io.safetensors"));
+        let io = Io::open(fixture(&format!("keras3/{m}.io.safetensors")));
         let input: Input = if model.reads_tokens() {
             tokens(&io.i("x"), &device).into()
         } else {
@@ -162,7 +129,7 @@ fn explicit_padding_equals_the_models_own_mask() {
     for m in ["c_embed_bilstmseq_lstm", "d_masking_bilstm_sum_mlp"] {
         let params = load(&format!("keras3/{m}.keras"));
         let model = LstmModel::new(&params, &device, Precision::F64).unwrap();
-        let io = Io::open(&format!("keras3/{m}.io.safetensors"));
+        let io = Io::open(fixture(&format!("keras3/{m}.io.safetensors")));
         let base = |i: Input| host(model.forward(i).unwrap());
         let make = || -> Input {
             if model.reads_tokens() {
@@ -282,7 +249,7 @@ fn pytorch_models_match_pytorch_and_the_reference() {
             true,
         ),
     ] {
-        let io = Io::open(&format!("pytorch/{m}.io.safetensors"));
+        let io = Io::open(fixture(&format!("pytorch/{m}.io.safetensors")));
         let mut x = io.f("x");
         if time_major {
             // (T, B, E) → (B, T, E).
@@ -348,11 +315,13 @@ fn pytorch_models_match_pytorch_and_the_reference() {
 #[test]
 fn pytorch_packed_two_layer_model_matches_pytorch() {
     let device = backends::default_device();
-    let io = Io::open("pytorch/p2_embed_2layer_bilstm_packed.io.safetensors");
+    let io = Io::open(fixture(
+        "pytorch/p2_embed_2layer_bilstm_packed.io.safetensors",
+    ));
     let lengths: Vec<usize> = io.i("lengths").data.iter().map(|&l| l as usize).collect();
     for form in ["state_dict.pt", "safetensors"] {
         let params = load(&format!("pytorch/p2_embed_2layer_bilstm_packed.{form}"));
-        assert_eq!(params.lstm().len(), 2);
+        assert_eq!(params.recurrent().len(), 2);
         let model = LstmModel::new(&params, &device, Precision::F64).unwrap();
         let input = Input::tokens(tokens(&io.i("x"), &device)).with_lengths(lengths.clone());
         let logits = host(model.forward(input).unwrap());

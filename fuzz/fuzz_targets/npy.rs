@@ -2,7 +2,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use lrp_import::npy;
+use lrp_import::formats::npy;
 
 fuzz_target!(|data: &[u8]| {
     let _ = npy::is_npy(data);

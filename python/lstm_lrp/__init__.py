@@ -62,10 +62,11 @@ def load(
     *,
     format: Optional[str] = None,
     keras_config: Union[PathLike, Mapping[str, Any], None] = None,
-    lstm: Optional[str] = None,
+    lstm: Union[str, Sequence[str], None] = None,
     head: Union[str, Sequence[HeadEntry], None] = None,
     embedding: Optional[str] = None,
     readout: Optional[str] = None,
+    rnn: Union[str, Sequence[str], None] = None,
 ) -> Model:
     """Read a model file; the format is detected from the content.
 
@@ -79,15 +80,17 @@ def load(
         keras_config: the architecture for a ``.weights.h5`` file: its ``.keras`` file or
             ``config.json`` (a path), or the configuration itself (a dict, or JSON text
             starting with ``{``). Needed when the weights alone are ambiguous.
-        lstm: PyTorch: the ``nn.LSTM`` module's name in the state dict (e.g. ``encoder.lstm``)
-            when there are several.
+        lstm: PyTorch: the ``nn.LSTM``/``nn.GRU`` modules' names in the state dict, bottom
+            first (``"encoder.lstm"``, ``"gru,lstm"`` or a list); found by name and size when
+            not given. ``rnn=`` is the same option under the CLI's name (``--rnn``).
         head: PyTorch: the head's ``nn.Linear`` modules in order, each optionally with the
             activation after it: ``"fc1:relu,fc2"``, ``["fc1:relu", "fc2"]`` or
             ``[("fc1", "relu"), ("fc2", "linear")]`` (linear, relu, tanh; the last layer's
             activation is not applied: the explained score is the logit).
         embedding: PyTorch: the ``nn.Embedding`` module's name.
-        readout: how the LSTM's outputs reach the head. Only ``None`` (the final state) is
-            supported by this build; any other value is a ``ValueError``.
+        readout: PyTorch: how the head reads the last recurrent module: ``final`` (``h_n``,
+            the default, reported as assumed), ``last`` (``output[:, -1]``), ``mean``, ``max``,
+            or ``per-step``. Keras files say it themselves (giving it is a ``ValueError``).
 
     Returns:
         The model, ready to explain on any device (placed on one at first use).
@@ -98,6 +101,8 @@ def load(
             message names the layer), an unknown option value.
         TypeError: an argument of the wrong type.
     """
+    if lstm is not None and rnn is not None:
+        raise TypeError("give lstm= or rnn= (the same option), not both")
     config_path: Optional[str] = None
     config_json: Optional[str] = None
     if isinstance(keras_config, (dict, list)):
@@ -111,7 +116,7 @@ def load(
         format=_optional_str("format", format),
         keras_config=config_path,
         keras_config_json=config_json,
-        lstm=_optional_str("lstm", lstm),
+        rnn=_names("rnn", rnn if rnn is not None else lstm),
         head=_head_entries(head),
         embedding=_optional_str("embedding", embedding),
         readout=_optional_str("readout", readout),
@@ -132,6 +137,11 @@ class Model:
         vocab_size: the embedding's rows (``None`` for feature input).
         mask_zero: token id 0 is padding (Keras ``Embedding(mask_zero=True)``).
         mask_value: Keras ``Masking(mask_value)``: a step whose features all equal it is padding.
+        cells, hidden_sizes, bidirectional: per recurrent layer, bottom first: ``LSTM``/``GRU``,
+            units per direction, whether it reads both ways.
+        readout: how the head reads the last recurrent layer (``final``, ``last``, ``mean``,
+            ``max``, ``per-step``).
+        warnings: assumptions the file could not settle (a PyTorch head's readout).
     """
 
     def __init__(self, native: _native.NativeModel) -> None:
@@ -149,8 +159,11 @@ class Model:
         self.vocab_size: Optional[int] = info["vocab_size"]
         self.mask_zero: bool = info["mask_zero"]
         self.mask_value: Optional[float] = info["mask_value"]
+        self.cells: list[str] = list(info["cells"])
         self.hidden_sizes: list[int] = list(info["hidden_sizes"])
         self.bidirectional: list[bool] = list(info["bidirectional"])
+        self.readout: str = info["readout"]
+        self.warnings: list[str] = list(info["warnings"])
 
     def __repr__(self) -> str:
         body = "\n".join("  " + line for line in self.report.rstrip().splitlines())
@@ -169,6 +182,7 @@ class Model:
         batch_size: int = 256,
         device: str = "cpu",
         precision: str = "f64",
+        step: Union[int, str, None] = None,
     ) -> Explanation:
         """Explain the target class of every sequence with LRP.
 
@@ -192,6 +206,9 @@ class Model:
             device: ``cpu`` (the default CPU backend) or another name of
                 :func:`available_devices`.
             precision: ``f64`` or ``f32``.
+            step: for a per-step model (``readout == "per-step"``: one output per time step),
+                the output explained: ``"last"`` (each sequence's last real step) or a
+                position; required for such models, refused for the others.
 
         Returns:
             The :class:`Explanation`: ``relevance (B, T, E)``, ``step_relevance (B, T)``,
@@ -217,6 +234,7 @@ class Model:
             batch_size=_batch_size(batch_size),
             device=_str("device", device),
             precision=_str("precision", precision),
+            step=_step(step),
         )
         return Explanation(
             relevance=out["relevance"],
@@ -237,6 +255,7 @@ class Model:
         batch_size: int = 256,
         device: str = "cpu",
         precision: str = "f64",
+        step: Union[int, str, None] = None,
     ) -> NDArray[np.float64]:
         """The logits ``(B, C)``: the scores before the last layer's softmax/sigmoid.
 
@@ -249,6 +268,7 @@ class Model:
             batch_size=_batch_size(batch_size),
             device=_str("device", device),
             precision=_str("precision", precision),
+            step=_step(step),
         )
 
     def attribute(
@@ -267,6 +287,7 @@ class Model:
         batch_size: int = 256,
         device: str = "cpu",
         precision: str = "f64",
+        step: Union[int, str, None] = None,
     ) -> Attribution:
         """A baseline attribution on the same vectors as LRP, for comparison.
 
@@ -300,6 +321,7 @@ class Model:
             batch_size=_batch_size(batch_size),
             device=_str("device", device),
             precision=_str("precision", precision),
+            step=_step(step),
         )
         return Attribution(
             method=method,
@@ -551,6 +573,16 @@ def _as_target(target: Union[int, ArrayLike, None]) -> Union[int, NDArray[np.int
     return a.astype(np.int64, copy=False)
 
 
+def _step(step: Union[int, str, None]) -> Optional[str]:
+    if step is None or step == "last":
+        return step
+    if isinstance(step, bool) or not isinstance(step, (int, np.integer)):
+        raise TypeError(f"step must be None, 'last' or a position, not {step!r}")
+    if step < 0:
+        raise ValueError(f"step={step}: give 'last' or a position 0..T-1")
+    return str(int(step))
+
+
 def _batch_size(n: int) -> int:
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
         raise TypeError(f"batch_size must be an int, not {type(n).__name__}")
@@ -573,6 +605,16 @@ def _str(name: str, v: str) -> str:
 
 def _optional_str(name: str, v: Optional[str]) -> Optional[str]:
     return None if v is None else _str(name, v)
+
+
+def _names(what: str, names: Union[str, Sequence[str], None]) -> Optional[list[str]]:
+    if names is None:
+        return None
+    if isinstance(names, str):
+        return [n.strip() for n in names.split(",") if n.strip()]
+    if not all(isinstance(n, str) for n in names):
+        raise TypeError(f"{what} must be a module name, comma-separated names or a list of them")
+    return list(names)
 
 
 def _head_entries(head: Union[str, Sequence[HeadEntry], None]) -> Optional[list[str]]:

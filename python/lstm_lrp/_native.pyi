@@ -26,6 +26,7 @@ class NativeModel:
         batch_size: int,
         device: str,
         precision: str,
+        step: Optional[str],
     ) -> dict[str, NDArray[Any]]: ...
     def forward(
         self,
@@ -36,6 +37,7 @@ class NativeModel:
         batch_size: int,
         device: str,
         precision: str,
+        step: Optional[str],
     ) -> NDArray[np.float64]: ...
     def attribute(
         self,
@@ -53,6 +55,7 @@ class NativeModel:
         batch_size: int,
         device: str,
         precision: str,
+        step: Optional[str],
     ) -> dict[str, Any]: ...
     def _time_rust_explain(
         self,
@@ -70,7 +73,7 @@ def load(
     format: Optional[str],
     keras_config: Optional[str],
     keras_config_json: Optional[str],
-    lstm: Optional[str],
+    rnn: Optional[list[str]],
     head: Optional[list[str]],
     embedding: Optional[str],
     readout: Optional[str],

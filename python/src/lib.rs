@@ -24,7 +24,8 @@ use lstm_lrp::import::{
 };
 use lstm_lrp::io::{FeatureSlice, InputView, Row, TokenSlice, ValuesView, html, html_fragment};
 use lstm_lrp::{
-    ExplainConfig, GateRule, InputLayer, LrpError, LstmModel, Method, Precision, Target,
+    ExplainConfig, GateRule, InputLayer, LrpError, LstmModel, Method, Precision, Readout, Step,
+    Target,
 };
 use numpy::ndarray::{Array1, Array2, Array3};
 use numpy::{
@@ -341,16 +342,37 @@ fn array1<'py, T: Element>(py: Python<'py>, v: Vec<T>) -> Bound<'py, PyAny> {
 // ---------------------------------------------------------------------------------------------
 // The model
 
-/// One place to wire the readouts of the Rust core (pooled and per-step models) once the library
-/// has them: today only the final state (`None`) is explained.
-fn check_readout(readout: Option<&str>) -> Res<()> {
-    match readout {
-        None => Ok(()),
-        Some(other) => Err(Failure::Value(format!(
-            "readout={other:?} is not supported by this build of lstm-lrp: only the LSTM's final \
-             state is explained (pooled and per-step readouts are not in the library yet); pass \
-             readout=None"
-        ))),
+/// The one place `readout=` is read: how the head of a PyTorch state dict reads the last
+/// recurrent module (`final`, `last`, `mean`, `max`, `per-step`); Keras files say it
+/// themselves, so it is refused for them after reading (as the CLI's `--readout`).
+fn readout_option(readout: Option<&str>) -> Res<Option<Readout>> {
+    readout
+        .map(|r| {
+            r.parse::<Readout>()
+                .map_err(|e| Failure::Value(format!("readout={r:?}: {e}")))
+        })
+        .transpose()
+}
+
+/// `step=` for a per-step model: `None`, `"last"` or a position `"K"` (the Python layer passes
+/// ints as text).
+fn step_option(step: Option<&str>) -> Res<Option<Step>> {
+    step.map(|s| match s {
+        "last" => Ok(Step::Last),
+        k => k.parse::<usize>().map(Step::At).map_err(|_| {
+            Failure::Value(format!(
+                "step={k:?}: give \"last\" or a position 0..T-1 of the output sequence"
+            ))
+        }),
+    })
+    .transpose()
+}
+
+/// The model as explained: a per-step model at `step`.
+fn at_step(model: Arc<LstmModel>, step: Option<Step>) -> Res<Arc<LstmModel>> {
+    match step {
+        None => Ok(model),
+        Some(step) => Ok(Arc::new(model.at_step(step).map_err(lrp)?)),
     }
 }
 
@@ -461,18 +483,27 @@ impl NativeModel {
         d.set_item("notes", &self.imported.report.notes)?;
         d.set_item("num_classes", p.num_classes())?;
         d.set_item("num_parameters", p.num_parameters())?;
-        d.set_item("lstm_layers", p.lstm().len())?;
+        d.set_item("recurrent_layers", p.recurrent().len())?;
+        d.set_item(
+            "cells",
+            p.recurrent().iter().map(|l| l.kind()).collect::<Vec<_>>(),
+        )?;
         d.set_item(
             "hidden_sizes",
-            p.lstm().iter().map(|l| l.hidden_size()).collect::<Vec<_>>(),
+            p.recurrent()
+                .iter()
+                .map(|l| l.hidden_size())
+                .collect::<Vec<_>>(),
         )?;
         d.set_item(
             "bidirectional",
-            p.lstm()
+            p.recurrent()
                 .iter()
                 .map(|l| l.backward.is_some())
                 .collect::<Vec<_>>(),
         )?;
+        d.set_item("readout", p.readout().to_string())?;
+        d.set_item("warnings", &self.imported.report.warnings)?;
         match p.input() {
             InputLayer::Features { size, mask_value } => {
                 d.set_item("reads_tokens", false)?;
@@ -493,7 +524,7 @@ impl NativeModel {
     }
 
     /// LRP for every sample; see `lstm_lrp.Model.explain`.
-    #[pyo3(signature = (x, *, eps, bias_factor, gate_rule, target, lengths, mask, batch_size, device, precision))]
+    #[pyo3(signature = (x, *, eps, bias_factor, gate_rule, target, lengths, mask, batch_size, device, precision, step))]
     #[allow(clippy::too_many_arguments)]
     fn explain<'py>(
         &self,
@@ -508,6 +539,7 @@ impl NativeModel {
         batch_size: usize,
         device: &str,
         precision: &str,
+        step: Option<&str>,
     ) -> PyResult<Bound<'py, PyDict>> {
         let config = ExplainConfig::new()
             .with_eps(eps)
@@ -517,7 +549,7 @@ impl NativeModel {
         config.validate().map_err(lrp)?;
         let input = CallInput::new(x, lengths, mask)?;
         let out = with_view(py, &input, "explain", |view| {
-            let model = self.on(device, precision)?;
+            let model = at_step(self.on(device, precision)?, step_option(step)?)?;
             check_kind(&model, view)?;
             batched::explain(&model, view, &config, batch_size).map_err(lrp)
         })?;
@@ -533,7 +565,7 @@ impl NativeModel {
     }
 
     /// The logits `(B, C)`; see `lstm_lrp.Model.forward`.
-    #[pyo3(signature = (x, *, lengths, mask, batch_size, device, precision))]
+    #[pyo3(signature = (x, *, lengths, mask, batch_size, device, precision, step))]
     #[allow(clippy::too_many_arguments)]
     fn forward<'py>(
         &self,
@@ -544,10 +576,11 @@ impl NativeModel {
         batch_size: usize,
         device: &str,
         precision: &str,
+        step: Option<&str>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let input = CallInput::new(x, lengths, mask)?;
         let (logits, batch, classes) = with_view(py, &input, "forward", |view| {
-            let model = self.on(device, precision)?;
+            let model = at_step(self.on(device, precision)?, step_option(step)?)?;
             check_kind(&model, view)?;
             let logits = batched::forward(&model, view, batch_size).map_err(lrp)?;
             Ok((logits, view.batch_and_steps()[0], model.num_classes()))
@@ -556,7 +589,7 @@ impl NativeModel {
     }
 
     /// A baseline attribution; see `lstm_lrp.Model.attribute`.
-    #[pyo3(signature = (x, method, *, target, lengths, mask, steps, baseline, eps, bias_factor, gate_rule, batch_size, device, precision))]
+    #[pyo3(signature = (x, method, *, target, lengths, mask, steps, baseline, eps, bias_factor, gate_rule, batch_size, device, precision, step))]
     #[allow(clippy::too_many_arguments)]
     fn attribute<'py>(
         &self,
@@ -574,6 +607,7 @@ impl NativeModel {
         batch_size: usize,
         device: &str,
         precision: &str,
+        step: Option<&str>,
     ) -> PyResult<Bound<'py, PyDict>> {
         let method = match method {
             "lrp" => {
@@ -615,7 +649,7 @@ impl NativeModel {
         };
         let baseline_values = baseline.as_ref().map(Borrowed::values);
         let out = with_view(py, &input, "attribute", |view| {
-            let model = self.on(device, precision)?;
+            let model = at_step(self.on(device, precision)?, step_option(step)?)?;
             check_kind(&model, view)?;
             let baseline = match &baseline_values {
                 Some(Values::F64(d, _)) => Some(FeatureSlice::F64(d)),
@@ -709,7 +743,7 @@ fn check_kind(model: &LstmModel, view: &InputView<'_>) -> Res<()> {
 
 /// Reads a model file; see `lstm_lrp.load`.
 #[pyfunction]
-#[pyo3(signature = (path, *, format, keras_config, keras_config_json, lstm, head, embedding, readout))]
+#[pyo3(signature = (path, *, format, keras_config, keras_config_json, rnn, head, embedding, readout))]
 #[allow(clippy::too_many_arguments)]
 fn load(
     py: Python<'_>,
@@ -717,12 +751,13 @@ fn load(
     format: Option<String>,
     keras_config: Option<PathBuf>,
     keras_config_json: Option<String>,
-    lstm: Option<String>,
+    rnn: Option<Vec<String>>,
     head: Option<Vec<String>>,
     embedding: Option<String>,
     readout: Option<String>,
 ) -> PyResult<NativeModel> {
-    check_readout(readout.as_deref())?;
+    let readout_given = readout.is_some();
+    let readout = readout_option(readout.as_deref())?;
     let format = format
         .as_deref()
         .map(|f| {
@@ -744,13 +779,24 @@ fn load(
             format,
             keras_config,
             torch: TorchModules {
-                lstm,
+                rnn: rnn.unwrap_or_default(),
                 head,
                 embedding,
+                readout,
             },
         };
         let imported =
             lstm_lrp::import::read_model(&path, &options).map_err(|e| import(&name, e))?;
+        let torch = matches!(
+            imported.format,
+            Some(ModelFormat::TorchPt | ModelFormat::TorchSafetensors)
+        );
+        if readout_given && !torch {
+            return Err(Failure::Value(format!(
+                "{name}: readout= is for PyTorch state dicts, which do not record how the head \
+                 reads the recurrent module; this file says it itself (see the model's repr)"
+            )));
+        }
         Ok(NativeModel {
             path: name,
             imported,

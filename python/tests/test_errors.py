@@ -144,8 +144,7 @@ def test_truncated_real_files(tmp_path: Path) -> None:
             _one_line(info.value)
 
 
-def test_unsupported_models_name_the_layer() -> None:
-    _raises(ValueError, "GRU", lambda: lstm_lrp.load(fixture("keras3/g_gru_reset_after.keras")))
+def test_refused_models_say_what_to_do() -> None:
     _raises(
         ValueError,
         "pickled",
@@ -220,8 +219,13 @@ def test_option_types(model: lstm_lrp.Model, x: np.ndarray, kwargs: dict[str, An
 def test_load_option_values() -> None:
     _raises(
         ValueError,
-        'readout="mean" is not supported by this build',
+        "readout= is for PyTorch state dicts",
         lambda: lstm_lrp.load(GOLDEN, readout="mean"),
+    )
+    _raises(
+        ValueError,
+        'readout="median"',
+        lambda: lstm_lrp.load(fixture("pytorch/p7_bilstm_meanpool.safetensors"), readout="median"),
     )
     _raises(
         ValueError,
@@ -230,11 +234,23 @@ def test_load_option_values() -> None:
     )
     _raises(
         ValueError,
-        "decoder|not found|no .*module|missing",
-        lambda: lstm_lrp.load(fixture("pytorch/p1_bilstm_linear.safetensors"), lstm="decoder"),
+        "decoder",
+        lambda: lstm_lrp.load(fixture("pytorch/p1_bilstm_linear.safetensors"), rnn="decoder"),
     )
     with pytest.raises(TypeError):
         lstm_lrp.load(GOLDEN, format=3)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="not both"):
+        lstm_lrp.load(GOLDEN, lstm="a", rnn="b")
+
+
+def test_step_only_for_per_step_models(model: lstm_lrp.Model, x: np.ndarray) -> None:
+    _raises(ValueError, "per-step|step", lambda: model.explain(x, step="last"))
+    per_step = lstm_lrp.load(fixture("pytorch/p9_lstm_per_step.safetensors"), readout="per-step")
+    io, _ = read_safetensors(fixture("pytorch/p9_lstm_per_step.io.safetensors"))
+    _raises(ValueError, "one output per time step", lambda: per_step.explain(io["x"]))
+    _raises(ValueError, "step=-1", lambda: per_step.explain(io["x"], step=-1))
+    with pytest.raises(TypeError):
+        per_step.explain(io["x"], step=1.5)  # type: ignore[arg-type]
 
 
 def test_attribution_options(model: lstm_lrp.Model, x: np.ndarray) -> None:
@@ -304,7 +320,7 @@ def test_errors_are_not_runtime_errors_or_base_exceptions(model: lstm_lrp.Model)
     for f in (
         lambda: model.explain(np.full((1, 2, 4), np.nan)),
         lambda: model.explain(np.zeros((1, 2, 4)), lengths=[9]),
-        lambda: lstm_lrp.load(fixture("keras3/h_embed_mask_bigru_reset_before.weights.h5")),
+        lambda: lstm_lrp.load(fixture("pytorch/p1_bilstm_linear.full_module.pt")),
     ):
         try:
             f()

@@ -120,18 +120,58 @@ def test_pytorch_regression(form: str) -> None:
 
 
 def test_pytorch_modules_named_explicitly() -> None:
-    # p10 holds a GRU and an LSTM module: naming the LSTM and the head is how the CLI's
-    # --lstm/--head work; here the GRU's shapes do not fit an LSTM, so the message names it.
+    # p10 stacks a GRU under an LSTM: found by their keys, or named bottom first.
     path = fixture("pytorch/p10_gru_lstm_stack.state_dict.pt")
-    with pytest.raises(ValueError, match="several nn.LSTM modules"):
-        lstm_lrp.load(path)
+    io, _ = read_safetensors(fixture("pytorch/p10_gru_lstm_stack.io.safetensors"))
+    found, named = lstm_lrp.load(path), lstm_lrp.load(path, rnn="gru,lstm")
+    assert found.cells == named.cells == ["GRU", "LSTM"]
+    assert_close(found.forward(io["x"]), io["logits_f64"], 1e-9)
+    np.testing.assert_array_equal(named.forward(io["x"]), found.forward(io["x"]))
+    assert any("assumed readout `final`" in w for w in found.warnings)
     model = lstm_lrp.load(fixture("pytorch/p1_bilstm_linear.state_dict.pt"), lstm="lstm", head="fc")
-    assert model.num_classes == 3
     same = lstm_lrp.load(
-        fixture("pytorch/p1_bilstm_linear.state_dict.pt"), lstm="lstm", head=[("fc", "linear")]
+        fixture("pytorch/p1_bilstm_linear.state_dict.pt"), rnn=["lstm"], head=[("fc", "linear")]
     )
     io, _ = read_safetensors(fixture("pytorch/p1_bilstm_linear.io.safetensors"))
     np.testing.assert_array_equal(model.forward(io["x"]), same.forward(io["x"]))
+
+
+@pytest.mark.parametrize(
+    ("name", "readout"),
+    [("p6_bilstm_last", "last"), ("p7_bilstm_meanpool", "mean"), ("p8_lstm_maxpool", "max")],
+)
+def test_pytorch_readouts(name: str, readout: str) -> None:
+    for form in ["state_dict.pt", "safetensors"]:
+        model = lstm_lrp.load(fixture(f"pytorch/{name}.{form}"), readout=readout)
+        io, _ = read_safetensors(fixture(f"pytorch/{name}.io.safetensors"))
+        assert model.readout == readout and not model.warnings
+        assert_close(model.forward(io["x"]), io["logits_f64"], 1e-9)
+        e = model.explain(io["x"], eps=0.0, bias_factor=1.0)
+        assert_close(e.relevance.sum(axis=(1, 2)) + e.rest, e.explained_logit, 1e-9)
+
+
+def test_pytorch_per_step_model_at_a_step() -> None:
+    model = lstm_lrp.load(fixture("pytorch/p9_lstm_per_step.safetensors"), readout="per-step")
+    io, _ = read_safetensors(fixture("pytorch/p9_lstm_per_step.io.safetensors"))
+    steps = io["x"].shape[1]
+    for k in (0, steps - 1):
+        assert_close(model.forward(io["x"], step=k), io["logits_f64"][:, k], 1e-9)
+        e = model.explain(io["x"], step=k)
+        assert np.all(e.relevance[:, k + 1 :] == 0.0), "later steps cannot matter"
+    np.testing.assert_array_equal(
+        model.forward(io["x"], step="last"), model.forward(io["x"], step=steps - 1)
+    )
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["e_lstm_go_backwards", "h_embed_mask_bigru_reset_before", "j_bilstm_seq_maxpool"],
+)
+def test_keras3_gru_go_backwards_and_pooling(name: str) -> None:
+    model = lstm_lrp.load(fixture(f"keras3/{name}.keras"))
+    io, _ = read_safetensors(fixture(f"keras3/{name}.io.safetensors"))
+    assert_close(model.forward(io["x"]), io["output"], 1e-5)
+    assert model.explain(io["x"]).relevance.shape[:2] == io["x"].shape[:2]
 
 
 def test_format_can_be_forced() -> None:
@@ -153,6 +193,7 @@ def test_repr_names_format_layers_and_conversions() -> None:
     assert "gate order i, f, g, o" in text  # the conversion applied
     assert model.vocab_size == 50 and model.input_size == 8 and model.num_classes == 4
     assert model.hidden_sizes == [10, 10] and model.bidirectional == [True, True]
+    assert model.cells == ["LSTM", "LSTM"] and model.readout == "final"
 
 
 def test_float32_precision_is_close_to_float64() -> None:

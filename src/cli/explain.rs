@@ -4,9 +4,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use clap::Args;
-use lrp_core::{ExplainConfig, InputLayer, Precision, Target};
+use lrp_core::{ExplainConfig, InputLayer, LstmModel, Precision, Readout, Step, Target};
 use lstm_lrp::io::{
-    InputArrays, InputPath, InputSource, IoError, OutputPath, Vocab, count_json_lines, read_targets,
+    InputArrays, InputBatch, InputPath, InputSource, IoError, OutputPath, Vocab, count_json_lines,
+    read_targets,
 };
 
 use super::CliError;
@@ -83,7 +84,56 @@ pub struct ExplainArgs {
     /// Print the per-time-step relevance of at most this many samples to stdout.
     #[arg(long, default_value_t = 8)]
     print: usize,
+    /// For a model with one output per step (sequence labelling, forecasting at every step):
+    /// the output to explain — a position K (0-based, in the order the model returns its
+    /// outputs), `last` (each sequence's last real step), or `all` (every real position; the
+    /// arrays gain an output-position axis, relevance (B, T_out, T, E)).
+    #[arg(long, value_parser = parse_step_choice)]
+    step: Option<StepChoice>,
 }
+
+/// `--step`: one output position, or all of them.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum StepChoice {
+    One(Step),
+    All,
+}
+
+fn parse_step_choice(s: &str) -> Result<StepChoice, String> {
+    match s {
+        "all" => Ok(StepChoice::All),
+        other => other
+            .parse::<Step>()
+            .map(StepChoice::One)
+            .map_err(|e| format!("{e}, or `all`")),
+    }
+}
+
+/// The model to explain with: a per-step model read at the chosen step.
+fn step_model(setup: &Setup, step: Option<StepChoice>) -> Result<LstmModel, CliError> {
+    let model = &setup.model;
+    let per_step = model.readout() == Readout::PerStep;
+    match step {
+        None if per_step => Err(CliError::usage(
+            "the model has one output per time step (its head reads every step); choose the \
+             output to explain with --step K (a position), --step last (each sequence's last \
+             real step) or --step all",
+        )),
+        Some(_) if !per_step => Err(CliError::usage(format!(
+            "--step is for models with one output per time step; this one has the `{}` readout \
+             and one output per sequence",
+            model.readout()
+        ))),
+        Some(StepChoice::One(step)) => model
+            .at_step(step)
+            .map_err(|e| CliError::explain("--step", e)),
+        None | Some(StepChoice::All) => Ok(model.clone()),
+    }
+}
+
+/// The relevance values `--step all` may hold for one pass (1 GiB of f64): a batch is explained
+/// in parts of at most this size, as `(B, T_out, T, E)` grows with the square of T.
+const STEP_PASS_VALUES: usize = 1 << 27;
 
 fn parse_precision(s: &str) -> Result<Precision, String> {
     s.parse()
@@ -191,8 +241,10 @@ pub fn run(args: ExplainArgs) -> Result<(), CliError> {
         show: args.show,
         print: args.print,
         overwrite: args.overwrite,
+        every_step: args.step == Some(StepChoice::All),
     })?;
     let setup = Setup::new(&args.model, &args.device, args.precision)?;
+    let model = step_model(&setup, args.step)?;
     let vocab = read_vocab(&args, &setup)?;
     let mut source = open_source(&args, vocab)?;
     let input_name = source.name().to_string();
@@ -231,14 +283,26 @@ pub fn run(args: ExplainArgs) -> Result<(), CliError> {
             }
             _ => config.clone(),
         };
-        let device = setup.model.device();
-        let input = batch.inputs.input_range(0..n, device, args.precision);
-        let part = setup
-            .model
-            .explain(input, &batch_config)
-            .and_then(|e| e.to_host())
-            .map_err(|e| CliError::explain(&input_name, offset_sample(e, range.start)))?;
-        outputs.write(&batch, part, source.vocab())?;
+        if args.step == Some(StepChoice::All) {
+            explain_every_step(
+                &model,
+                &batch,
+                &batch_config,
+                &args,
+                &input_name,
+                &mut outputs,
+                &source,
+            )?;
+        } else {
+            let input = batch
+                .inputs
+                .input_range(0..n, model.device(), args.precision);
+            let part = model
+                .explain(input, &batch_config)
+                .and_then(|e| e.to_host())
+                .map_err(|e| CliError::explain(&input_name, offset_sample(e, range.start)))?;
+            outputs.write(&batch, part, source.vocab())?;
+        }
         progress.update(n, source.position());
         if outputs.stdout_closed() {
             break;
@@ -254,6 +318,51 @@ pub fn run(args: ExplainArgs) -> Result<(), CliError> {
     report_unknown(source.unknown_words());
     let title = format!("lstm-lrp: {} on {input_name}", setup.model_name);
     outputs.finish(sequences, &title)
+}
+
+/// `--step all` on one batch: explained in parts small enough for [`STEP_PASS_VALUES`].
+fn explain_every_step(
+    model: &LstmModel,
+    batch: &InputBatch,
+    config: &ExplainConfig,
+    args: &ExplainArgs,
+    input_name: &str,
+    outputs: &mut Outputs,
+    source: &InputSource,
+) -> Result<(), CliError> {
+    let [n, t] = batch.inputs.batch_and_steps();
+    let per_sequence = t
+        .saturating_mul(t)
+        .saturating_mul(model.feature_size())
+        .max(1);
+    let rows = (STEP_PASS_VALUES / per_sequence).clamp(1, n);
+    let mut start = 0;
+    while start < n {
+        let end = (start + rows).min(n);
+        let part_config = match &config.target {
+            Target::PerSample(classes) => config
+                .clone()
+                .with_target(Target::PerSample(classes[start..end].to_vec())),
+            _ => config.clone(),
+        };
+        let input = batch
+            .inputs
+            .input_range(start..end, model.device(), args.precision);
+        let part = model
+            .explain_every_step(input, &part_config)
+            .map_err(|e| CliError::explain(input_name, offset_sample(e, batch.start + start)))?;
+        let rows_batch = InputBatch {
+            inputs: batch.inputs.slice(start..end),
+            start: batch.start + start,
+            words: batch.words.as_ref().map(|w| w[start..end].to_vec()),
+        };
+        outputs.write_steps(&rows_batch, part, source.vocab())?;
+        if outputs.stdout_closed() {
+            break;
+        }
+        start = end;
+    }
+    Ok(())
 }
 
 /// Checks that the input's kind (token ids or feature vectors) is what the model reads.

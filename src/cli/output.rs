@@ -4,10 +4,11 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use lrp_core::HostExplanation;
+use lrp_core::{HostExplanation, HostStepExplanations};
 use lstm_lrp::io::{
-    Collected, Colours, Existing, InputBatch, IoError, JsonlMode, JsonlSink, OutputPath, Row,
-    Vocab, check_writable, explanation_safetensors, html, relevance_npy, rows, terminal,
+    Collected, CollectedSteps, Colours, Existing, InputBatch, IoError, JsonLine, JsonlMode,
+    JsonlSink, OutputPath, Row, Vocab, check_writable, explanation_safetensors, html,
+    relevance_npy, rows, step_explanation_safetensors, step_relevance_npy, step_rows, terminal,
     write_atomic,
 };
 
@@ -29,7 +30,13 @@ pub struct OutputPlan {
     pub print: usize,
     /// `--overwrite`.
     pub overwrite: bool,
+    /// `--step all`: every output position of a per-step model.
+    pub every_step: bool,
 }
+
+/// The most relevance values `--output` gathers with `--step all` (8 GiB of f64): the arrays
+/// are written at the end, so they are held in memory; JSON lines are not.
+const MAX_COLLECTED_STEP_VALUES: usize = 1 << 30;
 
 /// The open outputs of a run.
 pub struct Outputs {
@@ -39,6 +46,7 @@ pub struct Outputs {
     /// Set when stdout was closed by its reader (`| head`): stop quietly.
     stdout_closed: bool,
     collected: Collected,
+    collected_steps: CollectedSteps,
     all_rows: Vec<Row>,
     summary: Summary,
 }
@@ -63,6 +71,12 @@ impl Outputs {
         }
         if let Some(path) = &plan.html {
             check_writable(path, existing, "--overwrite")?;
+        }
+        if plan.every_step && (plan.html.is_some() || plan.show) {
+            return Err(CliError::usage(
+                "--step all explains every output position of each sequence; --html and --show \
+                 show one explanation per sequence (use --step K or --step last with them)",
+            ));
         }
         let jsonl_to_stdout = plan.jsonl.as_ref() == Some(&OutputPath::Stdout);
         if jsonl_to_stdout && plan.show {
@@ -92,6 +106,7 @@ impl Outputs {
             jsonl,
             stdout_closed: false,
             collected: Collected::default(),
+            collected_steps: CollectedSteps::default(),
             all_rows: Vec::new(),
             summary,
         })
@@ -117,17 +132,7 @@ impl Outputs {
         let keep_rows = self.plan.html.is_some() || self.plan.show;
         if self.jsonl.is_some() || keep_rows {
             let batch_rows = rows(&part, batch, vocab);
-            if let Some(sink) = &mut self.jsonl {
-                match sink.write(&batch_rows) {
-                    Err(IoError::Write { source, .. })
-                        if source.kind() == std::io::ErrorKind::BrokenPipe
-                            && self.plan.jsonl == Some(OutputPath::Stdout) =>
-                    {
-                        self.stdout_closed = true;
-                    }
-                    other => other?,
-                }
-            }
+            self.write_jsonl(&batch_rows)?;
             if keep_rows {
                 self.all_rows.extend(batch_rows);
             }
@@ -139,20 +144,68 @@ impl Outputs {
         Ok(())
     }
 
+    /// Writes (or keeps, for the end) one batch's every-step explanation (`--step all`).
+    pub fn write_steps(
+        &mut self,
+        batch: &InputBatch,
+        part: HostStepExplanations,
+        vocab: Option<&Vocab>,
+    ) -> Result<(), CliError> {
+        if self.jsonl.is_some() {
+            self.write_jsonl(&step_rows(&part, batch, vocab))?;
+        }
+        self.summary.print_steps(&part, batch.start);
+        if let Some(path) = &self.plan.output {
+            if self.collected_steps.len() + part.relevance.len() > MAX_COLLECTED_STEP_VALUES {
+                return Err(CliError::usage(format!(
+                    "{}: the relevance of every step of every sequence would exceed {} GiB in \
+                     memory before it is written; use --jsonl (written batch by batch), fewer \
+                     sequences, or --step K",
+                    path.display(),
+                    (MAX_COLLECTED_STEP_VALUES * 8) >> 30
+                )));
+            }
+            self.collected_steps.push(batch, part);
+        }
+        Ok(())
+    }
+
+    fn write_jsonl<R: JsonLine>(&mut self, batch_rows: &[R]) -> Result<(), CliError> {
+        let Some(sink) = &mut self.jsonl else {
+            return Ok(());
+        };
+        match sink.write(batch_rows) {
+            Err(IoError::Write { source, .. })
+                if source.kind() == std::io::ErrorKind::BrokenPipe
+                    && self.plan.jsonl == Some(OutputPath::Stdout) =>
+            {
+                self.stdout_closed = true;
+                Ok(())
+            }
+            other => Ok(other?),
+        }
+    }
+
     /// Writes the outputs that need every sequence: `--output` and `--html` (atomically), and
     /// prints `--show`.
     pub fn finish(self, sequences: usize, title: &str) -> Result<(), CliError> {
         self.summary.finish(sequences);
-        if let Some(path) = &self.plan.output
-            && let Some((all, tokens)) = self.collected.finish()
-        {
-            let bytes = if path.extension().and_then(|e| e.to_str()) == Some("npy") {
-                relevance_npy(&all)
-            } else {
-                explanation_safetensors(&all, tokens.as_ref())
-                    .map_err(|e| CliError::file(path, e, "could not serialise the explanation"))?
+        if let Some(path) = &self.plan.output {
+            let npy = path.extension().and_then(|e| e.to_str()) == Some("npy");
+            let bytes = match (self.collected_steps.finish(), self.collected.finish()) {
+                (Some((all, _)), _) if npy => Some(Ok(step_relevance_npy(&all))),
+                (Some((all, tokens)), _) => {
+                    Some(step_explanation_safetensors(&all, tokens.as_ref()))
+                }
+                (None, Some((all, _))) if npy => Some(Ok(relevance_npy(&all))),
+                (None, Some((all, tokens))) => Some(explanation_safetensors(&all, tokens.as_ref())),
+                (None, None) => None,
             };
-            write_atomic(path, &bytes, self.existing)?;
+            if let Some(bytes) = bytes {
+                let bytes = bytes
+                    .map_err(|e| CliError::file(path, e, "could not serialise the explanation"))?;
+                write_atomic(path, &bytes, self.existing)?;
+            }
         }
         if let Some(path) = &self.plan.html {
             write_atomic(path, html(&self.all_rows, title).as_bytes(), self.existing)?;
@@ -200,6 +253,36 @@ impl Summary {
                 out.rest[b],
                 cells.join("  ")
             );
+        }
+    }
+
+    /// Prints the explained positions of the sequences of `out` that are among the first
+    /// `max`.
+    fn print_steps(&self, out: &HostStepExplanations, offset: usize) {
+        if !self.on || offset >= self.max {
+            return;
+        }
+        let (t, c) = (out.steps, out.classes);
+        let per_step = out.step_relevance();
+        let mut stdout = std::io::stdout().lock();
+        for b in 0..out.batch.min(self.max - offset) {
+            for k in (0..t).filter(|&k| out.valid[b * t + k]) {
+                let at = b * t + k;
+                let cells: Vec<String> = per_step[at * t..(at + 1) * t]
+                    .iter()
+                    .enumerate()
+                    .map(|(s, r)| format!("t{s} {r:+.4}"))
+                    .collect();
+                let class = out.target[at] as usize;
+                let _ = writeln!(
+                    stdout,
+                    "sample {} step {k}: class {class} logit {:.6} rest {:.6}\n  {}",
+                    offset + b,
+                    out.logits[at * c + class],
+                    out.rest[at],
+                    cells.join("  ")
+                );
+            }
         }
     }
 

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use lrp_core::{Activation, LstmModel, Precision};
+use lrp_core::{Activation, LstmModel, Precision, Readout};
 use lrp_import::{ImportedModel, LoadOptions, ModelFormat, TorchModules, keras_config_from_file};
 use lstm_lrp::backends::{self, DeviceChoice};
 
@@ -22,9 +22,15 @@ pub struct ModelArgs {
     /// The architecture for a Keras .weights.h5 file: its .keras file or config.json.
     #[arg(long)]
     pub keras_config: Option<PathBuf>,
-    /// PyTorch: the nn.LSTM module's name in the state dict (e.g. `encoder.lstm`).
+    /// PyTorch: the nn.LSTM / nn.GRU modules' names in the state dict, bottom first (e.g.
+    /// `encoder.rnn` or `gru,lstm`); found by name and size when not given.
+    #[arg(long, alias = "lstm", value_delimiter = ',')]
+    pub rnn: Vec<String>,
+    /// PyTorch: how the head reads the last recurrent module: `final` (h_n, the default), `last`
+    /// (output[:, -1]), `mean`, `max`, or `per-step` (a head applied to every step's output).
+    /// Keras files say it themselves.
     #[arg(long)]
-    pub lstm: Option<String>,
+    pub readout: Option<String>,
     /// PyTorch: the head's nn.Linear modules in order, each optionally with the activation
     /// after it: `fc1:relu,fc2` (linear, relu, tanh; the last one's is not applied).
     #[arg(long, value_delimiter = ',')]
@@ -74,18 +80,36 @@ impl ModelArgs {
             format,
             keras_config,
             torch: TorchModules {
-                lstm: self.lstm.clone(),
+                rnn: self.rnn.clone(),
                 head: parse_head(&self.head)?,
                 embedding: self.embedding.clone(),
+                readout: self
+                    .readout
+                    .as_deref()
+                    .map(str::parse::<Readout>)
+                    .transpose()
+                    .map_err(|e| CliError::usage(format!("--readout: {e}")))?,
             },
         };
-        lrp_import::read_model(&self.model, &options).map_err(|e| {
+        let imported = lrp_import::read_model(&self.model, &options).map_err(|e| {
             CliError::file(
                 &self.model,
                 e,
                 "see `lstm-lrp inspect --help` for the supported formats and flags",
             )
-        })
+        })?;
+        let torch = matches!(
+            imported.format,
+            Some(ModelFormat::TorchPt | ModelFormat::TorchSafetensors)
+        );
+        if self.readout.is_some() && !torch {
+            return Err(CliError::usage(format!(
+                "--readout is for PyTorch state dicts, which do not record how the head reads \
+                 the recurrent module; {} says it itself (`lstm-lrp inspect` shows it)",
+                self.model.display()
+            )));
+        }
+        Ok(imported)
     }
 }
 
@@ -109,6 +133,10 @@ impl Setup {
         let device = backends::device_for(choice, precision)
             .map_err(|e| CliError::usage(format!("--device: {e}")))?;
         let imported = args.load()?;
+        // Assumptions the file cannot settle (a PyTorch head's readout): one line each.
+        for warning in &imported.report.warnings {
+            eprintln!("note: {warning}");
+        }
         let model_name = args.model.display().to_string();
         let model = LstmModel::new(&imported.params, &device, precision)
             .map_err(|e| CliError::explain(&model_name, e))?;

@@ -8,7 +8,8 @@
 //!   [`write_atomic`] (array outputs appear whole or not at all, existing files kept unless
 //!   [`Existing::Replace`]), [`Collected`] with [`explanation_safetensors`] and
 //!   [`relevance_npy`], [`rows`] with [`html`] (a page), [`html_fragment`] (a notebook cell) and
-//!   [`terminal`].
+//!   [`terminal`]; for every output position of a per-step model [`step_rows`],
+//!   [`CollectedSteps`], [`step_explanation_safetensors`].
 //!
 //! Errors are [`IoError`]: one line naming the file (`stdin`/`stdout` for `-`).
 
@@ -20,6 +21,7 @@ mod render;
 mod rows;
 mod sink;
 mod source;
+mod steps;
 mod targets;
 mod view;
 mod vocab;
@@ -29,9 +31,13 @@ pub use collect::{Collected, explanation_safetensors, relevance_npy};
 pub use error::IoError;
 pub use pad::{PAD_ID, pad_tokens};
 pub use render::{Colours, html, html_fragment, terminal};
-pub use rows::{Row, rows, write_jsonl};
+pub use rows::{JsonLine, Row, rows, write_jsonl};
 pub use sink::{Existing, JsonlMode, JsonlSink, OutputPath, check_writable, write_atomic};
 pub use source::{InputBatch, InputPath, InputSource, Position, count_json_lines, read_input};
+pub use steps::{
+    CollectedSteps, PositionRow, StepRow, step_explanation_safetensors, step_relevance_npy,
+    step_rows,
+};
 pub use targets::read_targets;
 pub use view::{FeatureSlice, InputView, TokenSlice, ValuesView};
 pub use vocab::{Line, Vocab, parse_line, tokenize};

@@ -44,42 +44,15 @@ pub struct Row {
 /// assert_eq!((rows[1].words.len(), rows[1].predicted, rows[1].logit), (1, 1, 2.0));
 /// ```
 pub fn rows(out: &HostExplanation, batch: &InputBatch, vocab: Option<&Vocab>) -> Vec<Row> {
-    let inputs = &batch.inputs;
-    let offset = 0;
     let steps = out.step_relevance();
     let logits = out.explained_logits();
     let t = out.steps;
     (0..out.batch)
         .map(|b| {
-            let sample = offset + b;
-            let real: Vec<usize> = match (&inputs.mask, &inputs.lengths) {
-                (Some(mask), _) => (0..t).filter(|&k| mask.data[sample * t + k] != 0).collect(),
-                (None, Some(lengths)) => (0..lengths[sample].min(t)).collect(),
-                (None, None) => (0..t).collect(),
-            };
-            let words = real
-                .iter()
-                .map(|&k| match &inputs.values {
-                    InputValues::Tokens(ids) => {
-                        let id = ids.data[sample * t + k];
-                        vocab.map_or_else(|| id.to_string(), |v| v.word(id))
-                    }
-                    InputValues::Features(_) => format!("t{k}"),
-                })
-                .collect();
+            let real = real_steps(batch, b, t);
+            let words = words(batch, b, &real, vocab);
             let class_logits = &out.logits[b * out.classes..(b + 1) * out.classes];
-            let predicted = (0..out.classes).fold(0, |best, c| {
-                if class_logits[c] > class_logits[best] {
-                    c
-                } else {
-                    best
-                }
-            });
-            let words = match batch.words.as_ref().and_then(|w| w.get(b)) {
-                // Shown as written, unknown words included, rather than `<unk>`.
-                Some(read) if read.len() == real.len() => read.clone(),
-                _ => words,
-            };
+            let predicted = argmax(class_logits);
             Row {
                 words,
                 relevance: real.iter().map(|&k| steps[b * t + k]).collect(),
@@ -92,22 +65,73 @@ pub fn rows(out: &HostExplanation, batch: &InputBatch, vocab: Option<&Vocab>) ->
         .collect()
 }
 
-/// One JSON object per row, newline-terminated: `tokens`, `relevance` (per real step),
-/// `target`, `predicted`, `logit`, `rest`.
+/// The steps of sequence `sample` (of `t`) that the input marks real (its mask or lengths).
+pub(crate) fn real_steps(batch: &InputBatch, sample: usize, t: usize) -> Vec<usize> {
+    let inputs = &batch.inputs;
+    match (&inputs.mask, &inputs.lengths) {
+        (Some(mask), _) => (0..t).filter(|&k| mask.data[sample * t + k] != 0).collect(),
+        (None, Some(lengths)) => (0..lengths[sample].min(t)).collect(),
+        (None, None) => (0..t).collect(),
+    }
+}
+
+/// The words of sequence `sample` at its steps `real`: as read for word input (unknown words
+/// included, rather than `<unk>`), else the vocabulary's token, the id, or `t<step>`.
+pub(crate) fn words(
+    batch: &InputBatch,
+    sample: usize,
+    real: &[usize],
+    vocab: Option<&Vocab>,
+) -> Vec<String> {
+    if let Some(read) = batch.words.as_ref().and_then(|w| w.get(sample))
+        && read.len() == real.len()
+    {
+        return read.clone();
+    }
+    let t = batch.inputs.batch_and_steps()[1];
+    real.iter()
+        .map(|&k| match &batch.inputs.values {
+            InputValues::Tokens(ids) => {
+                let id = ids.data[sample * t + k];
+                vocab.map_or_else(|| id.to_string(), |v| v.word(id))
+            }
+            InputValues::Features(_) => format!("t{k}"),
+        })
+        .collect()
+}
+
+/// The index of the largest value (the first on ties).
+pub(crate) fn argmax(values: &[f64]) -> usize {
+    (0..values.len()).fold(0, |best, c| if values[c] > values[best] { c } else { best })
+}
+
+/// What one line of a JSON-lines output holds: one sequence.
+pub trait JsonLine {
+    /// The sequence as one JSON object.
+    fn to_json(&self) -> serde_json::Value;
+}
+
+impl JsonLine for Row {
+    /// `tokens`, `relevance` (per real step), `target`, `predicted`, `logit`, `rest`.
+    fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "tokens": self.words,
+            "relevance": self.relevance,
+            "target": self.target,
+            "predicted": self.predicted,
+            "logit": self.logit,
+            "rest": self.rest,
+        })
+    }
+}
+
+/// One JSON object per row ([`JsonLine`]), newline-terminated.
 ///
 /// # Errors
 /// What the writer returns.
-pub fn write_jsonl(rows: &[Row], mut w: impl Write) -> std::io::Result<()> {
+pub fn write_jsonl<R: JsonLine>(rows: &[R], mut w: impl Write) -> std::io::Result<()> {
     for row in rows {
-        let value = serde_json::json!({
-            "tokens": row.words,
-            "relevance": row.relevance,
-            "target": row.target,
-            "predicted": row.predicted,
-            "logit": row.logit,
-            "rest": row.rest,
-        });
-        writeln!(w, "{value}")?;
+        writeln!(w, "{}", row.to_json())?;
     }
     w.flush()
 }

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::io::error::IoError;
-use crate::io::rows::{Row, write_jsonl};
+use crate::io::rows::{JsonLine, write_jsonl};
 
 /// What to do when an output file exists already.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -229,7 +229,7 @@ impl JsonlSink {
     ///
     /// # Errors
     /// The OS's error writing.
-    pub fn write(&mut self, rows: &[Row]) -> Result<(), IoError> {
+    pub fn write<R: JsonLine>(&mut self, rows: &[R]) -> Result<(), IoError> {
         write_jsonl(rows, &mut self.out).map_err(|e| IoError::write(&self.name, e))
     }
 }

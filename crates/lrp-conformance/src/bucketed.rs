@@ -3,7 +3,7 @@
 //! explanation alone.
 
 use burn::tensor::{Device, Int, Tensor, TensorData};
-use lrp_core::{Activation, ExplainConfig, Input, LstmModel, MergeMode, Precision, Target};
+use lrp_core::{Activation, ExplainConfig, Input, MergeMode, Precision, Readout, Step, Target};
 
 use crate::compare::{Tolerance, assert_close};
 use crate::random::{Architecture, Rng};
@@ -15,21 +15,67 @@ const VOCAB: usize = 50;
 /// and logits of every sample equal the sample explained alone (1e-12 in f64), padding holds
 /// exactly 0, and per-sample targets follow their samples through the regrouping.
 pub fn bucketed_batch_equals_singles(device: &Device, precision: Precision) {
+    use crate::random::{ArchLayer, Cell};
+    let layer = |h, bidirectional, merge, cell, go_backwards| ArchLayer {
+        h,
+        bidirectional,
+        merge,
+        cell,
+        go_backwards,
+    };
+    let arch = |layers, readout: Readout| Architecture {
+        embedding: Some((VOCAB, true)),
+        mask_value: None,
+        e: 5,
+        layers,
+        step: (readout == Readout::PerStep).then_some(Step::Last),
+        readout,
+        head: vec![(3, Activation::Linear)],
+        gates: lrp_core::GateActivation::Sigmoid,
+    };
+    let gru = Cell::Gru { reset_after: true };
+    let archs = [
+        arch(
+            vec![
+                layer(4, true, MergeMode::Concat, Cell::Lstm, false),
+                layer(3, true, MergeMode::Sum, Cell::Lstm, false),
+            ],
+            Readout::Final,
+        ),
+        // Windows move with a reversed frame (go_backwards) and with every readout.
+        arch(
+            vec![
+                layer(3, false, MergeMode::Concat, gru, true),
+                layer(3, true, MergeMode::Concat, Cell::Lstm, false),
+            ],
+            Readout::Max,
+        ),
+        arch(
+            vec![layer(4, true, MergeMode::Ave, gru, false)],
+            Readout::Mean,
+        ),
+        arch(
+            vec![layer(3, false, MergeMode::Concat, Cell::Lstm, true)],
+            Readout::Last,
+        ),
+        arch(
+            vec![layer(3, true, MergeMode::Concat, gru, false)],
+            Readout::PerStep,
+        ),
+    ];
+    for (a, arch) in archs.iter().enumerate() {
+        bucketed_case(device, precision, a, arch);
+    }
+}
+
+fn bucketed_case(device: &Device, precision: Precision, a: usize, arch: &Architecture) {
     let tol = match precision {
         Precision::F64 => 1e-12,
         Precision::F32 => Tolerance::for_precision(precision).property,
     };
-    let arch = Architecture {
-        embedding: Some((VOCAB, true)),
-        mask_value: None,
-        e: 5,
-        layers: vec![(4, true, MergeMode::Concat), (3, true, MergeMode::Sum)],
-        head: vec![(3, Activation::Linear)],
-        gates: lrp_core::GateActivation::Sigmoid,
-    };
-    let mut rng = Rng::new(4242);
+    let mut rng = Rng::new(4242 + a as u64);
     let params = arch.random(&mut rng);
-    let model = LstmModel::new(&params, device, precision).expect("model");
+    let model = arch.model(&params, device, precision);
     let (b, t) = (96, 30);
     let lengths: Vec<usize> = (0..b).map(|s| 3 + (s * 11) % (t - 2)).collect();
     let pre = |s: usize| s % 3 == 2;
@@ -78,7 +124,7 @@ pub fn bucketed_batch_equals_singles(device: &Device, precision: Precision) {
             .and_then(|e| e.to_host())
             .unwrap_or_else(|e| panic!("{e}"));
         let row = &all.relevance[s * t * e..(s + 1) * t * e];
-        let what = format!("sample {s} (length {len}, window {window:?})");
+        let what = format!("architecture {a}, sample {s} (length {len}, window {window:?})");
         assert_close(
             &format!("{what}: relevance"),
             &row[window.start * e..window.end * e],

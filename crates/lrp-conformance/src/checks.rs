@@ -520,7 +520,7 @@ pub fn conservation_under_every_gate_rule(device: &Device, precision: Precision)
     let mut rng = Rng::new(78);
     for (a, arch) in crate::random::architectures().iter().enumerate() {
         let params = arch.random(&mut rng);
-        let model = LstmModel::new(&params, device, precision).expect("model");
+        let model = arch.model(&params, device, precision);
         let batch = padded_batch(arch, &params, &mut rng, device, precision);
         for rule in GateRule::ALL_RULES {
             if precision == Precision::F32 && rule == GateRule::Prop {
@@ -560,7 +560,7 @@ fn oracle_agreement(device: &Device, precision: Precision, gate_rule: GateRule) 
     let mut rng = Rng::new(4242);
     for (a, arch) in crate::random::architectures().iter().enumerate() {
         let params = arch.random(&mut rng);
-        let model = LstmModel::new(&params, device, precision).expect("model");
+        let model = arch.model(&params, device, precision);
         let batch = padded_batch(arch, &params, &mut rng, device, precision);
         for config in &configs {
             let out = host_explain(&model, batch.input.clone(), config);
@@ -610,7 +610,7 @@ pub fn conservation_on_random_architectures(device: &Device, precision: Precisio
     let mut rng = Rng::new(77);
     for (a, arch) in crate::random::architectures().iter().enumerate() {
         let params = arch.random(&mut rng);
-        let model = LstmModel::new(&params, device, precision).expect("model");
+        let model = arch.model(&params, device, precision);
         let batch = padded_batch(arch, &params, &mut rng, device, precision);
         let out = host_explain(&model, batch.input, &config);
         assert_conserved(&format!("architecture {a} ({arch:?})"), &out, tol);
@@ -628,7 +628,7 @@ pub fn padded_batch_equals_unpadded(device: &Device, precision: Precision) {
     let mut rng = Rng::new(99);
     for (a, arch) in crate::random::architectures().iter().enumerate() {
         let params = arch.random(&mut rng);
-        let model = LstmModel::new(&params, device, precision).expect("model");
+        let model = arch.model(&params, device, precision);
         let batch = padded_batch(arch, &params, &mut rng, device, precision);
         let all = host_explain(&model, batch.input.clone(), &config);
         for (s, real) in batch.real.iter().enumerate() {
@@ -663,4 +663,96 @@ pub fn padded_batch_equals_unpadded(device: &Device, precision: Precision) {
             );
         }
     }
+}
+
+/// Every output position of the per-step architectures of [`crate::random::architectures`]
+/// at once ([`LstmModel::explain_every_step`]) on a padded batch: each real position equals the
+/// oracle's explanation of that position of the sequence alone (1e-10 in f64), positions at
+/// padding are marked invalid and hold exactly zero relevance.
+pub fn every_step_matches_the_oracle(device: &Device, precision: Precision) {
+    let tol = match precision {
+        Precision::F64 => 1e-10,
+        Precision::F32 => Tolerance::for_precision(precision).relevance,
+    };
+    let configs = [
+        ExplainConfig::new(),
+        ExplainConfig::new().with_eps(0.0).with_bias_factor(1.0),
+    ];
+    let mut rng = Rng::new(4343);
+    let per_step = crate::random::architectures()
+        .into_iter()
+        .filter(|a| a.readout == lrp_core::Readout::PerStep);
+    let mut checked = 0;
+    for (a, arch) in per_step.enumerate() {
+        let params = arch.random(&mut rng);
+        let model = LstmModel::new(&params, device, precision).expect("model");
+        let reversed = params.recurrent().iter().filter(|l| l.go_backwards).count() % 2 == 1;
+        let batch = padded_batch(&arch, &params, &mut rng, device, precision);
+        for config in &configs {
+            let out = model
+                .explain_every_step(batch.input.clone(), config)
+                .unwrap_or_else(|e| panic!("explain_every_step failed: {e}"));
+            let (t, e, c) = (out.steps, out.features, out.classes);
+            for (s, real) in batch.real.iter().enumerate() {
+                let len = real.len();
+                for k in 0..t {
+                    let what = format!(
+                        "per-step architecture {a} ({arch:?}), sample {s}, position {k}, eps {}",
+                        config.eps
+                    );
+                    let at = s * t + k;
+                    let relevance = &out.relevance[at * t * e..(at + 1) * t * e];
+                    let input_step = if reversed { t - 1 - k } else { k };
+                    let Some(i) = real.iter().position(|&r| r == input_step) else {
+                        assert!(!out.valid[at], "{what}: padding marked valid");
+                        assert!(relevance.iter().all(|v| *v == 0.0), "{what}: not zero");
+                        continue;
+                    };
+                    assert!(out.valid[at], "{what}: a real position marked invalid");
+                    // The same output of the sequence alone: its position in the alone frame.
+                    let j = if reversed { len - 1 - i } else { i };
+                    let oracle = crate::oracle::explain_reading(
+                        &params,
+                        &batch.vectors[s],
+                        crate::oracle::OracleReading::At(j),
+                        Some(out.target[at] as usize),
+                        config.eps,
+                        config.bias_factor,
+                        config.gate_rule,
+                    );
+                    assert_close(
+                        &format!("{what}: logits"),
+                        &out.logits[at * c..(at + 1) * c],
+                        &oracle.logits,
+                        tol,
+                    );
+                    let at_real: Vec<f64> = real
+                        .iter()
+                        .flat_map(|&r| relevance[r * e..(r + 1) * e].to_vec())
+                        .collect();
+                    assert_close(
+                        &format!("{what}: relevance"),
+                        &at_real,
+                        &oracle.relevance,
+                        tol,
+                    );
+                    let padded_zero = (0..t)
+                        .filter(|r| !real.contains(r))
+                        .all(|r| relevance[r * e..(r + 1) * e].iter().all(|v| *v == 0.0));
+                    assert!(
+                        padded_zero,
+                        "{what}: padded input steps must hold exactly 0"
+                    );
+                    assert_close(
+                        &format!("{what}: rest"),
+                        &out.rest[at..at + 1],
+                        &[oracle.rest],
+                        tol,
+                    );
+                    checked += 1;
+                }
+            }
+        }
+    }
+    assert!(checked >= 20, "only {checked} positions were checked");
 }

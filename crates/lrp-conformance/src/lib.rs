@@ -82,6 +82,10 @@ macro_rules! conformance_tests {
                 fn padded_batch_equals_unpadded() {
                     $crate::checks::padded_batch_equals_unpadded(&device(), P);
                 }
+                #[test]
+                fn every_step_matches_the_oracle() {
+                    $crate::checks::every_step_matches_the_oracle(&device(), P);
+                }
             }
         )+
     };

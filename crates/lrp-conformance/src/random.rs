@@ -1,7 +1,7 @@
 //! Deterministic random models and inputs (no dependency: splitmix64 and Box–Muller), so every
 //! backend sees exactly the same numbers.
 
-use lrp_core::{LstmWeights, Matrix, ModelParams};
+use lrp_core::{GruWeights, LstmWeights, Matrix, ModelParams, Readout, Step};
 
 /// A small deterministic generator (splitmix64).
 #[derive(Debug, Clone)]
@@ -50,6 +50,18 @@ impl Rng {
     }
 
     /// LSTM weights for input size `e` and hidden size `h`, biases N(0, 0.5²).
+    /// GRU weights `(E, 3H)`, `(H, 3H)`, two biases `(3H)` (as LSTM weights: kernels
+    /// N(0, 1/rows), biases N(0, 0.5²)).
+    pub fn gru_weights(&mut self, e: usize, h: usize, reset_after: bool) -> GruWeights {
+        GruWeights {
+            w_x: self.matrix(e, 3 * h),
+            w_h: self.matrix(h, 3 * h),
+            b_x: self.normals(3 * h, 0.5),
+            b_h: self.normals(3 * h, 0.5),
+            reset_after,
+        }
+    }
+
     pub fn lstm_weights(&mut self, e: usize, h: usize) -> LstmWeights {
         LstmWeights {
             w_x: self.matrix(e, 4 * h),
@@ -112,27 +124,71 @@ pub fn single_layer_shapes() -> Vec<SingleLayer> {
     shapes
 }
 
-/// A random architecture: input kind, a stack of LSTM layers and a Dense head.
+/// The cell of a layer of an [`Architecture`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cell {
+    /// LSTM.
+    Lstm,
+    /// GRU, with Keras' `reset_after` flag.
+    Gru {
+        /// Whether the reset gate multiplies the recurrent product.
+        reset_after: bool,
+    },
+}
+
+/// One recurrent layer of an [`Architecture`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ArchLayer {
+    /// Hidden size H.
+    pub h: usize,
+    /// Bidirectional.
+    pub bidirectional: bool,
+    /// How the two directions are merged.
+    pub merge: lrp_core::MergeMode,
+    /// LSTM or GRU.
+    pub cell: Cell,
+    /// Keras `go_backwards` (unidirectional layers).
+    pub go_backwards: bool,
+}
+
+impl ArchLayer {
+    /// An LSTM layer reading forwards.
+    pub fn lstm(h: usize, bidirectional: bool, merge: lrp_core::MergeMode) -> Self {
+        ArchLayer {
+            h,
+            bidirectional,
+            merge,
+            cell: Cell::Lstm,
+            go_backwards: false,
+        }
+    }
+}
+
+/// A model shape for the architecture checks: input, recurrent layers, readout, head.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Architecture {
-    /// `Some((vocab, mask_zero))` for token input through an embedding; `None` for features.
+    /// `(vocabulary, mask_zero)` for an embedding input.
     pub embedding: Option<(usize, bool)>,
-    /// Keras `Masking(mask_value)` on feature input.
+    /// Keras `Masking` value for feature input.
     pub mask_value: Option<f64>,
-    /// Input (embedding) size E.
+    /// Input (or embedding) size E.
     pub e: usize,
-    /// Per layer: hidden size, bidirectional, merge mode.
-    pub layers: Vec<(usize, bool, lrp_core::MergeMode)>,
-    /// Hidden Dense layers (units, activation), then the output layer's classes and activation.
+    /// The recurrent layers, bottom first.
+    pub layers: Vec<ArchLayer>,
+    /// How the head reads the last layer.
+    pub readout: Readout,
+    /// For a per-step model: the step explained.
+    pub step: Option<Step>,
+    /// The Dense layers `(units, activation)`.
     pub head: Vec<(usize, lrp_core::Activation)>,
-    /// Gate nonlinearity of every layer.
+    /// The gates' nonlinearity.
     pub gates: lrp_core::GateActivation,
 }
 
 impl Architecture {
-    /// Random weights for this architecture.
+    /// A model of this shape with random weights.
     pub fn random(&self, rng: &mut Rng) -> ModelParams {
-        use lrp_core::{DenseLayer, InputLayer, LstmLayer};
+        use lrp_core::{CellWeights, DenseLayer, InputLayer, RecurrentLayer};
         let input = match self.embedding {
             Some((vocab, mask_zero)) => InputLayer::Embedding {
                 table: Matrix::new(vocab, self.e, rng.normals(vocab * self.e, 1.0)).expect("len"),
@@ -145,14 +201,21 @@ impl Architecture {
         };
         let mut size = self.e;
         let mut layers = Vec::new();
-        for &(h, bi, merge) in &self.layers {
-            let forward = rng.lstm_weights(size, h);
-            let mut layer = if bi {
-                LstmLayer::bidirectional(forward, rng.lstm_weights(size, h), merge)
+        for spec in &self.layers {
+            let cell = |rng: &mut Rng| -> CellWeights {
+                match spec.cell {
+                    Cell::Lstm => rng.lstm_weights(size, spec.h).into(),
+                    Cell::Gru { reset_after } => rng.gru_weights(size, spec.h, reset_after).into(),
+                }
+            };
+            let forward = cell(rng);
+            let mut layer = if spec.bidirectional {
+                RecurrentLayer::bidirectional(forward, cell(rng), spec.merge)
             } else {
-                LstmLayer::unidirectional(forward)
+                RecurrentLayer::unidirectional(forward)
             };
             layer.gate_activation = self.gates;
+            layer.go_backwards = spec.go_backwards;
             size = layer.output_size();
             layers.push(layer);
         }
@@ -169,83 +232,130 @@ impl Architecture {
                 d
             })
             .collect();
-        ModelParams::new(input, layers, head).expect("consistent sizes")
+        ModelParams::new(input, layers, head)
+            .expect("consistent sizes")
+            .with_readout(self.readout)
+    }
+
+    /// The model on `device`, read at [`Architecture::step`] for a per-step model.
+    pub fn model(
+        &self,
+        params: &ModelParams,
+        device: &lrp_core::burn::tensor::Device,
+        precision: lrp_core::Precision,
+    ) -> lrp_core::LstmModel {
+        let model = lrp_core::LstmModel::new(params, device, precision).expect("model");
+        match self.step {
+            Some(step) => model.at_step(step).expect("a per-step model"),
+            None => model,
+        }
     }
 }
 
-/// Architectures covering every supported combination at least once: uni- and bidirectional
-/// layers, stacks of two and three, concat/sum/ave merges in the middle and at the top, token
-/// input with and without mask_zero, Masking, multi-layer heads with ReLU and tanh, final
-/// softmax/sigmoid, hard-sigmoid gates, and the degenerate sizes H = 1, C = 1.
 pub fn architectures() -> Vec<Architecture> {
     use lrp_core::{Activation::*, GateActivation, MergeMode::*};
+    let lstm = |h, bidirectional, merge| ArchLayer {
+        h,
+        bidirectional,
+        merge,
+        cell: Cell::Lstm,
+        go_backwards: false,
+    };
+    let gru = |h, bidirectional, merge, reset_after| ArchLayer {
+        h,
+        bidirectional,
+        merge,
+        cell: Cell::Gru { reset_after },
+        go_backwards: false,
+    };
+    let backwards = |layer: ArchLayer| ArchLayer {
+        go_backwards: true,
+        ..layer
+    };
     let arch = |embedding,
                 mask_value,
                 e,
-                layers: Vec<(usize, bool, lrp_core::MergeMode)>,
+                layers: Vec<ArchLayer>,
+                readout,
                 head: Vec<(usize, lrp_core::Activation)>,
                 gates| Architecture {
         embedding,
         mask_value,
         e,
         layers,
+        step: (readout == Readout::PerStep).then_some(Step::Last),
+        readout,
         head,
         gates,
     };
+    use Readout::{Final, Last, Max, Mean, PerStep};
+    let sigmoid = GateActivation::Sigmoid;
     vec![
+        // LSTM classifiers (the first round).
         arch(
             None,
             None,
             3,
-            vec![(4, true, Concat)],
+            vec![lstm(4, true, Concat)],
+            Final,
             vec![(2, Linear)],
-            GateActivation::Sigmoid,
+            sigmoid,
         ),
         arch(
             None,
             None,
             2,
-            vec![(3, false, Concat), (4, true, Concat)],
+            vec![lstm(3, false, Concat), lstm(4, true, Concat)],
+            Final,
             vec![(3, Linear)],
-            GateActivation::Sigmoid,
+            sigmoid,
         ),
         arch(
             None,
             Some(0.0),
             4,
-            vec![(5, true, Sum)],
+            vec![lstm(5, true, Sum)],
+            Final,
             vec![(6, Relu), (3, Softmax)],
-            GateActivation::Sigmoid,
+            sigmoid,
         ),
         arch(
             Some((12, true)),
             None,
             5,
-            vec![(3, true, Concat), (4, false, Concat)],
+            vec![lstm(3, true, Concat), lstm(4, false, Concat)],
+            Final,
             vec![(2, Linear)],
-            GateActivation::Sigmoid,
+            sigmoid,
         ),
         arch(
             Some((9, false)),
             None,
             3,
-            vec![(2, true, Ave), (3, true, Sum)],
+            vec![lstm(2, true, Ave), lstm(3, true, Sum)],
+            Final,
             vec![(4, Tanh), (5, Relu), (2, Sigmoid)],
-            GateActivation::Sigmoid,
+            sigmoid,
         ),
         arch(
             None,
             None,
             1,
-            vec![(1, false, Concat)],
+            vec![lstm(1, false, Concat)],
+            Final,
             vec![(1, Linear)],
-            GateActivation::Sigmoid,
+            sigmoid,
         ),
         arch(
             None,
             None,
             3,
-            vec![(2, true, Ave), (2, true, Ave), (3, true, Concat)],
+            vec![
+                lstm(2, true, Ave),
+                lstm(2, true, Ave),
+                lstm(3, true, Concat),
+            ],
+            Final,
             vec![(2, Linear)],
             GateActivation::HardSigmoidKeras2,
         ),
@@ -253,9 +363,125 @@ pub fn architectures() -> Vec<Architecture> {
             Some((7, true)),
             None,
             2,
-            vec![(3, true, Sum)],
+            vec![lstm(3, true, Sum)],
+            Final,
             vec![(3, Relu), (1, Linear)],
             GateActivation::HardSigmoidKeras3,
+        ),
+        // GRU cells, both reset variants, mixed stacks.
+        arch(
+            None,
+            None,
+            3,
+            vec![gru(4, false, Concat, true)],
+            Final,
+            vec![(2, Linear)],
+            sigmoid,
+        ),
+        arch(
+            Some((11, true)),
+            None,
+            4,
+            vec![gru(3, true, Concat, false)],
+            Final,
+            vec![(3, Softmax)],
+            sigmoid,
+        ),
+        arch(
+            None,
+            Some(0.0),
+            3,
+            vec![gru(4, false, Concat, true), lstm(3, false, Concat)],
+            Final,
+            vec![(2, Linear)],
+            sigmoid,
+        ),
+        arch(
+            None,
+            None,
+            2,
+            vec![lstm(3, true, Concat), gru(2, true, Sum, true)],
+            Final,
+            vec![(4, Relu), (2, Linear)],
+            GateActivation::HardSigmoidKeras3,
+        ),
+        // go_backwards, alone and stacked.
+        arch(
+            None,
+            None,
+            3,
+            vec![backwards(lstm(4, false, Concat))],
+            Final,
+            vec![(3, Linear)],
+            sigmoid,
+        ),
+        arch(
+            Some((8, true)),
+            None,
+            3,
+            vec![backwards(lstm(3, false, Concat)), lstm(4, false, Concat)],
+            Final,
+            vec![(2, Linear)],
+            sigmoid,
+        ),
+        // Readouts over the output sequence.
+        arch(
+            None,
+            None,
+            3,
+            vec![lstm(3, true, Concat)],
+            Max,
+            vec![(2, Linear)],
+            sigmoid,
+        ),
+        arch(
+            Some((10, true)),
+            None,
+            4,
+            vec![lstm(4, false, Concat)],
+            Mean,
+            vec![(5, Relu), (3, Softmax)],
+            sigmoid,
+        ),
+        arch(
+            None,
+            Some(0.0),
+            2,
+            vec![gru(3, true, Concat, true)],
+            Last,
+            vec![(2, Linear)],
+            sigmoid,
+        ),
+        arch(
+            None,
+            None,
+            3,
+            vec![
+                backwards(gru(3, false, Concat, false)),
+                gru(2, true, Ave, true),
+            ],
+            Mean,
+            vec![(2, Linear)],
+            GateActivation::HardSigmoidKeras3,
+        ),
+        // Per-step heads, explained at each sequence's last real step.
+        arch(
+            None,
+            None,
+            3,
+            vec![lstm(3, false, Concat), lstm(2, true, Sum)],
+            PerStep,
+            vec![(3, Linear)],
+            sigmoid,
+        ),
+        arch(
+            Some((9, true)),
+            None,
+            3,
+            vec![backwards(gru(4, false, Concat, true))],
+            PerStep,
+            vec![(3, Tanh), (2, Linear)],
+            sigmoid,
         ),
     ]
 }

@@ -108,6 +108,40 @@ pub enum LrpError {
         /// What the domain is.
         reason: &'static str,
     },
+    /// A per-step model was run or explained without choosing one of its steps.
+    #[error(
+        "this model has one output per time step (a per-step head): choose the step to \
+         explain (`last`, or a position) with LstmModel::at_step / --step"
+    )]
+    StepRequired,
+    /// A step was chosen for a model with one output per sequence.
+    #[error(
+        "a step is only chosen for a per-step model; this one has the `{readout}` readout and \
+         one output per sequence"
+    )]
+    NotPerStep {
+        /// The model's readout.
+        readout: String,
+    },
+    /// The chosen step is beyond the input's time steps.
+    #[error("step {step} is beyond the input's {steps} time steps")]
+    StepOutOfRange {
+        /// The step asked for.
+        step: usize,
+        /// Time steps of the input.
+        steps: usize,
+    },
+    /// The chosen step is padding in a sequence (it has no output there).
+    #[error(
+        "step {step} is padding in sequence {sample} (no output there); use `last` for each \
+         sequence's last real step"
+    )]
+    StepIsPadding {
+        /// The sequence.
+        sample: usize,
+        /// The step asked for.
+        step: usize,
+    },
     /// A tensor could not be read back from the device.
     #[error("device error: {0}")]
     Device(String),

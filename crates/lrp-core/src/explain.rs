@@ -5,8 +5,10 @@ use burn::tensor::{Bool, Int, Tensor, TensorData};
 use crate::bucketing;
 use crate::config::{ExplainConfig, GateRule, Target};
 use crate::error::{LrpError, Result};
+use crate::forward::Top;
 use crate::input::{Input, Prepared};
 use crate::model::LstmModel;
+use crate::params::Readout;
 use crate::rules::epsilon::EpsilonRule;
 use crate::tensor_ops::{to_f64_vec, to_i64_vec};
 
@@ -337,6 +339,34 @@ impl LstmModel {
         Ok(self.run(&prepared, false).logits())
     }
 
+    /// The outputs of a per-step model at every position of its output sequence, `(B, T, C)`
+    /// (logits: the last layer's softmax or sigmoid is not applied). Positions are in the order
+    /// the model returns its sequence. At a sequence's padding positions the value is the
+    /// head's output on a zero vector, which has no meaning: use the lengths or mask.
+    ///
+    /// # Errors
+    /// [`LrpError::NotPerStep`] for a model with one output per sequence; the input errors of
+    /// [`LstmModel::forward`].
+    pub fn forward_steps(&self, input: impl Into<Input>) -> Result<Tensor<3>> {
+        if self.readout() != Readout::PerStep {
+            return Err(LrpError::NotPerStep {
+                readout: self.readout().to_string(),
+            });
+        }
+        let prepared = self.prepare_values(input.into())?;
+        let Top::Sequence(seq, _) = self.run_layers(&prepared, false, false).top else {
+            unreachable!("a per-step model reads the last layer's sequence")
+        };
+        let out = self.head_per_step(seq);
+        let (before, after) = prepared.trimmed;
+        let around = if self.frame_reversed() {
+            (after, before)
+        } else {
+            (before, after)
+        };
+        Ok(prepared.untrim_by(around, out).swap_dims(0, 1))
+    }
+
     /// Explains the target class of every sample with LRP.
     ///
     /// Returns the relevance of every input value `(B, T, E)`, the rest `(B)`, the logits
@@ -473,7 +503,7 @@ impl LstmModel {
         )
     }
 
-    fn resolve_targets(
+    pub(crate) fn resolve_targets(
         &self,
         target: &Target,
         logits: &Tensor<2>,

@@ -3,79 +3,61 @@
 //! Sequences are time-major `(T, B, F)`. Each direction runs its own recurrence (on its own
 //! rayon task when the model allows, see [`LstmModel::with_parallel_directions`]); the backward
 //! direction's reading step `s` reads time `T-1-s`, found by indexing rather than by reversing
-//! any tensor. Each step computes `x_t W_x + h_{t-1} W_h + b` as two `(B, ·) × (·, 4H)` products:
-//! measured on burn's CPU backends, one product over all time steps (`(T·B, E) × (E, 4H)`) ran at
-//! half the GEMM throughput of these batch-sized ones and allocated a large output whose pages
-//! must be faulted in.
+//! any tensor. Each step computes `x_t W_x + h_{t-1} W_h + b` as two `(B, ·) × (·, G·H)`
+//! products: measured on burn's CPU backends, one product over all time steps
+//! (`(T·B, E) × (E, 4H)`) ran at half the GEMM throughput of these batch-sized ones and
+//! allocated a large output whose pages must be faulted in. The cells' steps are in
+//! [`crate::cells`].
 //!
 //! Padding (Keras masking, PyTorch packing): at a padding step the state is carried unchanged,
 //! and a layer's output sequence is 0 there. A backward direction therefore starts at each
 //! sequence's last real step, for post- and pre-padding alike.
+//!
+//! A `go_backwards` layer (Keras) reads its input reversed in time, and its output sequence
+//! stays in that reading order: the layers above, the readout and the padding flags all see the
+//! reversed order, as in Keras (`Frame`).
 
 use burn::tensor::{Bool, Tensor};
 
+use crate::cells::{gru, lstm};
 use crate::input::Prepared;
-use crate::model::{DenseTensors, DirectionTensors, LstmLayerTensors, LstmModel};
+use crate::model::{DenseTensors, LayerCell, LayerTensors, LstmModel};
 use crate::params::{Activation, GateActivation, MergeMode};
-use crate::tensor_ops::{input_times_candidate, lstm_gates, tanh};
+use crate::readout::{self, Reading, ReadoutTrace};
+use crate::tensor_ops::tanh;
 
-/// What one reading step of a direction leaves for the relevance pass, each `(B, H)`.
+/// The steps one direction keeps for the relevance pass, by cell kind (empty unless tracing).
 #[derive(Debug, Clone)]
-pub(crate) struct StepTrace {
-    /// `f_t ⊙ c_{t-1}`.
-    pub fc: Tensor<2>,
-    /// `i_t ⊙ g_t`.
-    pub ig: Tensor<2>,
-    /// `c_t`.
-    pub c: Tensor<2>,
-    /// The cell candidate's pre-activation.
-    pub g_pre: Tensor<2>,
-    /// `h_{t-1}`.
-    pub h_prev: Tensor<2>,
-    /// What a gate rule other than `all` reads; `None` under `all`.
-    pub gates: Option<GateTrace>,
-}
-
-/// The gate values of one step, for the gate rules that give gates relevance.
-#[derive(Debug, Clone)]
-pub(crate) struct GateTrace {
-    /// The true pre-activations `(B, 4H)`, gates in the order i, f, o, g.
-    pub pre: Tensor<2>,
-    /// Gate values `(B, H)`.
-    pub i: Tensor<2>,
-    pub f: Tensor<2>,
-    pub o: Tensor<2>,
-    /// The cell candidate `tanh(z_g)`.
-    pub g: Tensor<2>,
-    /// `tanh(c_t)`.
-    pub tanh_c: Tensor<2>,
-    /// `c_{t-1}`.
-    pub c_prev: Tensor<2>,
+pub(crate) enum CellSteps {
+    Lstm(Vec<lstm::LstmStep>),
+    Gru(Vec<gru::GruStep>),
 }
 
 /// One direction's pass over a layer's input.
 #[derive(Debug, Clone)]
 pub(crate) struct DirectionTrace {
     /// By reading step (empty unless tracing).
-    pub steps: Vec<StepTrace>,
-    /// The output at each step, `(B, H)`, 0 at padding, by reading step (empty for the last
-    /// layer, whose sequence nobody reads).
+    pub steps: CellSteps,
+    /// The output at each step, `(B, H)`, 0 at padding, by reading step (empty when nobody
+    /// reads the layer's sequence).
     pub outputs: Vec<Tensor<2>>,
     /// The final state `(B, H)`.
     pub final_h: Tensor<2>,
 }
 
-/// What one LSTM layer leaves for the relevance pass.
+/// What one recurrent layer leaves for the relevance pass.
 #[derive(Debug, Clone)]
 pub(crate) struct LayerTrace {
-    /// `(T, B, E)`: the layer's input.
+    /// `(T, B, E)`: the layer's input, in the layer's own reading frame (reversed for a
+    /// `go_backwards` layer).
     pub inputs: Tensor<3>,
-    /// `(T, B)` padding flags, `true` at padding.
+    /// `(T, B)` padding flags in the same frame, `true` at padding.
     pub pad: Option<Tensor<2, Bool>>,
     /// Per direction.
     pub dirs: Vec<DirectionTrace>,
-    /// For a bidirectional `sum`/`ave` layer below another LSTM layer: each direction's output
-    /// sequence, time-aligned `(T, B, H)`, and the merged sequence `(T, B, H)`.
+    /// For a bidirectional `sum`/`ave` layer whose sequence is read (by the layer above or the
+    /// readout): each direction's output sequence, time-aligned `(T, B, H)`, and the merged
+    /// sequence `(T, B, H)`.
     pub merge_inputs: Option<(Vec<Tensor<3>>, Tensor<3>)>,
 }
 
@@ -83,8 +65,11 @@ pub(crate) struct LayerTrace {
 #[derive(Debug, Clone)]
 pub(crate) struct Trace {
     pub layers: Vec<LayerTrace>,
-    /// The output sequence `(T, B, out)` of every LSTM layer but the last.
+    /// The output sequence `(T, B, out)` of every recurrent layer whose sequence is read (all but
+    /// the last, and the last when the readout reads it), in that layer's frame.
     pub sequences: Vec<Tensor<3>>,
+    /// How the head read the last layer's sequence (`None` for the final state).
+    pub readout: Option<ReadoutTrace>,
     /// The output of every Dense layer after its activation, except the last (the logits).
     pub hidden: Vec<Tensor<2>>,
     /// Input of each Dense layer `(B, D_k)`.
@@ -100,6 +85,23 @@ impl Trace {
             .expect("a validated model has a Dense layer")
             .clone()
     }
+}
+
+/// The recurrent layers' part of a forward pass.
+pub(crate) struct Layers {
+    pub traces: Vec<LayerTrace>,
+    pub sequences: Vec<Tensor<3>>,
+    pub top: Top,
+}
+
+/// What the last recurrent layer hands on.
+// One value per pass, never in a collection: boxing the larger variant would buy nothing.
+#[allow(clippy::large_enum_variant)]
+pub(crate) enum Top {
+    /// Its merged final state `(B, out)`.
+    Final(Tensor<2>),
+    /// Its merged output sequence `(T, B, out)` and the padding `(T, B)`, in its frame.
+    Sequence(Tensor<3>, Option<Tensor<2, Bool>>),
 }
 
 /// The time index a direction reads at reading step `s`.
@@ -122,38 +124,112 @@ pub(crate) fn per_direction<R: Send>(
     vec![forward, backward]
 }
 
+/// What one direction's forward pass reads, whatever its cell.
+pub(crate) struct DirectionRun<'a> {
+    pub direction: usize,
+    /// `(T, B, E)` the layer's input, in its frame.
+    pub inputs: &'a Tensor<3>,
+    pub pad: Option<&'a Tensor<2, Bool>>,
+    pub hidden: usize,
+    pub gates: GateActivation,
+    /// `(1, 1)` −½ (the LSTM's cell-candidate unscaling).
+    pub neg_half: &'a Tensor<2>,
+    /// Keep the trace for the relevance pass.
+    pub keep: bool,
+    /// Keep the gate values too (a gate rule other than `all`).
+    pub keep_gates: bool,
+    /// Collect the output sequence.
+    pub outputs: bool,
+}
+
+/// Reverses a time-major tensor's time axis (dimension 0).
+pub(crate) fn reverse_time<T: Flip>(t: T) -> T {
+    t.reverse_time()
+}
+
+/// Tensors whose time axis (dimension 0) can be reversed.
+pub(crate) trait Flip {
+    fn reverse_time(self) -> Self;
+}
+
+impl<const D: usize> Flip for Tensor<D> {
+    fn reverse_time(self) -> Self {
+        self.flip([0])
+    }
+}
+
+impl<const D: usize> Flip for Tensor<D, Bool> {
+    fn reverse_time(self) -> Self {
+        self.flip([0])
+    }
+}
+
 impl LstmModel {
     /// Runs the model, keeping the trace when `keep` is set.
     pub(crate) fn run(&self, input: &Prepared, keep: bool) -> Trace {
         self.run_traced(input, keep, false)
     }
 
-    /// Runs the model, keeping the trace when `keep` is set, with the gate values
-    /// ([`GateTrace`]) when `keep_gates` is set too.
-    pub(crate) fn run_traced(&self, input: &Prepared, keep: bool, keep_gates: bool) -> Trace {
+    /// The recurrent layers: their traces, the sequences read, and what the last one hands on
+    /// (its merged final state, or its output sequence and the padding in its frame).
+    pub(crate) fn run_layers(&self, input: &Prepared, keep: bool, keep_gates: bool) -> Layers {
         let mut x = input.x.clone();
+        let mut pad = input.pad.clone();
         let mut layers = Vec::with_capacity(self.layers.len());
-        let mut sequences = Vec::with_capacity(self.layers.len() - 1);
-        let mut features = None;
+        let mut sequences = Vec::with_capacity(self.layers.len());
         let last = self.layers.len() - 1;
+        let mut top = None;
         for (l, layer) in self.layers.iter().enumerate() {
-            let trace = self.lstm_layer(
+            if layer.go_backwards {
+                x = reverse_time(x);
+                pad = pad.map(reverse_time);
+            }
+            let sequence_read = l < last || self.reading.reads_sequence();
+            let trace = self.layer_forward(
                 layer,
                 x.clone(),
-                input.pad.as_ref(),
-                l == last,
+                pad.as_ref(),
+                sequence_read,
                 (keep, keep && keep_gates),
             );
-            if l < last {
+            if sequence_read {
                 let seq = merge_sequence(&trace, layer.merge);
                 sequences.push(seq.clone());
-                x = seq;
+                if l < last {
+                    x = seq;
+                } else {
+                    top = Some(Top::Sequence(seq, pad.clone()));
+                }
             } else {
-                features = Some(merge_final(&trace, layer.merge));
+                top = Some(Top::Final(merge_final(&trace, layer.merge)));
             }
             layers.push(trace);
         }
-        let mut a = features.expect("the last LSTM layer returns its final state");
+        Layers {
+            traces: layers,
+            sequences,
+            top: top.expect("a validated model has a recurrent layer"),
+        }
+    }
+
+    /// Runs the model, keeping the trace when `keep` is set, with the gate values when
+    /// `keep_gates` is set too. For a model read at one step (or pooled); a per-step model
+    /// without a chosen step is refused before this is called.
+    pub(crate) fn run_traced(&self, input: &Prepared, keep: bool, keep_gates: bool) -> Trace {
+        let Layers {
+            traces: layers,
+            sequences,
+            top,
+        } = self.run_layers(input, keep, keep_gates);
+        let (features, readout_trace) = match top {
+            Top::Final(state) => (state, None),
+            Top::Sequence(seq, pad) => {
+                let reading = self.frame_reading(input);
+                let (pooled, r) = readout::forward(&reading, seq, pad.as_ref());
+                (pooled, Some(r))
+            }
+        };
+        let mut a = features;
         let mut head_inputs = Vec::with_capacity(self.head.len());
         let mut head_z = Vec::with_capacity(self.head.len());
         let mut hidden = Vec::with_capacity(self.head.len() - 1);
@@ -175,151 +251,92 @@ impl LstmModel {
         Trace {
             layers,
             sequences,
+            readout: readout_trace,
             hidden,
             head_inputs,
             head_z,
         }
     }
 
-    fn lstm_layer(
+    /// Whether the last layer's sequence runs backwards in input time (an odd number of
+    /// `go_backwards` layers).
+    pub(crate) fn frame_reversed(&self) -> bool {
+        self.layers.iter().filter(|l| l.go_backwards).count() % 2 == 1
+    }
+
+    /// The model's reading in the frame of `input`, whose leading and trailing all-padding steps
+    /// are not computed: a chosen position moves with the window.
+    pub(crate) fn frame_reading(&self, input: &Prepared) -> Reading {
+        match self.reading {
+            Reading::At(k) => {
+                let (before, after) = input.trimmed;
+                let skipped = if self.frame_reversed() { after } else { before };
+                Reading::At(k.saturating_sub(skipped))
+            }
+            other => other,
+        }
+    }
+
+    /// The head at every step of the last layer's output sequence `(T, B, out)`: `(T, B, C)`.
+    pub(crate) fn head_per_step(&self, seq: Tensor<3>) -> Tensor<3> {
+        let [t, b, out] = seq.dims();
+        let mut a = seq.reshape([t * b, out]);
+        let last_dense = self.head.len() - 1;
+        for (k, dense) in self.head.iter().enumerate() {
+            let z = dense_pre_activation(dense, a);
+            a = if k == last_dense {
+                z
+            } else {
+                hidden_activation(z, dense.activation)
+            };
+        }
+        let c = a.dims()[1];
+        a.reshape([t, b, c])
+    }
+
+    fn layer_forward(
         &self,
-        layer: &LstmLayerTensors,
+        layer: &LayerTensors,
         x: Tensor<3>,
         pad: Option<&Tensor<2, Bool>>,
-        is_last: bool,
+        sequence_read: bool,
         (keep, keep_gates): (bool, bool),
     ) -> LayerTrace {
         let dirs = per_direction(layer.directions(), self.parallel_directions, |d| {
-            run_direction(
-                &layer.dirs[d],
-                DirectionRun {
-                    direction: d,
-                    inputs: &x,
-                    pad,
-                    hidden: layer.hidden,
-                    gates: layer.gate_activation,
-                    neg_half: &self.neg_half,
-                    keep,
-                    keep_gates: keep_gates.then_some(&layer.unscale),
-                    outputs: !is_last,
-                },
-            )
+            let run = DirectionRun {
+                direction: d,
+                inputs: &x,
+                pad,
+                hidden: layer.hidden,
+                gates: layer.gate_activation,
+                neg_half: &self.neg_half,
+                keep,
+                keep_gates,
+                outputs: sequence_read,
+            };
+            match &layer.cell {
+                LayerCell::Lstm(cell) => lstm::run_direction(&cell.dirs[d], cell, run),
+                LayerCell::Gru(cell) => gru::run_direction(&cell.dirs[d], cell.reset_after, run),
+            }
         });
         let merge_inputs =
-            (keep && !is_last && dirs.len() == 2 && layer.merge != MergeMode::Concat).then(|| {
-                let aligned: Vec<Tensor<3>> = dirs
-                    .iter()
-                    .enumerate()
-                    .map(|(d, t)| time_aligned(d, &t.outputs))
-                    .collect();
-                let merged = merge(aligned.clone(), layer.merge);
-                (aligned, merged)
-            });
+            (keep && sequence_read && dirs.len() == 2 && layer.merge != MergeMode::Concat).then(
+                || {
+                    let aligned: Vec<Tensor<3>> = dirs
+                        .iter()
+                        .enumerate()
+                        .map(|(d, t)| time_aligned(d, &t.outputs))
+                        .collect();
+                    let merged = merge(aligned.clone(), layer.merge);
+                    (aligned, merged)
+                },
+            );
         LayerTrace {
             inputs: x,
             pad: pad.cloned(),
             dirs,
             merge_inputs,
         }
-    }
-}
-
-struct DirectionRun<'a> {
-    direction: usize,
-    /// `(T, B, E)` the layer's input, time order.
-    inputs: &'a Tensor<3>,
-    pad: Option<&'a Tensor<2, Bool>>,
-    hidden: usize,
-    gates: GateActivation,
-    neg_half: &'a Tensor<2>,
-    keep: bool,
-    /// Keep the gate values too: the layer's `unscale` constant.
-    keep_gates: Option<&'a Tensor<2>>,
-    outputs: bool,
-}
-
-fn run_direction(weights: &DirectionTensors, run: DirectionRun<'_>) -> DirectionTrace {
-    let [t_len, batch, e] = run.inputs.dims();
-    let h = run.hidden;
-    let zeros: Tensor<2> = Tensor::zeros([batch, h], (&weights.b_g.device(), weights.b_g.dtype()));
-    let mut h_state = zeros.clone();
-    let mut c_state = zeros;
-    let mut steps = Vec::with_capacity(if run.keep { t_len } else { 0 });
-    let mut outputs = Vec::with_capacity(if run.outputs { t_len } else { 0 });
-    for s in 0..t_len {
-        let t = time_of(run.direction, s, t_len);
-        let x_t = run
-            .inputs
-            .clone()
-            .slice_dim(0, t..t + 1)
-            .reshape([batch, e]);
-        // Fresh products: the additions run in place.
-        let pre = x_t
-            .matmul(weights.w_x.clone())
-            .add(h_state.clone().matmul(weights.w_h.clone()))
-            .add(weights.b.clone());
-        // Internal layout: the g columns hold −2 z_g (exactly). Taken before `lstm_gates` so that
-        // `pre` is unique again there and its `exp` can run in place.
-        let g_pre = run.keep.then(|| {
-            pre.clone()
-                .slice_dim(1, 3 * h..4 * h)
-                .mul(run.neg_half.clone())
-        });
-        let pre_true = run
-            .keep_gates
-            .map(|unscale| pre.clone().mul(unscale.clone()));
-        let (i, f, o, sigmoid_2zg) = lstm_gates(pre, h, run.gates);
-        let gate_values = pre_true.map(|pre| {
-            let g = sigmoid_2zg.clone().mul_scalar(2.0).sub_scalar(1.0);
-            (pre, i.clone(), f.clone(), o.clone(), g)
-        });
-        let ig = input_times_candidate(i, sigmoid_2zg);
-        let fc = f.mul(c_state.clone());
-        let mut c_new = fc.clone().add(ig.clone());
-        let tanh_c = tanh(c_new.clone());
-        let gates = gate_values.map(|(pre, i, f, o, g)| GateTrace {
-            pre,
-            i,
-            f,
-            o: o.clone(),
-            g,
-            tanh_c: tanh_c.clone(),
-            c_prev: c_state.clone(),
-        });
-        let mut h_new = tanh_c.mul(o);
-        let step_pad = run.pad.map(|p| {
-            p.clone()
-                .slice_dim(0, t..t + 1)
-                .reshape([batch, 1])
-                .expand([batch, h])
-        });
-        if let Some(p) = &step_pad {
-            c_new = c_new.mask_where(p.clone(), c_state.clone());
-            h_new = h_new.mask_where(p.clone(), h_state.clone());
-        }
-        if run.outputs {
-            outputs.push(match &step_pad {
-                Some(p) => h_new.clone().mask_fill(p.clone(), 0.0),
-                None => h_new.clone(),
-            });
-        }
-        if let Some(g_pre) = g_pre {
-            steps.push(StepTrace {
-                fc,
-                ig,
-                c: c_new.clone(),
-                g_pre,
-                h_prev: h_state,
-                gates,
-            });
-        }
-        h_state = h_new;
-        c_state = c_new;
-    }
-    DirectionTrace {
-        steps,
-        outputs,
-        final_h: h_state,
     }
 }
 
@@ -347,7 +364,7 @@ pub(crate) fn merge<const D: usize>(mut dirs: Vec<Tensor<D>>, mode: MergeMode) -
     }
 }
 
-/// The merged output sequence `(T, B, out)` of a layer below another.
+/// The merged output sequence `(T, B, out)` of a layer whose sequence is read.
 fn merge_sequence(trace: &LayerTrace, mode: MergeMode) -> Tensor<3> {
     match &trace.merge_inputs {
         Some((_, merged)) => merged.clone(),

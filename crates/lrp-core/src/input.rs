@@ -6,6 +6,7 @@ use burn::tensor::{Bool, Int, Tensor, TensorData};
 
 use crate::error::{LrpError, Result};
 use crate::model::{InputTensors, LstmModel};
+use crate::readout::Reading;
 use crate::tensor_ops::{to_bool_vec, to_i64_vec};
 
 /// A batch of sequences to run or explain.
@@ -76,13 +77,13 @@ impl Input {
     /// ```
     /// # #![allow(deprecated)]
     /// use burn::tensor::{Device, Int, Tensor, TensorData};
-    /// use lrp_core::{InputLayer, LstmLayer, LstmModel, LstmWeights, Matrix, ModelParams};
+    /// use lrp_core::{InputLayer, LstmModel, LstmWeights, Matrix, ModelParams, RecurrentLayer};
     /// use lrp_core::{DenseLayer, Input, Precision};
     ///
     /// // A vocabulary of 3 tokens embedded in 1 dimension; id 0 is padding (Keras mask_zero).
     /// let table = Matrix::new(3, 1, vec![0.0, 1.0, -1.0])?;
     /// let input = InputLayer::Embedding { table, mask_zero: true };
-    /// let lstm = LstmLayer::unidirectional(LstmWeights {
+    /// let lstm = RecurrentLayer::unidirectional(LstmWeights {
     ///     w_x: Matrix::new(1, 4, vec![0.5, 0.1, 0.9, 0.3])?,
     ///     w_h: Matrix::new(1, 4, vec![0.2; 4])?,
     ///     b: vec![0.0; 4],
@@ -268,7 +269,16 @@ impl Prepared {
     /// Extends a time-major `(T', B, F)` result over the trimmed steps with zeros, back to the
     /// input's `T`.
     pub fn untrim<const D: usize>(&self, t: Tensor<D>) -> Tensor<D> {
-        let (before, after) = self.trimmed;
+        self.untrim_by(self.trimmed, t)
+    }
+
+    /// [`Prepared::untrim`] with `before` zero steps prepended and `after` appended (a frame
+    /// that runs backwards in input time swaps the two).
+    pub fn untrim_by<const D: usize>(
+        &self,
+        (before, after): (usize, usize),
+        t: Tensor<D>,
+    ) -> Tensor<D> {
         if before == 0 && after == 0 {
             return t;
         }
@@ -290,8 +300,44 @@ impl Prepared {
 }
 
 impl LstmModel {
-    /// Validates `input` against the model and brings it into the layout the passes use.
+    /// Validates `input` against the model (and against its reading: a per-step model needs a
+    /// chosen step, and the step must be real in every sequence) and brings it into the layout
+    /// the passes use.
     pub(crate) fn prepare(&self, input: Input) -> Result<Prepared> {
+        let prepared = self.prepare_values(input)?;
+        self.check_reading(&prepared)?;
+        Ok(prepared)
+    }
+
+    /// Checks the model's reading against a prepared input.
+    fn check_reading(&self, prepared: &Prepared) -> Result<()> {
+        match self.reading {
+            Reading::PerStep => Err(LrpError::StepRequired),
+            Reading::At(k) => {
+                let steps = prepared.steps();
+                if k >= steps {
+                    return Err(LrpError::StepOutOfRange { step: k, steps });
+                }
+                if let Some(flags) = &prepared.pad_flags {
+                    // The position in input time: the last layer may read time backwards.
+                    let t = if self.frame_reversed() {
+                        steps - 1 - k
+                    } else {
+                        k
+                    };
+                    if let Some(sample) = (0..prepared.batch).find(|&b| flags[b * steps + t]) {
+                        return Err(LrpError::StepIsPadding { sample, step: k });
+                    }
+                }
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Validates `input` against the model's input layer and brings it into the layout the
+    /// passes use (no check of the reading).
+    pub(crate) fn prepare_values(&self, input: Input) -> Result<Prepared> {
         let [batch, steps] = input.batch_and_steps();
         if batch == 0 {
             return Err(LrpError::EmptyBatch);

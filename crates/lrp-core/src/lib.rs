@@ -1,6 +1,6 @@
 //! # lrp-core
 //!
-//! Layer-wise Relevance Propagation (LRP) for LSTM classifiers after Arras et al. (2017),
+//! Layer-wise Relevance Propagation (LRP) for LSTM and GRU networks after Arras et al. (2017),
 //! written once against burn's tensor API and run on any burn [`Device`](burn::tensor::Device).
 //!
 //! The target logit of each sample is redistributed backwards through the network: the ε-rule
@@ -12,7 +12,9 @@
 //! - [`params`]: the canonical, validated model description (plain host data);
 //! - [`LstmModel`]: the model on a device, with [`LstmModel::forward`] and [`LstmModel::explain`];
 //! - `rules`: the LRP rules (ε-rule, gate rule) — one purpose each;
-//! - `relevance`: the pass that composes them through head, merges and LSTM layers.
+//! - `cells`: the LSTM and GRU cells, forward step and relevance under each gate rule;
+//! - `readout`: how the head reads the last layer (final state, last step, mean, max, one step);
+//! - `relevance`: the pass that composes them through head, readout, merges and layers.
 //!
 //! Shapes: `B` batch, `T` time steps, `E` input features, `H` hidden units, `C` classes.
 //!
@@ -44,12 +46,15 @@
 
 pub mod attribution;
 mod bucketing;
+mod cells;
 mod config;
 mod error;
+mod every_step;
 mod explain;
 mod forward;
 mod input;
 mod model;
+mod readout;
 mod relevance;
 mod rules;
 mod tensor_ops;
@@ -57,15 +62,17 @@ mod tensor_ops;
 pub use attribution::{Attribution, Method, Removal};
 pub use config::{ExplainConfig, GateRule, Precision, Target};
 pub use error::{LrpError, Result};
+pub use every_step::HostStepExplanations;
 pub use explain::{Explanation, HostExplanation, LayerOutputs};
 pub use input::{Input, Padding};
 /// The canonical model description ([`lrp_model`]), re-exported.
 pub use lrp_model as params;
 pub use lrp_model::{
-    Activation, DenseLayer, GateActivation, InputLayer, LstmLayer, LstmWeights, Matrix, MergeMode,
-    ModelError, ModelParams,
+    Activation, CellWeights, DenseLayer, GateActivation, GruWeights, InputLayer, LstmWeights,
+    Matrix, MergeMode, ModelError, ModelParams, Readout, RecurrentLayer,
 };
 pub use model::LstmModel;
+pub use readout::Step;
 
 #[doc(hidden)]
 pub use bucketing::group_count as __bucketing_group_count;

@@ -4,13 +4,15 @@
 use burn::tensor::{DType, Device, Tensor};
 
 use crate::config::Precision;
-use crate::error::Result;
+use crate::error::{LrpError, Result};
 use crate::params::{
-    Activation, GateActivation, InputLayer, LstmLayer, LstmWeights, Matrix, MergeMode, ModelParams,
+    Activation, CellWeights, GateActivation, GruWeights, InputLayer, LstmWeights, Matrix,
+    MergeMode, ModelParams, Readout, RecurrentLayer,
 };
+use crate::readout::{Reading, Step};
 use crate::tensor_ops::from_f64;
 
-/// An LSTM classifier on a burn [`Device`], ready to run and explain.
+/// A recurrent model (LSTM and GRU layers) on a burn [`Device`], ready to run and explain.
 ///
 /// Built from validated [`ModelParams`]; all tensors are created in the chosen [`Precision`],
 /// independent of the device's default dtype, so f32 and f64 models can share a device.
@@ -44,9 +46,13 @@ pub struct LstmModel {
     pub(crate) device: Device,
     pub(crate) precision: Precision,
     pub(crate) input: InputTensors,
-    pub(crate) layers: Vec<LstmLayerTensors>,
+    pub(crate) layers: Vec<LayerTensors>,
+    /// How the head reads the last layer (for a per-step model: the chosen step, if any).
+    pub(crate) reading: Reading,
     pub(crate) head: Vec<DenseTensors>,
     pub(crate) num_classes: usize,
+    /// `Reading::Last` chosen as a step of a per-step model (not a `Last` readout).
+    pub(crate) step_last: bool,
     pub(crate) parallel_directions: bool,
     /// `(1, 1)` holding −½: multiplying a strided view by a broadcast tensor takes the backends'
     /// fast binary path, where a scalar operation on a view may not.
@@ -70,7 +76,40 @@ pub(crate) enum InputTensors {
     },
 }
 
-/// One LSTM layer on the device.
+/// One recurrent layer on the device.
+#[derive(Debug, Clone)]
+pub(crate) struct LayerTensors {
+    pub hidden: usize,
+    pub input: usize,
+    pub merge: MergeMode,
+    pub gate_activation: GateActivation,
+    /// Keras `go_backwards`: the layer reads its input reversed in time and returns its output
+    /// sequence in that reading order.
+    pub go_backwards: bool,
+    /// The cells' weights.
+    pub cell: LayerCell,
+}
+
+/// The cells of a layer: every direction is the same kind.
+// burn's `Tensor` is a sizeable inline handle; boxing it would only add an indirection.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone)]
+pub(crate) enum LayerCell {
+    Lstm(LstmCellTensors),
+    Gru(GruCellTensors),
+}
+
+impl LayerTensors {
+    /// Number of directions (1 or 2).
+    pub fn directions(&self) -> usize {
+        match &self.cell {
+            LayerCell::Lstm(c) => c.dirs.len(),
+            LayerCell::Gru(c) => c.dirs.len(),
+        }
+    }
+}
+
+/// The LSTM cells of one layer.
 ///
 /// Internal layout of the gate kernels: gates reordered to i, f, o, g (the three sigmoid gates
 /// one contiguous slice) and scaled by −1 (i, f, o) and −2 (g), so that the pre-activations come
@@ -78,11 +117,7 @@ pub(crate) enum InputTensors {
 /// ([`crate::tensor_ops::lstm_gates`]). The cell candidate's kernels for the relevance pass are
 /// kept unscaled.
 #[derive(Debug, Clone)]
-pub(crate) struct LstmLayerTensors {
-    pub hidden: usize,
-    pub input: usize,
-    pub merge: MergeMode,
-    pub gate_activation: GateActivation,
+pub(crate) struct LstmCellTensors {
     /// `(D·H, E)`: the cell candidates' input kernels, transposed, directions stacked by rows,
     /// so the input relevance of every step and direction is one matrix product.
     pub w_x_g_t: Tensor<2>,
@@ -97,7 +132,7 @@ pub(crate) struct LstmLayerTensors {
     pub dirs: Vec<DirectionTensors>,
 }
 
-/// The weights of one direction.
+/// The weights of one LSTM direction.
 #[derive(Debug, Clone)]
 pub(crate) struct DirectionTensors {
     /// `(E, 4H)`, internal layout.
@@ -116,11 +151,45 @@ pub(crate) struct DirectionTensors {
     pub b_gates: Tensor<2>,
 }
 
-impl LstmLayerTensors {
-    /// Number of directions (1 or 2).
-    pub fn directions(&self) -> usize {
-        self.dirs.len()
-    }
+/// The GRU cells of one layer (gate order z, r, n as in the canonical layout).
+#[derive(Debug, Clone)]
+pub(crate) struct GruCellTensors {
+    /// Keras `reset_after` (see [`GruWeights`]).
+    pub reset_after: bool,
+    /// `(D·H, E)`: the candidates' input kernels `W_n`, transposed, directions stacked by rows
+    /// (the input relevance under `all`).
+    pub w_x_n_t: Tensor<2>,
+    /// `(D·3H, E)`: every gate's input kernel, transposed, directions stacked by rows.
+    pub w_x_gates_t: Tensor<2>,
+    /// Per direction (forward, then backward).
+    pub dirs: Vec<GruDirectionTensors>,
+}
+
+/// The weights of one GRU direction.
+#[derive(Debug, Clone)]
+pub(crate) struct GruDirectionTensors {
+    /// `(E, 3H)`.
+    pub w_x: Tensor<2>,
+    /// `(1, 3H)`: the input bias; without `reset_after` the recurrent bias is added in.
+    pub b_x: Tensor<2>,
+    /// `(H, 2H)`: the update and reset gates' recurrent kernels.
+    pub w_h_zr: Tensor<2>,
+    /// `(H, H)`: the candidate's recurrent kernel `U_n`.
+    pub w_h_n: Tensor<2>,
+    /// `(H, 3H)`: the whole recurrent kernel (one product per step under `reset_after`).
+    pub w_h: Tensor<2>,
+    /// `(1, 3H)`: the recurrent bias (`reset_after` only; zeros otherwise).
+    pub b_h: Tensor<2>,
+    /// `(H, H)`: `U_nᵀ`.
+    pub w_h_n_t: Tensor<2>,
+    /// `(2H, H)`: `[U_z | U_r]ᵀ`.
+    pub w_h_zr_t: Tensor<2>,
+    /// `(1, 2H)`: the update and reset gates' whole bias `b_x + b_h`.
+    pub b_zr: Tensor<2>,
+    /// `(1, H)`: the candidate's input bias (`reset_after`), or its whole bias `b_xn + b_hn`.
+    pub b_n: Tensor<2>,
+    /// `(1, H)`: the candidate's recurrent bias `b_hn` inside the reset product (`reset_after`).
+    pub b_hn: Tensor<2>,
 }
 
 /// A Dense layer on the device.
@@ -176,9 +245,9 @@ impl LstmModel {
             },
         };
         let layers = params
-            .lstm()
+            .recurrent()
             .iter()
-            .map(|layer| upload_lstm(layer, device, dtype))
+            .map(|layer| upload_layer(layer, device, dtype))
             .collect();
         let head = params
             .head()
@@ -196,8 +265,10 @@ impl LstmModel {
             precision,
             input,
             layers,
+            reading: Reading::from_readout(params.readout()),
             head,
             num_classes: params.num_classes(),
+            step_last: false,
             parallel_directions: true,
             neg_half: from_f64(vec![-0.5], [1, 1], device, dtype),
         })
@@ -281,12 +352,55 @@ impl LstmModel {
         self.precision
     }
 
-    /// Number of classes C.
+    /// Number of classes C (outputs of the head per sample, or per step of a per-step model).
     pub fn num_classes(&self) -> usize {
         self.num_classes
     }
 
-    /// Feature size E of the vectors the first LSTM layer reads (the embedding size for token
+    /// How the head reads the last recurrent layer (`PerStep` for a per-step model, also when
+    /// one of its steps is chosen, see [`LstmModel::at_step`]).
+    pub fn readout(&self) -> Readout {
+        match self.reading {
+            Reading::Final => Readout::Final,
+            Reading::Last => Readout::Last,
+            Reading::Mean => Readout::Mean,
+            Reading::Max => Readout::Max,
+            Reading::At(_) | Reading::PerStep => Readout::PerStep,
+        }
+    }
+
+    /// The step of a per-step model that [`LstmModel::forward`] and [`LstmModel::explain`]
+    /// read, once chosen with [`LstmModel::at_step`].
+    pub fn step(&self) -> Option<Step> {
+        match (self.reading, self.step_last) {
+            (Reading::At(k), _) => Some(Step::At(k)),
+            (Reading::Last, true) => Some(Step::Last),
+            _ => None,
+        }
+    }
+
+    /// The same per-step model read at one step: each sequence's last real position, or one
+    /// position of the output sequence (0-based, in the order the model returns its outputs).
+    /// The result is a model with one output vector per sequence, which [`LstmModel::forward`],
+    /// [`LstmModel::explain`] and [`LstmModel::attribute`] treat like any classifier.
+    ///
+    /// # Errors
+    /// [`LrpError::NotPerStep`] for a model whose head does not read every step.
+    pub fn at_step(&self, step: Step) -> Result<LstmModel> {
+        if self.readout() != Readout::PerStep {
+            return Err(LrpError::NotPerStep {
+                readout: self.readout().to_string(),
+            });
+        }
+        let mut model = self.clone();
+        (model.reading, model.step_last) = match step {
+            Step::Last => (Reading::Last, true),
+            Step::At(k) => (Reading::At(k), false),
+        };
+        Ok(model)
+    }
+
+    /// Feature size E of the vectors the first recurrent layer reads (the embedding size for token
     /// models).
     pub fn feature_size(&self) -> usize {
         self.layers[0].input
@@ -338,12 +452,33 @@ fn reorder_columns(m: &Matrix, h: usize) -> Vec<f64> {
         .collect()
 }
 
-fn upload_lstm(layer: &LstmLayer, device: &Device, dtype: DType) -> LstmLayerTensors {
-    let h = layer.hidden_size();
-    let e = layer.input_size();
-    let weights: Vec<&LstmWeights> = core::iter::once(&layer.forward)
+fn upload_layer(layer: &RecurrentLayer, device: &Device, dtype: DType) -> LayerTensors {
+    let weights: Vec<&CellWeights> = core::iter::once(&layer.forward)
         .chain(layer.backward.as_ref())
         .collect();
+    let cell = match &layer.forward {
+        CellWeights::Lstm(_) => {
+            let dirs: Vec<&LstmWeights> = weights.iter().filter_map(|w| w.as_lstm()).collect();
+            LayerCell::Lstm(upload_lstm(&dirs, device, dtype))
+        }
+        CellWeights::Gru(first) => {
+            let dirs: Vec<&GruWeights> = weights.iter().filter_map(|w| w.as_gru()).collect();
+            LayerCell::Gru(upload_gru(&dirs, first.reset_after, device, dtype))
+        }
+    };
+    LayerTensors {
+        hidden: layer.hidden_size(),
+        input: layer.input_size(),
+        merge: layer.merge,
+        gate_activation: layer.gate_activation,
+        go_backwards: layer.go_backwards,
+        cell,
+    }
+}
+
+fn upload_lstm(weights: &[&LstmWeights], device: &Device, dtype: DType) -> LstmCellTensors {
+    let h = weights[0].hidden_size();
+    let e = weights[0].input_size();
     let d = weights.len();
     let w_x_g_t: Vec<f64> = weights
         .iter()
@@ -383,14 +518,101 @@ fn upload_lstm(layer: &LstmLayer, device: &Device, dtype: DType) -> LstmLayerTen
     let unscale: Vec<f64> = (0..4 * h)
         .map(|j| if j < 3 * h { -1.0 } else { -0.5 })
         .collect();
-    LstmLayerTensors {
-        hidden: h,
-        input: e,
-        merge: layer.merge,
-        gate_activation: layer.gate_activation,
+    LstmCellTensors {
         w_x_g_t: from_f64(w_x_g_t, [d * h, e], device, dtype),
         w_x_gates_t: from_f64(w_x_gates_t, [d * 4 * h, e], device, dtype),
         unscale: from_f64(unscale, [1, 4 * h], device, dtype),
+        dirs,
+    }
+}
+
+fn upload_gru(
+    weights: &[&GruWeights],
+    reset_after: bool,
+    device: &Device,
+    dtype: DType,
+) -> GruCellTensors {
+    let h = weights[0].hidden_size();
+    let e = weights[0].input_size();
+    let d = weights.len();
+    let vector = |v: Vec<f64>| {
+        let n = v.len();
+        from_f64(v, [1, n], device, dtype)
+    };
+    let dirs = weights
+        .iter()
+        .map(|w| {
+            let b_x: Vec<f64> = if reset_after {
+                w.b_x.clone()
+            } else {
+                w.b_x.iter().zip(&w.b_h).map(|(a, b)| a + b).collect()
+            };
+            let b_zr: Vec<f64> = w.b_x[..2 * h]
+                .iter()
+                .zip(&w.b_h[..2 * h])
+                .map(|(a, b)| a + b)
+                .collect();
+            let b_n: Vec<f64> = if reset_after {
+                w.b_x[2 * h..].to_vec()
+            } else {
+                w.b_x[2 * h..]
+                    .iter()
+                    .zip(&w.b_h[2 * h..])
+                    .map(|(a, b)| a + b)
+                    .collect()
+            };
+            let b_h = if reset_after {
+                w.b_h.clone()
+            } else {
+                vec![0.0; 3 * h]
+            };
+            GruDirectionTensors {
+                w_x: from_f64(w.w_x.data().to_vec(), [e, 3 * h], device, dtype),
+                b_x: vector(b_x),
+                w_h_zr: from_f64(
+                    w.w_h.columns(0..2 * h).into_data(),
+                    [h, 2 * h],
+                    device,
+                    dtype,
+                ),
+                w_h_n: from_f64(
+                    w.w_h.columns(2 * h..3 * h).into_data(),
+                    [h, h],
+                    device,
+                    dtype,
+                ),
+                w_h: from_f64(w.w_h.data().to_vec(), [h, 3 * h], device, dtype),
+                b_h: vector(b_h),
+                w_h_n_t: from_f64(
+                    w.w_h.columns(2 * h..3 * h).transpose().into_data(),
+                    [h, h],
+                    device,
+                    dtype,
+                ),
+                w_h_zr_t: from_f64(
+                    w.w_h.columns(0..2 * h).transpose().into_data(),
+                    [2 * h, h],
+                    device,
+                    dtype,
+                ),
+                b_zr: vector(b_zr),
+                b_n: vector(b_n),
+                b_hn: vector(w.b_h[2 * h..].to_vec()),
+            }
+        })
+        .collect();
+    let w_x_n_t: Vec<f64> = weights
+        .iter()
+        .flat_map(|w| w.w_x.columns(2 * h..3 * h).transpose().into_data())
+        .collect();
+    let w_x_gates_t: Vec<f64> = weights
+        .iter()
+        .flat_map(|w| w.w_x.transpose().into_data())
+        .collect();
+    GruCellTensors {
+        reset_after,
+        w_x_n_t: from_f64(w_x_n_t, [d * h, e], device, dtype),
+        w_x_gates_t: from_f64(w_x_gates_t, [d * 3 * h, e], device, dtype),
         dirs,
     }
 }

@@ -79,6 +79,19 @@ pub(crate) fn lstm_gates(
     (i, f, o, sg)
 }
 
+/// A gate's value from its true pre-activation `a`, in `a`'s dtype: the logistic sigmoid
+/// `1 / (1 + e^{−a})` or Keras' hard sigmoid (2: `clip(0.2 a + 0.5, 0, 1)`; 3:
+/// `clip(a / 6 + 0.5, 0, 1)`).
+pub(crate) fn gate_activation<const D: usize>(a: Tensor<D>, kind: GateActivation) -> Tensor<D> {
+    match kind {
+        GateActivation::Sigmoid => a.neg().exp().add_scalar(1.0).recip(),
+        GateActivation::HardSigmoidKeras2 => a.mul_scalar(0.2).add_scalar(0.5).clamp(0.0, 1.0),
+        GateActivation::HardSigmoidKeras3 => {
+            a.mul_scalar(1.0 / 6.0).add_scalar(0.5).clamp(0.0, 1.0)
+        }
+    }
+}
+
 /// `i ⊙ g` with `g = tanh(z_g) = 2 σ(2 z_g) − 1`, as `2 (i ⊙ σ) − i`: binary operations on the
 /// gates' strided views and in-place scalar ones, no scalar operation on a view.
 pub(crate) fn input_times_candidate(i: Tensor<2>, sigmoid_2zg: Tensor<2>) -> Tensor<2> {

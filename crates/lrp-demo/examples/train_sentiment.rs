@@ -60,8 +60,8 @@ fn main() -> Result<(), Box<dyn Error>> {
     )?;
     println!("converted model vs burn modules: max |Δ logit| = {diff:.3e} on the test set");
 
-    // One metadata entry: safetensors writes a map's entries in hash order, which would make
-    // the file differ from run to run.
+    // The writer sorts the metadata (the readout is added to it), so the file is the same
+    // from run to run.
     let meta = HashMap::from([(
         "provenance".to_string(),
         format!(

@@ -167,14 +167,17 @@ impl SentimentNet {
         let InputLayer::Embedding { table, .. } = params.input() else {
             return Err(SentimentError::Shape("the model has no embedding".into()));
         };
-        let ([layer], [dense]) = (params.lstm(), params.head()) else {
+        let ([layer], [dense]) = (params.recurrent(), params.head()) else {
             return Err(SentimentError::Shape(
                 "only one LSTM layer and one Dense layer are supported".into(),
             ));
         };
-        let Some(backward) = &layer.backward else {
+        let (Some(forward), Some(backward)) = (
+            layer.forward.as_lstm(),
+            layer.backward.as_ref().and_then(|b| b.as_lstm()),
+        ) else {
             return Err(SentimentError::Shape(
-                "the LSTM is not bidirectional".into(),
+                "the recurrent layer is not a bidirectional LSTM".into(),
             ));
         };
         if layer.merge != lrp_core::MergeMode::Concat
@@ -204,7 +207,7 @@ impl SentimentNet {
         };
         set(&mut net.embedding.weight, table);
         for (lstm, w) in [
-            (&mut net.lstm.forward, &layer.forward),
+            (&mut net.lstm.forward, forward),
             (&mut net.lstm.reverse, backward),
         ] {
             let h = config.hidden;
@@ -295,7 +298,7 @@ impl SentimentNet {
     /// let config = NetConfig { vocab: 10, embedding: 4, hidden: 3, classes: 2 };
     /// let params = SentimentNet::init(config, 1, &backends::default_device()).to_params()?;
     /// assert_eq!((params.feature_size(), params.num_classes()), (4, 2));
-    /// assert_eq!(params.lstm()[0].directions(), 2);
+    /// assert_eq!(params.recurrent()[0].directions(), 2);
     /// # Ok::<(), lrp_demo::SentimentError>(())
     /// ```
     pub fn to_params(&self) -> Result<ModelParams, SentimentError> {
@@ -361,7 +364,8 @@ fn weights(prefix: &str, suffix: &str, w: &LstmWeights, out: &mut Vec<(String, O
 /// `lstm.bias_hh_l0[_reverse]` (zeros), `fc.weight (C, 2H)`, `fc.bias (C)`. The canonical
 /// safetensors layout has no embedding table; this one does, and
 /// [`load_model`](lstm_lrp::load_model) reads it back exactly (its gate order i, f, g, o is the
-/// canonical one).
+/// canonical one). The metadata gets [`lrp_import::READOUT_METADATA_KEY`] = the model's
+/// readout, so that the file says how its head reads the LSTM.
 ///
 /// ```
 /// use std::collections::HashMap;
@@ -379,15 +383,24 @@ fn weights(prefix: &str, suffix: &str, w: &LstmWeights, out: &mut Vec<(String, O
 /// ```
 pub fn model_file_bytes(
     params: &ModelParams,
-    metadata: HashMap<String, String>,
+    mut metadata: HashMap<String, String>,
 ) -> Result<Vec<u8>, SentimentError> {
+    metadata.insert(
+        lrp_import::READOUT_METADATA_KEY.to_string(),
+        params.readout().to_string(),
+    );
     let InputLayer::Embedding { table, .. } = params.input() else {
         return Err(SentimentError::Shape("the model has no embedding".into()));
     };
-    let ([layer], [dense]) = (params.lstm(), params.head()) else {
+    let ([layer], [dense]) = (params.recurrent(), params.head()) else {
         return Err(SentimentError::Shape(
             "only one LSTM layer and one Dense layer are supported".into(),
         ));
+    };
+    let lstm = |w: &lrp_core::CellWeights| {
+        w.as_lstm()
+            .cloned()
+            .ok_or_else(|| SentimentError::Shape("the recurrent layer is not an LSTM".into()))
     };
     let mut out = vec![(
         "embedding.weight".to_string(),
@@ -396,9 +409,9 @@ pub fn model_file_bytes(
             data: table.data().to_vec(),
         }),
     )];
-    weights("lstm", "", &layer.forward, &mut out);
+    weights("lstm", "", &lstm(&layer.forward)?, &mut out);
     if let Some(bw) = &layer.backward {
-        weights("lstm", "_reverse", bw, &mut out);
+        weights("lstm", "_reverse", &lstm(bw)?, &mut out);
     }
     let (d, c) = (dense.w.rows(), dense.w.cols());
     out.push((

@@ -136,7 +136,7 @@ fn baselines_agree_with_the_converted_model() {
             size: e,
             mask_value: None,
         },
-        params.lstm().to_vec(),
+        params.recurrent().to_vec(),
         params.head().to_vec(),
     )
     .unwrap();

@@ -15,8 +15,12 @@
 //! Any permutation of the four letters is accepted (`c` or `g` for the candidate). Kernels may be
 //! `(inputs, 4H)` (Keras, `x W`) or `(4H, inputs)` (PyTorch, ONNX, Arras, `W x`); two-bias
 //! layouts (input and recurrent bias) are summed.
+//!
+//! GRU weights ([`GruWeights`]) are canonical in Keras' order **z, r, n**; PyTorch's `nn.GRU`
+//! stores r, z, n with `(3H, inputs)` kernels and two biases, which [`gru_from_pytorch`]
+//! converts (PyTorch's GRU is Keras' `reset_after` variant).
 
-use lrp_model::{LstmWeights, Matrix};
+use lrp_model::{GruWeights, LstmWeights, Matrix};
 
 use crate::error::{ImportError, Result};
 
@@ -171,6 +175,83 @@ pub fn to_canonical(lstm: &ForeignLstm, name: &str) -> Result<LstmWeights> {
         w_x: permute(&w_x)?,
         w_h: permute(&w_h)?,
         b: permute_row(&b),
+    })
+}
+
+/// One PyTorch `nn.GRU` direction (`weight_ih (3H, in)`, `weight_hh (3H, H)`, optional
+/// `bias_ih`, `bias_hh (3H)`, rows r, z, n) in the canonical layout: blocks reordered to z, r, n,
+/// kernels transposed, the two biases kept apart (the candidate's recurrent bias sits inside the
+/// reset product), `reset_after`. `name` prefixes error messages.
+///
+/// ```
+/// use lrp_import::gates::gru_from_pytorch;
+/// use lrp_model::Matrix;
+///
+/// // H = 1, one input; rows r = 1, z = 2, n = 3.
+/// let w_ih = Matrix::new(3, 1, vec![1.0, 2.0, 3.0])?;
+/// let w_hh = Matrix::new(3, 1, vec![10.0, 20.0, 30.0])?;
+/// let w = gru_from_pytorch(&w_ih, &w_hh, Some(vec![0.1, 0.2, 0.3]), None, "gru")?;
+/// assert_eq!(w.w_x.data(), &[2.0, 1.0, 3.0]); // z, r, n
+/// assert_eq!((w.b_x.clone(), w.b_h.clone()), (vec![0.2, 0.1, 0.3], vec![0.0; 3]));
+/// assert!(w.reset_after);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// # Errors
+/// Shapes that are not `(3H, in)`, `(3H, H)` and `(3H)`.
+pub fn gru_from_pytorch(
+    w_ih: &Matrix,
+    w_hh: &Matrix,
+    b_ih: Option<Vec<f64>>,
+    b_hh: Option<Vec<f64>>,
+    name: &str,
+) -> Result<GruWeights> {
+    let h = w_hh.cols();
+    let three_h = w_hh.rows();
+    if h == 0 || three_h != 3 * h {
+        return Err(ImportError::Format(format!(
+            "{name}: recurrent kernel has shape [{three_h}, {h}], expected [3H, H] for a GRU"
+        )));
+    }
+    if w_ih.rows() != three_h {
+        return Err(ImportError::Format(format!(
+            "{name}: input kernel has {} gate rows, recurrent kernel {three_h}",
+            w_ih.rows()
+        )));
+    }
+    // Canonical block b comes from PyTorch block ORDER[b]: z ← 1, r ← 0, n ← 2.
+    const ORDER: [usize; 3] = [1, 0, 2];
+    let reorder = |v: &[f64]| -> Vec<f64> {
+        ORDER
+            .iter()
+            .flat_map(|&src| v[src * h..(src + 1) * h].iter().copied())
+            .collect()
+    };
+    let bias = |b: Option<Vec<f64>>, which: &str| -> Result<Vec<f64>> {
+        match b {
+            None => Ok(vec![0.0; three_h]),
+            Some(b) if b.len() == three_h => Ok(reorder(&b)),
+            Some(b) => Err(ImportError::Format(format!(
+                "{name}: {which} has {} values, expected 3H = {three_h}",
+                b.len()
+            ))),
+        }
+    };
+    // (3H, n) row-major: reorder the row blocks, then transpose to (n, 3H).
+    let rows = |m: &Matrix| -> Result<Matrix> {
+        let n = m.cols();
+        let data: Vec<f64> = ORDER
+            .iter()
+            .flat_map(|&src| m.data()[src * h * n..(src + 1) * h * n].iter().copied())
+            .collect();
+        Ok(Matrix::new(three_h, n, data)?.transpose())
+    };
+    Ok(GruWeights {
+        w_x: rows(w_ih)?,
+        w_h: rows(w_hh)?,
+        b_x: bias(b_ih, "bias_ih")?,
+        b_h: bias(b_hh, "bias_hh")?,
+        reset_after: true,
     })
 }
 

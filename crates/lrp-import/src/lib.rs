@@ -34,4 +34,4 @@ pub use error::{ImportError, Result};
 pub use host_array::HostArray;
 pub use model_file::{LoadOptions, ModelFormat, detect_format, keras_config_from_file, read_model};
 pub use report::{ImportReport, ImportedModel, describe_layers};
-pub use torch_model::{TorchModules, read_torch_state_dict};
+pub use torch_model::{READOUT_METADATA_KEY, TorchModules, read_torch_state_dict};

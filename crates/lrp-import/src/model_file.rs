@@ -15,8 +15,11 @@ use crate::formats::torch;
 use crate::formats::zip::Archive;
 use crate::report::{ImportReport, ImportedModel, describe_layers};
 use crate::sniff::{FileKind, read_prefix, sniff};
-use crate::torch_model::{TorchModules, read_torch_state_dict};
+use crate::torch_model::{
+    READOUT_METADATA_KEY, TorchModules, read_declared_state_dict, read_torch_state_dict,
+};
 use crate::{canonical, keras};
+use lrp_model::Readout;
 
 /// The model file formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -235,6 +238,13 @@ fn zip_format<R: Read + Seek>(archive: &Archive<R>) -> Result<ModelFormat> {
 /// ```
 pub fn read_model(path: impl AsRef<Path>, options: &LoadOptions) -> Result<ImportedModel> {
     let path = path.as_ref();
+    let (format, mut imported) = read_model_as(path, options)?;
+    imported.format = Some(format);
+    Ok(imported)
+}
+
+/// [`read_model`], with the format it was read as.
+fn read_model_as(path: &Path, options: &LoadOptions) -> Result<(ModelFormat, ImportedModel)> {
     let opened = Opened::new(path)?;
     let kind = sniff(&opened.prefix, Some(opened.len));
     let format = match options.format {
@@ -247,19 +257,23 @@ pub fn read_model(path: impl AsRef<Path>, options: &LoadOptions) -> Result<Impor
                 let reopenable = opened.reopenable();
                 let mut archive = opened.into_archive()?;
                 return match zip_format(&archive)? {
-                    ModelFormat::Keras => keras::read_keras(&mut archive),
-                    _ => reopenable.and_then(|()| read_torch(path, options)),
+                    ModelFormat::Keras => {
+                        Ok((ModelFormat::Keras, keras::read_keras(&mut archive)?))
+                    }
+                    format => reopenable
+                        .and_then(|()| read_torch(path, options))
+                        .map(|m| (format, m)),
                 };
             }
             FileKind::Safetensors => {
                 let bytes = opened.into_bytes()?;
                 let format = safetensors_format(&bytes)?;
-                return read_safetensors(&bytes, format, options);
+                return Ok((format, read_safetensors(&bytes, format, options)?));
             }
             _ => return Err(unrecognised()),
         },
     };
-    match format {
+    let imported = match format {
         ModelFormat::Keras => keras::read_keras(&mut opened.into_archive()?),
         ModelFormat::KerasH5 => {
             keras::read_h5(opened.into_bytes()?, options.keras_config.as_deref())
@@ -275,7 +289,8 @@ pub fn read_model(path: impl AsRef<Path>, options: &LoadOptions) -> Result<Impor
         ModelFormat::Canonical | ModelFormat::TorchSafetensors => {
             read_safetensors(&opened.into_bytes()?, format, options)
         }
-    }
+    }?;
+    Ok((format, imported))
 }
 
 fn read_torch(path: &Path, options: &LoadOptions) -> Result<ImportedModel> {
@@ -302,8 +317,10 @@ fn read_safetensors(
                     "none: already in the canonical layout (gate order i, f, c, o)".into(),
                 ],
                 notes: vec![],
+                warnings: vec![],
             },
             params,
+            format: None,
         });
     }
     let file = parse(bytes)?;
@@ -313,11 +330,31 @@ fn read_safetensors(
         .into_iter()
         .map(|n| st::float_array(&file, &n).map(|a| (n, a)))
         .collect::<Result<Vec<_>>>()?;
-    read_torch_state_dict(
+    read_declared_state_dict(
         tensors,
         &options.torch,
         "PyTorch state dict (safetensors)".into(),
+        declared_readout(bytes)?,
     )
+}
+
+/// The readout a safetensors file declares in its metadata, if any; a value that is not a
+/// readout is an error (ignoring it would explain with a readout the file says is wrong).
+fn declared_readout(bytes: &[u8]) -> Result<Option<Readout>> {
+    let (_, header) =
+        safetensors::SafeTensors::read_metadata(bytes).map_err(ImportError::SafeTensors)?;
+    let Some(value) = header
+        .metadata()
+        .as_ref()
+        .and_then(|m| m.get(READOUT_METADATA_KEY))
+    else {
+        return Ok(None);
+    };
+    value.parse().map(Some).map_err(|e| {
+        ImportError::Format(format!(
+            "metadata `{READOUT_METADATA_KEY}` = {value:?} is not a readout: {e}"
+        ))
+    })
 }
 
 /// The model configuration JSON from a `.keras` archive or a `config.json` file.

@@ -9,6 +9,8 @@ pub struct ImportedModel {
     pub params: ModelParams,
     /// How it was read.
     pub report: ImportReport,
+    /// The file format, when read by [`crate::read_model`].
+    pub format: Option<crate::ModelFormat>,
 }
 
 /// How a model file was interpreted.
@@ -20,9 +22,11 @@ pub struct ImportReport {
     pub layers: Vec<String>,
     /// The layout conversions applied (gate order, transposes, bias sums).
     pub conversions: Vec<String>,
-    /// Everything else worth knowing: skipped layers, the skipped final activation, assumptions
-    /// made where the file does not say.
+    /// Everything else worth knowing: skipped layers, the skipped final activation.
     pub notes: Vec<String>,
+    /// Assumptions made where the file does not say, which change the explanation if wrong
+    /// (a PyTorch head's readout): a user interface shows these, one line each.
+    pub warnings: Vec<String>,
 }
 
 impl core::fmt::Display for ImportReport {
@@ -44,13 +48,19 @@ impl core::fmt::Display for ImportReport {
                 writeln!(f, "  {n}")?;
             }
         }
+        if !self.warnings.is_empty() {
+            writeln!(f, "assumed:")?;
+            for w in &self.warnings {
+                writeln!(f, "  {w}")?;
+            }
+        }
         Ok(())
     }
 }
 
 /// One line describing each layer of `params`.
 pub fn describe_layers(params: &ModelParams) -> Vec<String> {
-    use lrp_model::{Activation, InputLayer, MergeMode};
+    use lrp_model::{Activation, InputLayer, MergeMode, Readout};
     let mut lines = Vec::new();
     match params.input() {
         InputLayer::Features { size, mask_value } => lines.push(match mask_value {
@@ -68,23 +78,37 @@ pub fn describe_layers(params: &ModelParams) -> Vec<String> {
             }
         )),
     }
-    let n = params.lstm().len();
-    for (k, layer) in params.lstm().iter().enumerate() {
+    let n = params.recurrent().len();
+    let readout = params.readout();
+    for (k, layer) in params.recurrent().iter().enumerate() {
+        let cell = layer.kind();
         let kind = match (&layer.backward, layer.merge) {
-            (None, _) => "LSTM".to_string(),
-            (Some(_), MergeMode::Concat) => "bidirectional LSTM (concat)".to_string(),
-            (Some(_), MergeMode::Sum) => "bidirectional LSTM (sum)".to_string(),
-            (Some(_), MergeMode::Ave) => "bidirectional LSTM (ave)".to_string(),
+            (None, _) if layer.go_backwards => format!("{cell}, go_backwards"),
+            (None, _) => cell.to_string(),
+            (Some(_), MergeMode::Concat) => format!("bidirectional {cell} (concat)"),
+            (Some(_), MergeMode::Sum) => format!("bidirectional {cell} (sum)"),
+            (Some(_), MergeMode::Ave) => format!("bidirectional {cell} (ave)"),
         };
-        let returns = if k + 1 < n { "sequence" } else { "final state" };
+        let returns = if k + 1 < n || readout.reads_sequence() {
+            "sequence"
+        } else {
+            "final state"
+        };
         lines.push(format!(
-            "lstm[{k}]: {kind}, {} → {} units per direction, output {} ({returns}), gates {:?}",
+            "recurrent[{k}]: {kind}, {} → {} units per direction, output {} ({returns}), gates {:?}",
             layer.input_size(),
             layer.hidden_size(),
             layer.output_size(),
             layer.gate_activation
         ));
     }
+    lines.push(match readout {
+        Readout::Final => "readout: final state (h_n)".to_string(),
+        Readout::Last => "readout: output at each sequence's last real step".to_string(),
+        Readout::Mean => "readout: mean over the real steps".to_string(),
+        Readout::Max => "readout: per-feature max over the real steps".to_string(),
+        Readout::PerStep => "readout: the head at every step (one output per step)".to_string(),
+    });
     let last = params.head().len() - 1;
     for (k, dense) in params.head().iter().enumerate() {
         let act = match dense.activation {

@@ -1,12 +1,18 @@
-//! The PyTorch fixtures of the lstm-lrp project against their safetensors twins.
+//! The PyTorch fixtures of the lstm-lrp project against their safetensors twins: the zip and
+//! legacy `torch.save` files give the same tensors bit for bit, through `read_state_dict` and
+//! through `read_model`.
 
-#[path = "pytorch_common/mod.rs"]
 mod common;
+#[path = "pytorch_common/mod.rs"]
+mod torch_common;
 
-use common::{fixture, read_safetensors};
-use lrp_import::pytorch::{DType, PtError, StateDict, is_torch_file, read_state_dict};
+use common::TempDir;
+use lrp_import::formats::torch::{TorchError, read_state_dict};
+use lrp_import::sniff::{FileKind, read_prefix, sniff};
+use lrp_import::{ImportError, LoadOptions, ModelFormat, detect_format, read_model};
+use torch_common::{Tensors, fixture, fixture_path, get, names, read_safetensors};
 
-const P1_ORDER: &[&str] = &[
+const P1: &[&str] = &[
     "lstm.weight_ih_l0",
     "lstm.weight_hh_l0",
     "lstm.bias_ih_l0",
@@ -19,7 +25,7 @@ const P1_ORDER: &[&str] = &[
     "fc.bias",
 ];
 
-const P2_ORDER: &[&str] = &[
+const P2: &[&str] = &[
     "embedding.weight",
     "lstm.weight_ih_l0",
     "lstm.weight_hh_l0",
@@ -41,7 +47,7 @@ const P2_ORDER: &[&str] = &[
     "fc.bias",
 ];
 
-const P3_ORDER: &[&str] = &[
+const P3: &[&str] = &[
     "lstm.weight_ih_l0",
     "lstm.weight_hh_l0",
     "lstm.bias_ih_l0",
@@ -50,21 +56,25 @@ const P3_ORDER: &[&str] = &[
     "fc.bias",
 ];
 
-/// Names in order, shapes, dtype F32 and every value bit for bit.
-fn assert_matches_twin(sd: &StateDict, twin: &str, order: &[&str]) {
+fn read(name: &str) -> Tensors {
+    read_state_dict(fixture_path(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+/// The names (sorted, as `read_state_dict` returns them), shapes, and every value bit for bit.
+fn assert_matches_twin(sd: &Tensors, twin: &str, expected: &[&str]) {
     let st = read_safetensors(&fixture(twin));
-    let names: Vec<&str> = sd.names().collect();
-    assert_eq!(names, order, "{twin}: names/order");
+    let mut want = expected.to_vec();
+    want.sort_unstable();
+    assert_eq!(names(sd), want, "{twin}: names");
     assert_eq!(st.len(), sd.len(), "{twin}: tensor count");
-    for (name, t) in &sd.tensors {
+    for (name, t) in sd {
         let s = st
             .get(name)
             .unwrap_or_else(|| panic!("{name} missing in {twin}"));
         assert_eq!(s.dtype, "F32", "{name}");
-        assert_eq!(t.dtype, DType::F32, "{name}");
         assert_eq!(t.shape, s.shape, "{name}: shape");
         assert_eq!(t.data.len(), s.shape.iter().product::<usize>(), "{name}");
-        assert_eq!(t.numel() * 4, s.bytes.len(), "{name}");
+        assert_eq!(t.data.len() * 4, s.bytes.len(), "{name}");
         for (i, (v, b)) in t.data.iter().zip(s.bytes.chunks_exact(4)).enumerate() {
             let want = f32::from_le_bytes(b.try_into().unwrap());
             assert_eq!((*v as f32).to_bits(), want.to_bits(), "{name}[{i}]");
@@ -75,82 +85,142 @@ fn assert_matches_twin(sd: &StateDict, twin: &str, order: &[&str]) {
 
 #[test]
 fn p1_zip_matches_safetensors() {
-    let sd = read_state_dict(&fixture("p1_bilstm_linear.state_dict.pt")).expect("p1");
-    assert_matches_twin(&sd, "p1_bilstm_linear.safetensors", P1_ORDER);
-    assert_eq!(sd.get("lstm.weight_ih_l0").unwrap().shape, vec![48, 16]);
-    assert_eq!(sd.get("fc.bias").unwrap().shape, vec![3]);
+    let sd = read("p1_bilstm_linear.state_dict.pt");
+    assert_matches_twin(&sd, "p1_bilstm_linear.safetensors", P1);
+    assert_eq!(get(&sd, "lstm.weight_ih_l0").shape, vec![48, 16]);
+    assert_eq!(get(&sd, "fc.bias").shape, vec![3]);
 }
 
 #[test]
 fn p2_zip_matches_safetensors() {
-    let sd = read_state_dict(&fixture("p2_embed_2layer_bilstm_packed.state_dict.pt")).expect("p2");
-    assert_matches_twin(&sd, "p2_embed_2layer_bilstm_packed.safetensors", P2_ORDER);
-    let emb = sd.get("embedding.weight").unwrap();
+    let sd = read("p2_embed_2layer_bilstm_packed.state_dict.pt");
+    assert_matches_twin(&sd, "p2_embed_2layer_bilstm_packed.safetensors", P2);
+    let emb = get(&sd, "embedding.weight");
     assert_eq!(emb.shape, vec![50, 8]);
     // padding_idx = 0: row 0 is zero, the others are not.
     assert!(emb.data[..8].iter().all(|&v| v == 0.0));
     assert!(emb.data[8..16].iter().any(|&v| v != 0.0));
-    assert_eq!(sd.get("lstm.weight_ih_l1").unwrap().shape, vec![40, 20]);
+    assert_eq!(get(&sd, "lstm.weight_ih_l1").shape, vec![40, 20]);
 }
 
 #[test]
 fn p3_zip_matches_safetensors() {
-    let sd = read_state_dict(&fixture("p3_lstm_timemajor.state_dict.pt")).expect("p3");
-    assert_matches_twin(&sd, "p3_lstm_timemajor.safetensors", P3_ORDER);
+    let sd = read("p3_lstm_timemajor.state_dict.pt");
+    assert_matches_twin(&sd, "p3_lstm_timemajor.safetensors", P3);
 }
 
 #[test]
 fn p1_legacy_matches_safetensors_and_zip() {
-    let legacy = read_state_dict(&fixture("p1_bilstm_linear.legacy.pt")).expect("legacy");
-    assert_matches_twin(&legacy, "p1_bilstm_linear.safetensors", P1_ORDER);
-    let zip = read_state_dict(&fixture("p1_bilstm_linear.state_dict.pt")).expect("zip");
-    assert_eq!(legacy, zip);
+    let legacy = read("p1_bilstm_linear.legacy.pt");
+    assert_matches_twin(&legacy, "p1_bilstm_linear.safetensors", P1);
+    assert_eq!(legacy, read("p1_bilstm_linear.state_dict.pt"));
 }
 
 #[test]
-fn full_module_is_refused_at_its_class() {
-    let err = read_state_dict(&fixture("p1_bilstm_linear.full_module.pt")).unwrap_err();
-    assert_eq!(
-        err,
-        PtError::ForbiddenGlobal {
-            module: "lstm_classifier".into(),
-            name: "LSTMClassifier".into()
-        }
+fn read_model_gives_the_same_model_from_pt_and_safetensors() {
+    for stem in [
+        "p1_bilstm_linear",
+        "p2_embed_2layer_bilstm_packed",
+        "p3_lstm_timemajor",
+    ] {
+        let st = read_model(
+            fixture_path(&format!("{stem}.safetensors")),
+            &LoadOptions::default(),
+        )
+        .unwrap_or_else(|e| panic!("{stem}.safetensors: {e}"));
+        let pt = read_model(
+            fixture_path(&format!("{stem}.state_dict.pt")),
+            &LoadOptions::default(),
+        )
+        .unwrap_or_else(|e| panic!("{stem}.state_dict.pt: {e}"));
+        assert_eq!(pt.params, st.params, "{stem}");
+        assert!(
+            pt.report.format.contains("torch.save"),
+            "{}",
+            pt.report.format
+        );
+        // Forced to the format, the same.
+        let forced = LoadOptions {
+            format: Some(ModelFormat::TorchPt),
+            ..LoadOptions::default()
+        };
+        let pt = read_model(fixture_path(&format!("{stem}.state_dict.pt")), &forced).unwrap();
+        assert_eq!(pt.params, st.params, "{stem} forced");
+    }
+    let legacy = read_model(
+        fixture_path("p1_bilstm_linear.legacy.pt"),
+        &LoadOptions::default(),
+    )
+    .unwrap();
+    let st = read_model(
+        fixture_path("p1_bilstm_linear.safetensors"),
+        &LoadOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(legacy.params, st.params);
+}
+
+#[test]
+fn full_module_is_refused_naming_its_class() {
+    let err = read_state_dict(fixture_path("p1_bilstm_linear.full_module.pt")).unwrap_err();
+    assert!(
+        matches!(&err, TorchError::NotAStateDict { class } if class == "lstm_classifier.LSTMClassifier"),
+        "{err:?}"
     );
     let msg = err.to_string();
     assert!(msg.contains("lstm_classifier.LSTMClassifier"), "{msg}");
-    assert!(msg.contains("pickled Python object"), "{msg}");
+    assert!(msg.contains("pickled"), "{msg}");
     assert!(
         msg.contains("torch.save(model.state_dict(), path)"),
         "{msg}"
     );
-    assert!(msg.contains("safetensors"), "{msg}");
+    // The same through read_model: the typed error as the source.
+    let err = read_model(
+        fixture_path("p1_bilstm_linear.full_module.pt"),
+        &LoadOptions::default(),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(&err, ImportError::Torch(TorchError::NotAStateDict { class }) if class == "lstm_classifier.LSTMClassifier"),
+        "{err:?}"
+    );
 }
 
 #[test]
-fn torch_file_detection() {
-    for f in [
-        "p1_bilstm_linear.state_dict.pt",
-        "p1_bilstm_linear.legacy.pt",
-        "p1_bilstm_linear.full_module.pt",
-        "p2_embed_2layer_bilstm_packed.state_dict.pt",
-        "p3_lstm_timemajor.state_dict.pt",
+fn torch_files_are_recognised_from_their_content() {
+    for (f, kind) in [
+        ("p1_bilstm_linear.state_dict.pt", FileKind::Zip),
+        ("p1_bilstm_linear.legacy.pt", FileKind::TorchLegacy),
+        ("p1_bilstm_linear.full_module.pt", FileKind::Zip),
+        ("p2_embed_2layer_bilstm_packed.state_dict.pt", FileKind::Zip),
+        ("p3_lstm_timemajor.state_dict.pt", FileKind::Zip),
     ] {
-        assert!(is_torch_file(&fixture(f)), "{f}");
+        let bytes = fixture(f);
+        let prefix = read_prefix(&mut &bytes[..]).unwrap();
+        assert_eq!(sniff(&prefix, Some(bytes.len() as u64)), kind, "{f}");
+        assert_eq!(
+            detect_format(fixture_path(f)).unwrap(),
+            ModelFormat::TorchPt,
+            "{f}"
+        );
     }
+    // Other files handed to the checkpoint reader: its typed error, no tensors.
+    let tmp = TempDir::new("torch-not-a-checkpoint");
     for f in [
         "p1_bilstm_linear.safetensors",
         "p3_lstm_timemajor.io.safetensors",
     ] {
-        let b = fixture(f);
-        assert!(!is_torch_file(&b), "{f}");
-        assert_eq!(
-            read_state_dict(&b).unwrap_err(),
-            PtError::NotTorchFile,
-            "{f}"
+        let err = read_state_dict(fixture_path(f)).unwrap_err();
+        assert!(matches!(err, TorchError::Reader(_)), "{f}: {err:?}");
+    }
+    for bytes in [&b""[..], b"PK\x03\x04", b"not a checkpoint at all"] {
+        let path = tmp.file("pt", bytes);
+        let err = read_state_dict(&path).unwrap_err();
+        assert!(
+            matches!(err, TorchError::Reader(_) | TorchError::Zip(_)),
+            "{bytes:?}: {err:?}"
         );
     }
-    assert!(!is_torch_file(b""));
-    assert!(!is_torch_file(b"PK\x03\x04"));
-    assert_eq!(read_state_dict(b"").unwrap_err(), PtError::NotTorchFile);
+    let absent = tmp.path().join("absent.pt");
+    assert!(matches!(read_state_dict(&absent), Err(TorchError::Io(_))));
 }

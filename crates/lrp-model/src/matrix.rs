@@ -61,11 +61,13 @@ impl Matrix {
     /// # Ok::<(), ModelError>(())
     /// ```
     pub fn new(rows: usize, cols: usize, data: Vec<f64>) -> Result<Self> {
-        if data.len() != rows * cols {
+        // `rows * cols` may overflow for declared sizes: compare without multiplying first.
+        let expected = rows.checked_mul(cols);
+        if expected != Some(data.len()) {
             return Err(ModelError::ParamLength {
                 name: "matrix".into(),
                 shape: vec![rows, cols],
-                expected: rows * cols,
+                expected: expected.unwrap_or(usize::MAX),
                 actual: data.len(),
             });
         }

@@ -5,29 +5,32 @@ use serde::{Deserialize, Serialize};
 use crate::dense::{Activation, DenseLayer};
 use crate::error::{ModelError, Result};
 use crate::input::InputLayer;
-use crate::lstm::{GateActivation, LstmLayer, LstmWeights, MergeMode};
+use crate::lstm::LstmWeights;
 use crate::matrix::Matrix;
+use crate::readout::Readout;
+use crate::recurrent::{CellWeights, GateActivation, MergeMode, RecurrentLayer};
 use crate::validate::{check_finite, check_len, check_shape};
 
-/// A complete LSTM classifier: input layer, a stack of LSTM layers and a Dense head.
+/// A complete recurrent classifier (or regressor, or per-step model): input layer, a stack of
+/// LSTM/GRU layers, how the head reads the last one ([`Readout`]), and a Dense head.
 ///
 /// Construct it with [`ModelParams::new`] (or one of the shorthands), which checks every shape;
 /// deserialisation checks them too, so a `ModelParams` value is always consistent.
 ///
 /// ```
-/// use lrp_model::{DenseLayer, InputLayer, LstmLayer, LstmWeights, Matrix, ModelParams};
+/// use lrp_model::{DenseLayer, InputLayer, RecurrentLayer, LstmWeights, Matrix, ModelParams};
 ///
 /// let dir = |e: usize| LstmWeights {
 ///     w_x: Matrix::zeros(e, 8), w_h: Matrix::zeros(2, 8), b: vec![0.0; 8],
 /// }; // H = 2
 /// let input = InputLayer::Features { size: 3, mask_value: Some(0.0) };
 /// // Two stacked LSTM layers (3 → 2 → 2) and a 2-class head.
-/// let lstm = vec![LstmLayer::unidirectional(dir(3)), LstmLayer::unidirectional(dir(2))];
+/// let lstm = vec![RecurrentLayer::unidirectional(dir(3)), RecurrentLayer::unidirectional(dir(2))];
 /// let head = vec![DenseLayer::linear(Matrix::zeros(2, 2), vec![0.0; 2])];
 /// let params = ModelParams::new(input.clone(), lstm, head.clone())?;
-/// assert_eq!((params.feature_size(), params.num_classes(), params.lstm().len()), (3, 2, 2));
+/// assert_eq!((params.feature_size(), params.num_classes(), params.recurrent().len()), (3, 2, 2));
 /// // The second layer must read 2 inputs, not 3.
-/// let wrong = vec![LstmLayer::unidirectional(dir(3)), LstmLayer::unidirectional(dir(3))];
+/// let wrong = vec![RecurrentLayer::unidirectional(dir(3)), RecurrentLayer::unidirectional(dir(3))];
 /// assert!(ModelParams::new(input, wrong, head).is_err());
 /// # Ok::<(), lrp_model::ModelError>(())
 /// ```
@@ -35,21 +38,24 @@ use crate::validate::{check_finite, check_len, check_shape};
 #[serde(try_from = "ModelParamsRepr", into = "ModelParamsRepr")]
 pub struct ModelParams {
     input: InputLayer,
-    lstm: Vec<LstmLayer>,
+    recurrent: Vec<RecurrentLayer>,
+    readout: Readout,
     head: Vec<DenseLayer>,
 }
 
 #[derive(Serialize, Deserialize)]
 struct ModelParamsRepr {
     input: InputLayer,
-    lstm: Vec<LstmLayer>,
+    recurrent: Vec<RecurrentLayer>,
+    #[serde(default)]
+    readout: Readout,
     head: Vec<DenseLayer>,
 }
 
 impl TryFrom<ModelParamsRepr> for ModelParams {
     type Error = ModelError;
     fn try_from(r: ModelParamsRepr) -> Result<Self> {
-        ModelParams::new(r.input, r.lstm, r.head)
+        Ok(ModelParams::new(r.input, r.recurrent, r.head)?.with_readout(r.readout))
     }
 }
 
@@ -57,7 +63,8 @@ impl From<ModelParams> for ModelParamsRepr {
     fn from(m: ModelParams) -> Self {
         ModelParamsRepr {
             input: m.input,
-            lstm: m.lstm,
+            recurrent: m.recurrent,
+            readout: m.readout,
             head: m.head,
         }
     }
@@ -71,16 +78,16 @@ impl ModelParams {
     /// layer has a softmax or sigmoid, and that there is at least one LSTM and one Dense layer.
     ///
     /// ```
-    /// use lrp_model::{Activation, DenseLayer, InputLayer, LstmLayer, LstmWeights, Matrix};
+    /// use lrp_model::{Activation, DenseLayer, InputLayer, RecurrentLayer, LstmWeights, Matrix};
     /// use lrp_model::ModelParams;
     ///
     /// let w = LstmWeights { w_x: Matrix::zeros(2, 4), w_h: Matrix::zeros(1, 4), b: vec![0.0; 4] };
     /// let input = InputLayer::Features { size: 2, mask_value: None };
     /// let mut softmax = DenseLayer::linear(Matrix::zeros(1, 2), vec![0.0; 2]);
     /// softmax.activation = Activation::Softmax;
-    /// let lstm = vec![LstmLayer::unidirectional(w)];
+    /// let lstm = vec![RecurrentLayer::unidirectional(w)];
     /// let params = ModelParams::new(input.clone(), lstm.clone(), vec![softmax.clone()])?;
-    /// assert_eq!((params.input(), params.lstm().len(), params.head().len()), (&input, 1, 1));
+    /// assert_eq!((params.input(), params.recurrent().len(), params.head().len()), (&input, 1, 1));
     /// // A softmax only as the last layer.
     /// let relu = DenseLayer::linear(Matrix::zeros(2, 2), vec![0.0; 2]);
     /// let head = vec![softmax.clone(), relu];
@@ -88,10 +95,38 @@ impl ModelParams {
     /// assert!(ModelParams::new(input, lstm, vec![]).is_err()); // no head
     /// # Ok::<(), lrp_model::ModelError>(())
     /// ```
-    pub fn new(input: InputLayer, lstm: Vec<LstmLayer>, head: Vec<DenseLayer>) -> Result<Self> {
-        let params = Self { input, lstm, head };
+    pub fn new(
+        input: InputLayer,
+        recurrent: Vec<RecurrentLayer>,
+        head: Vec<DenseLayer>,
+    ) -> Result<Self> {
+        let params = Self {
+            input,
+            recurrent,
+            readout: Readout::Final,
+            head,
+        };
         params.validate()?;
         Ok(params)
+    }
+
+    /// The same model with the head reading the last recurrent layer as `readout` says (the
+    /// default is [`Readout::Final`]). Every readout gives the head vectors of the same size.
+    ///
+    /// ```
+    /// use lrp_model::{DenseLayer, InputLayer, LstmWeights, Matrix, ModelParams, Readout, RecurrentLayer};
+    ///
+    /// let w = LstmWeights { w_x: Matrix::zeros(2, 4), w_h: Matrix::zeros(1, 4), b: vec![0.0; 4] };
+    /// let input = InputLayer::Features { size: 2, mask_value: None };
+    /// let head = vec![DenseLayer::linear(Matrix::zeros(1, 2), vec![0.0; 2])];
+    /// let params = ModelParams::new(input, vec![RecurrentLayer::unidirectional(w)], head)?
+    ///     .with_readout(Readout::Mean);
+    /// assert_eq!(params.readout(), Readout::Mean);
+    /// # Ok::<(), lrp_model::ModelError>(())
+    /// ```
+    pub fn with_readout(mut self, readout: Readout) -> Self {
+        self.readout = readout;
+        self
     }
 
     /// The architecture of both reference implementations: one LSTM layer (bidirectional when
@@ -108,7 +143,7 @@ impl ModelParams {
     /// let head = Matrix::zeros(6, 2);
     /// let params = ModelParams::single_layer(dir(), Some(dir()), head, vec![0.0; 2])?;
     /// assert_eq!((params.feature_size(), params.num_classes()), (5, 2));
-    /// assert_eq!(params.lstm()[0].directions(), 2);
+    /// assert_eq!(params.recurrent()[0].directions(), 2);
     /// // 2 · (5·12 + 3·12 + 12) + 6·2 + 2 scalars.
     /// assert_eq!(params.num_parameters(), 2 * (60 + 36 + 12) + 14);
     /// # Ok::<(), lrp_model::ModelError>(())
@@ -120,11 +155,12 @@ impl ModelParams {
         b_dense: Vec<f64>,
     ) -> Result<Self> {
         let size = forward.input_size();
-        let layer = LstmLayer {
-            forward,
-            backward,
+        let layer = RecurrentLayer {
+            forward: forward.into(),
+            backward: backward.map(Into::into),
             merge: MergeMode::Concat,
             gate_activation: GateActivation::Sigmoid,
+            go_backwards: false,
         };
         Self::new(
             InputLayer::Features {
@@ -141,9 +177,14 @@ impl ModelParams {
         &self.input
     }
 
-    /// The LSTM layers, bottom first.
-    pub fn lstm(&self) -> &[LstmLayer] {
-        &self.lstm
+    /// The recurrent layers, bottom first.
+    pub fn recurrent(&self) -> &[RecurrentLayer] {
+        &self.recurrent
+    }
+
+    /// How the head reads the last recurrent layer.
+    pub fn readout(&self) -> Readout {
+        self.readout
     }
 
     /// The Dense layers of the head, first to last.
@@ -156,7 +197,7 @@ impl ModelParams {
         self.head.last().map_or(0, |d| d.w.cols())
     }
 
-    /// Feature size E of the first LSTM layer's input.
+    /// Feature size E of the first recurrent layer's input.
     pub fn feature_size(&self) -> usize {
         self.input.feature_size()
     }
@@ -168,10 +209,10 @@ impl ModelParams {
             InputLayer::Features { .. } => 0,
         };
         let lstm: usize = self
-            .lstm
+            .recurrent
             .iter()
             .flat_map(|l| core::iter::once(&l.forward).chain(l.backward.as_ref()))
-            .map(|w| w.w_x.data().len() + w.w_h.data().len() + w.b.len())
+            .map(CellWeights::num_parameters)
             .sum();
         let head: usize = self.head.iter().map(|d| d.w.data().len() + d.b.len()).sum();
         emb + lstm + head
@@ -204,25 +245,13 @@ impl ModelParams {
                 "the input feature size is 0".into(),
             ));
         }
-        if self.lstm.is_empty() {
+        if self.recurrent.is_empty() {
             return Err(ModelError::InvalidModel(
-                "the model has no LSTM layer".into(),
+                "the model has no recurrent (LSTM or GRU) layer".into(),
             ));
         }
-        for (l, layer) in self.lstm.iter().enumerate() {
-            layer
-                .forward
-                .validate(&format!("lstm[{l}].forward"), size)?;
-            if let Some(bw) = &layer.backward {
-                bw.validate(&format!("lstm[{l}].backward"), size)?;
-                if bw.hidden_size() != layer.forward.hidden_size() {
-                    return Err(ModelError::InvalidModel(format!(
-                        "lstm[{l}]: forward hidden size {} differs from backward hidden size {}",
-                        layer.forward.hidden_size(),
-                        bw.hidden_size()
-                    )));
-                }
-            }
+        for (l, layer) in self.recurrent.iter().enumerate() {
+            layer.validate(&format!("recurrent[{l}]"), size)?;
             size = layer.output_size();
         }
         if self.head.is_empty() {
@@ -296,7 +325,7 @@ mod tests {
         let err =
             ModelParams::single_layer(bad, None, Matrix::zeros(2, 5), vec![0.0; 5]).unwrap_err();
         assert!(
-            matches!(err, ModelError::ParamShape { ref name, .. } if name == "lstm[0].forward.b")
+            matches!(err, ModelError::ParamShape { ref name, .. } if name == "recurrent[0].forward.b")
         );
     }
 

@@ -39,15 +39,32 @@ pub enum Hdf5ErrorKind {
     /// A dataset that should hold floats holds something else.
     #[error("holds {0}, not floating-point numbers")]
     NotFloat(String),
+    /// A valid encoding that the reader is known to misread, refused instead.
+    #[error("unsupported: {0}")]
+    Unsupported(String),
     /// A dimension does not fit in memory addresses.
     #[error("a dimension of {0} elements")]
     Dimension(u64),
 }
 
+/// The reader wraps errors in `Context { path, source }` layers naming the path's last part;
+/// [`Hdf5Error::object`] names the whole path, so the innermost error is kept, the one to
+/// match on (`ResourceLimit`, `UnexpectedEof`, …).
+fn innermost(e: hdf5_reader::error::Error) -> hdf5_reader::error::Error {
+    match e {
+        hdf5_reader::error::Error::Context { source, .. } => innermost(*source),
+        e => e,
+    }
+}
+
 fn error(object: &str, kind: impl Into<Hdf5ErrorKind>) -> Hdf5Error {
+    let kind = match kind.into() {
+        Hdf5ErrorKind::Reader(e) => Hdf5ErrorKind::Reader(innermost(e)),
+        kind => kind,
+    };
     Hdf5Error {
         object: object.to_string(),
-        kind: kind.into(),
+        kind,
     }
 }
 
@@ -89,9 +106,17 @@ impl Hdf5File {
         self.file.group(path).map_err(|e| error(path, e))
     }
 
-    /// Whether `path` is a group.
-    pub fn has_group(&self, path: &str) -> bool {
-        self.file.group(path).is_ok()
+    /// Whether `path` is a group: `Ok(false)` when it is absent (or a dataset).
+    ///
+    /// # Errors
+    /// When the file cannot be read on the way to `path` (truncated or corrupt), so that a
+    /// damaged file is not reported as one that lacks the group.
+    pub fn has_group(&self, path: &str) -> Result<bool, Hdf5Error> {
+        match self.file.group(path).map_err(innermost) {
+            Ok(_) => Ok(true),
+            Err(hdf5_reader::error::Error::GroupNotFound(_)) => Ok(false),
+            Err(e) => Err(error(path, e)),
+        }
     }
 
     /// The names of the groups and datasets in group `path`, groups first, each in the
@@ -127,6 +152,21 @@ impl Hdf5File {
             return Ok(None);
         };
         use hdf5_reader::Datatype;
+        let superblock = self.file.superblock();
+        if matches!(attr.datatype, Datatype::VarLen { .. })
+            && (superblock.offset_size != 8 || superblock.length_size != 8)
+        {
+            // hdf5-reader 0.12 reads such strings as garbage (a one-character string holding
+            // the length) without an error. h5py and Keras always write 8-byte offsets.
+            return Err(error(
+                &format!("{path}@{name}"),
+                Hdf5ErrorKind::Unsupported(format!(
+                    "a variable-length string in a file with {}-byte offsets and {}-byte \
+                     lengths (only 8-byte ones are read correctly)",
+                    superblock.offset_size, superblock.length_size
+                )),
+            ));
+        }
         match &attr.datatype {
             Datatype::String { .. } | Datatype::VarLen { .. } => {
                 let strings = attr

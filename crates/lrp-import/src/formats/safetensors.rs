@@ -142,5 +142,134 @@ pub fn serialize(
                 .map_err(ImportError::SafeTensors)
         })
         .collect::<Result<Vec<_>>>()?;
-    safetensors::serialize(views, metadata).map_err(ImportError::SafeTensors)
+    let bytes = safetensors::serialize(views, None).map_err(ImportError::SafeTensors)?;
+    match metadata {
+        Some(metadata) if !metadata.is_empty() => with_sorted_metadata(bytes, metadata),
+        _ => Ok(bytes),
+    }
+}
+
+/// Puts the metadata into a serialised file's header with its keys sorted, so that the same
+/// tensors and metadata always give the same bytes: the crate writes the map in hash order,
+/// which changes from run to run. The result is the crate's own layout (`__metadata__` first,
+/// then the tensors in its order, the header padded with spaces to 8 bytes); offsets are
+/// relative to the data buffer, which is kept as it is.
+fn with_sorted_metadata(
+    bytes: Vec<u8>,
+    metadata: std::collections::HashMap<String, String>,
+) -> Result<Vec<u8>> {
+    let malformed = || ImportError::Format("safetensors writer: unexpected header".into());
+    let len_bytes: [u8; 8] = bytes
+        .get(..8)
+        .and_then(|b| b.try_into().ok())
+        .ok_or_else(malformed)?;
+    let n = usize::try_from(u64::from_le_bytes(len_bytes))
+        .ok()
+        .filter(|n| n.checked_add(8).is_some_and(|end| end <= bytes.len()))
+        .ok_or_else(malformed)?;
+    let header = std::str::from_utf8(&bytes[8..8 + n])
+        .map_err(|_| malformed())?
+        .trim_end_matches(' ');
+    let tensors = header
+        .strip_prefix('{')
+        .and_then(|h| h.strip_suffix('}'))
+        .ok_or_else(malformed)?;
+    let sorted: std::collections::BTreeMap<String, String> = metadata.into_iter().collect();
+    let sorted = serde_json::to_string(&sorted).map_err(|_| malformed())?;
+    let separator = if tensors.is_empty() { "" } else { "," };
+    let mut json = format!("{{\"__metadata__\":{sorted}{separator}{tensors}}}").into_bytes();
+    json.resize(json.len().next_multiple_of(8), b' ');
+    let data = &bytes[8 + n..];
+    let mut out = Vec::with_capacity(8 + json.len() + data.len());
+    out.extend_from_slice(&(json.len() as u64).to_le_bytes());
+    out.extend_from_slice(&json);
+    out.extend_from_slice(data);
+    Ok(out)
+}
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn tensors() -> Vec<(&'static str, OutTensor)> {
+        vec![
+            (
+                "b",
+                OutTensor::I64(HostArray {
+                    shape: vec![3],
+                    data: vec![1, 2, 3],
+                }),
+            ),
+            (
+                "a",
+                OutTensor::F64(HostArray {
+                    shape: vec![1, 2],
+                    data: vec![0.5, -1.0],
+                }),
+            ),
+        ]
+    }
+
+    fn metadata() -> HashMap<String, String> {
+        (0..16)
+            .map(|i| (format!("key{i}"), format!("value \"{i}\"")))
+            .collect()
+    }
+
+    #[test]
+    fn metadata_is_written_in_one_order_whatever_the_maps_order() {
+        let first = serialize(&tensors(), Some(metadata())).unwrap();
+        // Every HashMap has its own random seed: 16 keys in the same order 20 times by chance
+        // is out of the question, so this fails if the order leaked through.
+        for _ in 0..20 {
+            assert_eq!(serialize(&tensors(), Some(metadata())).unwrap(), first);
+        }
+        let (_, header) = SafeTensors::read_metadata(&first).unwrap();
+        assert_eq!(header.metadata().as_ref(), Some(&metadata()));
+        let file = parse(&first).unwrap();
+        assert_eq!(float_array(&file, "a").unwrap().data, [0.5, -1.0]);
+        assert_eq!(int_array(&file, "b").unwrap().data, [1, 2, 3]);
+    }
+
+    #[test]
+    fn one_key_gives_the_crates_own_bytes() {
+        let one = HashMap::from([("k".to_string(), "v".to_string())]);
+        let ours = serialize(&tensors(), Some(one.clone())).unwrap();
+        let owned = tensors();
+        let data: Vec<(String, Vec<u8>, Dtype, Vec<usize>)> = owned
+            .iter()
+            .map(|(n, t)| match t {
+                OutTensor::F64(a) => (
+                    n.to_string(),
+                    a.data.iter().flat_map(|v| v.to_le_bytes()).collect(),
+                    Dtype::F64,
+                    a.shape.clone(),
+                ),
+                OutTensor::I64(a) => (
+                    n.to_string(),
+                    a.data.iter().flat_map(|v| v.to_le_bytes()).collect(),
+                    Dtype::I64,
+                    a.shape.clone(),
+                ),
+            })
+            .collect();
+        let views: Vec<_> = data
+            .iter()
+            .map(|(n, b, d, s)| {
+                (
+                    n.clone(),
+                    safetensors::tensor::TensorView::new(*d, s.clone(), b).unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(ours, safetensors::serialize(views, Some(one)).unwrap());
+    }
+
+    #[test]
+    fn no_tensors_and_metadata_only() {
+        let bytes = serialize(&[], Some(metadata())).unwrap();
+        let (_, header) = SafeTensors::read_metadata(&bytes).unwrap();
+        assert_eq!(header.metadata().as_ref(), Some(&metadata()));
+    }
 }

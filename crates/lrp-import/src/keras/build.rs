@@ -3,11 +3,11 @@
 use std::collections::HashMap;
 
 use lrp_model::{
-    Activation, DenseLayer, GateActivation, InputLayer, LstmLayer, LstmWeights, Matrix, MergeMode,
-    ModelParams,
+    Activation, CellWeights, DenseLayer, GateActivation, GruWeights, InputLayer, LstmWeights,
+    Matrix, MergeMode, ModelParams, Readout, RecurrentLayer,
 };
 
-use super::config::{LayerSpec, LstmSpec};
+use super::config::{CellSpec, LayerSpec, LstmSpec};
 use super::weights::{Layout, Weight};
 use crate::error::{ImportError, Result};
 use crate::report::{ImportReport, ImportedModel, describe_layers};
@@ -50,8 +50,68 @@ fn vector(w: &Weight, len: usize) -> Result<Vec<f64>> {
     Ok(w.array.data.clone())
 }
 
-/// One direction's weights from `weights[0..]`: kernel, recurrent kernel and (with `use_bias`)
-/// bias, in Keras gate order i, f, c, o — the canonical order, so nothing is permuted.
+/// One direction's weights from `weights[0..]`, by cell, and how many arrays it used.
+fn cell_weights(spec: &LstmSpec, input: usize, weights: &[Weight]) -> Result<(CellWeights, usize)> {
+    match spec.cell {
+        CellSpec::Lstm => {
+            lstm_weights(spec, input, weights).map(|(w, used)| (CellWeights::Lstm(w), used))
+        }
+        CellSpec::Gru { reset_after } => gru_weights(spec, reset_after, input, weights)
+            .map(|(w, used)| (CellWeights::Gru(w), used)),
+    }
+}
+
+/// One GRU direction: kernel `(E, 3H)`, recurrent kernel `(H, 3H)` and (with `use_bias`) a bias
+/// `(2, 3H)` (`reset_after`: input and recurrent bias) or `(3H)`, in Keras gate order z, r, n —
+/// the canonical order, so nothing is permuted.
+fn gru_weights(
+    spec: &LstmSpec,
+    reset_after: bool,
+    input: usize,
+    weights: &[Weight],
+) -> Result<(GruWeights, usize)> {
+    let h = spec.units;
+    let needed = if spec.use_bias { 3 } else { 2 };
+    if weights.len() < needed {
+        return Err(ImportError::Format(format!(
+            "GRU `{}` needs {needed} weight arrays, found {}",
+            spec.name,
+            weights.len()
+        )));
+    }
+    // `units` comes from the configuration: an absurd value must be an error, not an overflow.
+    let gates = h.checked_mul(3).ok_or_else(|| {
+        ImportError::Format(format!(
+            "GRU `{}`: {h} units is too large (3 x units overflows)",
+            spec.name
+        ))
+    })?;
+    let w_x = matrix(&weights[0], input, gates)?;
+    let w_h = matrix(&weights[1], h, gates)?;
+    let (b_x, b_h) = match (spec.use_bias, reset_after) {
+        // Bounded: `gates` has just been checked against the kernel's data.
+        (false, _) => (vec![0.0; gates], vec![0.0; gates]),
+        (true, true) => {
+            let both = matrix(&weights[2], 2, gates)?.into_data();
+            (both[..gates].to_vec(), both[gates..].to_vec())
+        }
+        (true, false) => (vector(&weights[2], gates)?, vec![0.0; gates]),
+    };
+    Ok((
+        GruWeights {
+            w_x,
+            w_h,
+            b_x,
+            b_h,
+            reset_after,
+        },
+        needed,
+    ))
+}
+
+/// One LSTM direction's weights from `weights[0..]`: kernel, recurrent kernel and (with
+/// `use_bias`) bias, in Keras gate order i, f, c, o — the canonical order, so nothing is
+/// permuted.
 fn lstm_weights(spec: &LstmSpec, input: usize, weights: &[Weight]) -> Result<(LstmWeights, usize)> {
     let h = spec.units;
     let needed = if spec.use_bias { 3 } else { 2 };
@@ -86,12 +146,14 @@ fn gate_activation(spec: &LstmSpec, version: KerasVersion) -> Result<GateActivat
         ("hard_sigmoid", KerasVersion::Two) => Ok(GateActivation::HardSigmoidKeras2),
         ("hard_sigmoid", KerasVersion::Three) => Ok(GateActivation::HardSigmoidKeras3),
         ("hard_sigmoid", KerasVersion::Unknown) => Err(ImportError::Unsupported(format!(
-            "LSTM `{}` uses hard_sigmoid, whose definition differs between Keras 2 and 3, and the \
+            "{} `{}` uses hard_sigmoid, whose definition differs between Keras 2 and 3, and the \
              file does not say which Keras wrote it",
+            spec.cell.class(),
             spec.name
         ))),
         (other, _) => Err(ImportError::Unsupported(format!(
-            "LSTM `{}`: recurrent activation `{other}`",
+            "{} `{}`: recurrent activation `{other}`",
+            spec.cell.class(),
             spec.name
         ))),
     }
@@ -125,22 +187,34 @@ pub(crate) fn build(
     let mut input: Option<InputLayer> = None;
     let mut features: Option<usize> = None;
     let mut mask_value: Option<f64> = None;
-    let mut lstm: Vec<(LstmLayer, bool)> = Vec::new();
+    let mut recurrent: Vec<(RecurrentLayer, bool)> = Vec::new();
     let mut head: Vec<DenseLayer> = Vec::new();
+    let mut readout = Readout::Final;
     let mut occurrences: HashMap<&'static str, usize> = HashMap::new();
     let mut next = |class: &'static str| {
         let n = occurrences.entry(class).or_insert(0);
         *n += 1;
         *n - 1
     };
-    // Output size of the layer chain so far.
+    // Output size of the layer chain so far, and whether it is a sequence.
     let mut size: Option<usize> = None;
+    let mut sequence = false;
+    let recurrent_after_head = |name: &str, head: &[DenseLayer]| -> Result<()> {
+        if head.is_empty() {
+            Ok(())
+        } else {
+            Err(ImportError::Unsupported(format!(
+                "recurrent layer `{name}` after a Dense layer"
+            )))
+        }
+    };
 
     for spec in specs {
         match spec {
             LayerSpec::Input { features: f } => {
                 features = *f;
                 size = *f;
+                sequence = true;
             }
             LayerSpec::Embedding {
                 name,
@@ -148,7 +222,7 @@ pub(crate) fn build(
                 output_dim,
                 mask_zero,
             } => {
-                if input.is_some() || !lstm.is_empty() {
+                if input.is_some() || !recurrent.is_empty() {
                     return Err(ImportError::Unsupported(format!(
                         "layer `{name}` (Embedding) must come first"
                     )));
@@ -166,12 +240,13 @@ pub(crate) fn build(
                     mask_zero: *mask_zero,
                 });
                 size = Some(*output_dim);
+                sequence = true;
             }
             LayerSpec::Masking {
                 name,
                 mask_value: v,
             } => {
-                if input.is_some() || !lstm.is_empty() {
+                if input.is_some() || !recurrent.is_empty() {
                     return Err(ImportError::Unsupported(format!(
                         "layer `{name}` (Masking) is only supported directly on the input features"
                     )));
@@ -179,27 +254,26 @@ pub(crate) fn build(
                 mask_value = Some(*v);
             }
             LayerSpec::Lstm(s) => {
-                if !head.is_empty() {
+                recurrent_after_head(&s.name, &head)?;
+                if !sequence && !recurrent.is_empty() {
                     return Err(ImportError::Unsupported(format!(
-                        "LSTM `{}` after a Dense layer",
+                        "{} `{}` reads a layer that does not return sequences",
+                        s.cell.class(),
                         s.name
                     )));
                 }
-                if s.go_backwards {
-                    return Err(ImportError::Unsupported(format!(
-                        "LSTM `{}`: a unidirectional LSTM with go_backwards=True",
-                        s.name
-                    )));
-                }
-                let w = layout.layer(&s.name, "LSTM", next("LSTM"))?;
+                let class = s.cell.class();
+                let w = layout.layer(&s.name, class, next(class))?;
                 let e = size
                     .or_else(|| kernel_rows(&w))
                     .ok_or_else(|| unknown_input(&s.name))?;
-                let (forward, _) = lstm_weights(s, e, &w)?;
-                let mut layer = LstmLayer::unidirectional(forward);
+                let (forward, _) = cell_weights(s, e, &w)?;
+                let mut layer = RecurrentLayer::unidirectional(forward);
                 layer.gate_activation = gate_activation(s, version)?;
+                layer.go_backwards = s.go_backwards;
                 size = Some(layer.output_size());
-                lstm.push((layer, s.return_sequences));
+                sequence = s.return_sequences;
+                recurrent.push((layer, s.return_sequences));
             }
             LayerSpec::Bidirectional {
                 name,
@@ -207,17 +281,14 @@ pub(crate) fn build(
                 forward,
                 backward,
             } => {
-                if !head.is_empty() {
-                    return Err(ImportError::Unsupported(format!(
-                        "Bidirectional `{name}` after a Dense layer"
-                    )));
-                }
+                recurrent_after_head(name, &head)?;
                 if forward.units != backward.units
+                    || forward.cell != backward.cell
                     || forward.recurrent_activation != backward.recurrent_activation
                     || forward.return_sequences != backward.return_sequences
                 {
                     return Err(ImportError::Unsupported(format!(
-                        "Bidirectional `{name}`: forward and backward layers differ in units, \
+                        "Bidirectional `{name}`: forward and backward layers differ in cell, units, \
                          activation or return_sequences"
                     )));
                 }
@@ -225,31 +296,71 @@ pub(crate) fn build(
                 let e = size
                     .or_else(|| kernel_rows(&w))
                     .ok_or_else(|| unknown_input(name))?;
-                let (fw, used) = lstm_weights(forward, e, &w)?;
-                let (bw, _) = lstm_weights(backward, e, &w[used..])?;
+                let (fw, used) = cell_weights(forward, e, &w)?;
+                let (bw, _) = cell_weights(backward, e, &w[used..])?;
                 let merge = match merge_mode.as_str() {
                     "concat" => MergeMode::Concat,
                     "sum" => MergeMode::Sum,
                     _ => MergeMode::Ave,
                 };
-                let mut layer = LstmLayer::bidirectional(fw, bw, merge);
+                let mut layer = RecurrentLayer::bidirectional(fw, bw, merge);
                 layer.gate_activation = gate_activation(forward, version)?;
                 size = Some(layer.output_size());
-                lstm.push((layer, forward.return_sequences));
+                sequence = forward.return_sequences;
+                recurrent.push((layer, forward.return_sequences));
+            }
+            LayerSpec::Pooling { name, max } => {
+                if recurrent.is_empty() || !sequence || !head.is_empty() {
+                    return Err(ImportError::Unsupported(format!(
+                        "pooling layer `{name}` must read the last recurrent layer's sequence \
+                         (return_sequences=True), before any Dense layer"
+                    )));
+                }
+                readout = if *max { Readout::Max } else { Readout::Mean };
+                notes.push(if *max {
+                    format!(
+                        "`{name}` (GlobalMaxPooling1D): the max over real steps; Keras' own \
+                         layer ignores the mask, so on padded input Keras also pools the padded \
+                         steps' outputs (lstm-lrp explains each sequence as Keras scores it \
+                         unpadded)"
+                    )
+                } else {
+                    format!(
+                        "`{name}` (GlobalAveragePooling1D): the mean over real steps, as Keras'"
+                    )
+                });
+                sequence = false;
             }
             LayerSpec::Dense {
                 name,
                 units,
                 activation,
                 use_bias,
+                time_distributed,
             } => {
-                if lstm.is_empty() {
+                if recurrent.is_empty() {
                     return Err(ImportError::Unsupported(format!(
-                        "Dense `{name}` before the first LSTM layer (per-step Dense layers are not supported)"
+                        "Dense `{name}` before the first recurrent layer (per-step Dense layers \
+                         on the input are not supported)"
                     )));
                 }
+                if *time_distributed && !sequence {
+                    return Err(ImportError::Unsupported(format!(
+                        "TimeDistributed `{name}` reads a layer that does not return sequences"
+                    )));
+                }
+                if sequence {
+                    // Dense (or TimeDistributed(Dense)) on the last recurrent layer's sequence:
+                    // one output per step.
+                    readout = Readout::PerStep;
+                }
                 let d = size.ok_or_else(|| unknown_input(name))?;
-                let w = layout.layer(name, "Dense", next("Dense"))?;
+                let class = if *time_distributed {
+                    "TimeDistributed"
+                } else {
+                    "Dense"
+                };
+                let w = layout.layer(name, class, next(class))?;
                 let kernel = w
                     .first()
                     .ok_or_else(|| ImportError::Format(format!("Dense `{name}` has no kernel")))?;
@@ -284,18 +395,20 @@ pub(crate) fn build(
         }
     }
 
-    // Every LSTM layer but the last returns its sequence; the last hands its final state on.
-    let last = lstm.len().saturating_sub(1);
-    for (k, (_, returns_sequences)) in lstm.iter().enumerate() {
+    // Every recurrent layer but the last returns its sequence; the last hands on its final
+    // state, or its sequence to a pooling layer or a per-step head.
+    let last = recurrent.len().saturating_sub(1);
+    for (k, (_, returns_sequences)) in recurrent.iter().enumerate() {
         if k < last && !returns_sequences {
             return Err(ImportError::Unsupported(format!(
-                "LSTM layer {k} does not return sequences but another LSTM layer follows"
+                "recurrent layer {k} does not return sequences but another recurrent layer follows"
             )));
         }
-        if k == last && *returns_sequences {
+        if k == last && *returns_sequences && readout == Readout::Final {
             return Err(ImportError::Unsupported(
-                "the last LSTM layer returns sequences (return_sequences=True): per-step outputs \
-                 are not a classifier's logits"
+                "the last recurrent layer returns sequences (return_sequences=True) but nothing \
+                 pools them or reads every step (GlobalMaxPooling1D, GlobalAveragePooling1D, \
+                 Dense/TimeDistributed(Dense))"
                     .into(),
             ));
         }
@@ -304,12 +417,13 @@ pub(crate) fn build(
         Some(i) => i,
         None => InputLayer::Features {
             size: features
-                .or_else(|| lstm.first().map(|(l, _)| l.input_size()))
-                .ok_or_else(|| ImportError::Format("the model has no LSTM layer".into()))?,
+                .or_else(|| recurrent.first().map(|(l, _)| l.input_size()))
+                .ok_or_else(|| ImportError::Format("the model has no recurrent layer".into()))?,
             mask_value,
         },
     };
-    let params = ModelParams::new(input, lstm.into_iter().map(|(l, _)| l).collect(), head)?;
+    let params = ModelParams::new(input, recurrent.into_iter().map(|(l, _)| l).collect(), head)?
+        .with_readout(readout);
     if let Some(last) = params.head().last()
         && matches!(last.activation, Activation::Softmax | Activation::Sigmoid)
     {
@@ -318,16 +432,30 @@ pub(crate) fn build(
             last.activation
         ));
     }
+    let mut conversions = vec![
+        "LSTM gate order i, f, c, o (Keras): kept as is; kernels (inputs, 4H) kept as is".into(),
+    ];
+    if params
+        .recurrent()
+        .iter()
+        .any(|l| matches!(l.forward, CellWeights::Gru(_)))
+    {
+        conversions.push(
+            "GRU gate order z, r, h (Keras): kept as is; a (2, 3H) bias split into input and \
+             recurrent bias"
+                .into(),
+        );
+    }
     Ok(ImportedModel {
         report: ImportReport {
             format,
             layers: describe_layers(&params),
-            conversions: vec![
-                "gate order i, f, c, o (Keras): kept as is; kernels (inputs, 4H) kept as is".into(),
-            ],
+            conversions,
             notes,
+            warnings: vec![],
         },
         params,
+        format: None,
     })
 }
 

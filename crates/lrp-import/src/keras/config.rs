@@ -4,15 +4,38 @@
 //! model whose every layer reads the previous one (plus, in Keras 3, the `NotEqual` pseudo-layer
 //! that computes an `Embedding(mask_zero=True)` mask). Anything the library cannot run exactly
 //! is refused with an error naming the layer and what is unsupported.
+//!
+//! Recurrent layers are `LSTM` and `GRU` (both `reset_after` variants), alone or in
+//! `Bidirectional`, with `go_backwards`; the last one's sequence may be pooled
+//! (`GlobalMaxPooling1D`, `GlobalAveragePooling1D`) or read at every step by `Dense` or
+//! `TimeDistributed(Dense)`.
 
 use serde_json::Value;
 
 use crate::error::{ImportError, Result};
 
-/// An LSTM layer's settings.
+/// The cell of a recurrent layer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CellSpec {
+    Lstm,
+    Gru { reset_after: bool },
+}
+
+impl CellSpec {
+    /// The Keras class name.
+    pub fn class(self) -> &'static str {
+        match self {
+            CellSpec::Lstm => "LSTM",
+            CellSpec::Gru { .. } => "GRU",
+        }
+    }
+}
+
+/// A recurrent layer's settings.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct LstmSpec {
     pub name: String,
+    pub cell: CellSpec,
     pub units: usize,
     pub return_sequences: bool,
     pub go_backwards: bool,
@@ -45,11 +68,18 @@ pub(crate) enum LayerSpec {
         forward: LstmSpec,
         backward: LstmSpec,
     },
+    /// `GlobalMaxPooling1D` (`max`) or `GlobalAveragePooling1D` (`mean`).
+    Pooling {
+        name: String,
+        max: bool,
+    },
     Dense {
         name: String,
         units: usize,
         activation: String,
         use_bias: bool,
+        /// Wrapped in `TimeDistributed` (its weights are the wrapper's).
+        time_distributed: bool,
     },
     /// Layers that do nothing at inference (Dropout, …), and the Keras 3 mask pseudo-layer.
     Skipped {
@@ -135,18 +165,25 @@ fn lstm_spec(layer: &Value, default_name: &str) -> Result<LstmSpec> {
         .unwrap_or("?");
     let cfg = layer.get("config").unwrap_or(&Value::Null);
     let name = str_field(cfg, "name", default_name);
-    if class != "LSTM" {
-        return Err(unsupported(
-            &name,
-            class,
-            "only LSTM layers are supported (GRU, SimpleRNN, ConvLSTM, … are not)",
-        ));
-    }
+    let cell = match class {
+        "LSTM" => CellSpec::Lstm,
+        // Keras' default since 2.3 (and in Keras 3) is reset_after=True.
+        "GRU" => CellSpec::Gru {
+            reset_after: bool_field(cfg, "reset_after", true),
+        },
+        _ => {
+            return Err(unsupported(
+                &name,
+                class,
+                "only LSTM and GRU layers are supported (SimpleRNN, ConvLSTM, … are not)",
+            ));
+        }
+    };
     if bool_field(cfg, "stateful", false) {
         return Err(unsupported(
             &name,
             class,
-            "stateful LSTMs are not supported",
+            "stateful recurrent layers are not supported",
         ));
     }
     if bool_field(cfg, "return_state", false) {
@@ -182,6 +219,7 @@ fn lstm_spec(layer: &Value, default_name: &str) -> Result<LstmSpec> {
         ));
     }
     Ok(LstmSpec {
+        cell,
         units: usize_field(cfg, "units", &name, class)?,
         return_sequences: bool_field(cfg, "return_sequences", false),
         go_backwards: bool_field(cfg, "go_backwards", false),
@@ -214,7 +252,48 @@ fn parse_layer(layer: &Value) -> Result<LayerSpec> {
                 .unwrap_or(0.0),
             name,
         },
-        "LSTM" => LayerSpec::Lstm(lstm_spec(layer, &name)?),
+        "LSTM" | "GRU" => LayerSpec::Lstm(lstm_spec(layer, &name)?),
+        "GlobalMaxPooling1D" | "GlobalMaxPool1D" | "GlobalAveragePooling1D" | "GlobalAvgPool1D" => {
+            if str_field(cfg, "data_format", "channels_last") != "channels_last" {
+                return Err(unsupported(
+                    &name,
+                    class,
+                    "data_format channels_first is not supported (pool over the time axis)",
+                ));
+            }
+            if bool_field(cfg, "keepdims", false) {
+                return Err(unsupported(&name, class, "keepdims=True is not supported"));
+            }
+            LayerSpec::Pooling {
+                name,
+                max: class.contains("Max"),
+            }
+        }
+        "TimeDistributed" => {
+            let inner = get(cfg, "layer")
+                .ok_or_else(|| unsupported(&name, class, "no wrapped `layer` in its config"))?;
+            let inner_class = inner
+                .get("class_name")
+                .and_then(Value::as_str)
+                .unwrap_or("?");
+            if inner_class != "Dense" {
+                return Err(unsupported(
+                    &name,
+                    class,
+                    format!(
+                        "only TimeDistributed(Dense) is supported, not TimeDistributed({inner_class})"
+                    ),
+                ));
+            }
+            let inner_cfg = inner.get("config").unwrap_or(&Value::Null);
+            LayerSpec::Dense {
+                units: usize_field(inner_cfg, "units", &name, class)?,
+                activation: activation(inner_cfg, "activation", "linear"),
+                use_bias: bool_field(inner_cfg, "use_bias", true),
+                time_distributed: true,
+                name,
+            }
+        }
         "Bidirectional" => {
             let inner = get(cfg, "layer")
                 .ok_or_else(|| unsupported(&name, class, "no wrapped `layer` in its config"))?;
@@ -259,6 +338,7 @@ fn parse_layer(layer: &Value) -> Result<LayerSpec> {
             units: usize_field(cfg, "units", &name, class)?,
             activation: activation(cfg, "activation", "linear"),
             use_bias: bool_field(cfg, "use_bias", true),
+            time_distributed: false,
             name,
         },
         "NotEqual" => LayerSpec::Skipped {
@@ -274,7 +354,8 @@ fn parse_layer(layer: &Value) -> Result<LayerSpec> {
                 &name,
                 other,
                 "not supported; lstm-lrp explains chains of InputLayer, Embedding, Masking, \
-                 LSTM, Bidirectional(LSTM), Dense and Dropout layers",
+                 LSTM, GRU, Bidirectional, GlobalMaxPooling1D, GlobalAveragePooling1D, Dense, \
+                 TimeDistributed(Dense) and Dropout layers",
             ));
         }
     })
@@ -456,8 +537,20 @@ mod tests {
         };
         let cases = [
             (
-                r#"{"class_name": "GRU", "config": {"name": "gru", "units": 4}}"#,
-                "gru",
+                r#"{"class_name": "SimpleRNN", "config": {"name": "rnn", "units": 4}}"#,
+                "SimpleRNN",
+            ),
+            (
+                r#"{"class_name": "GRU", "config": {"name": "g", "units": 4, "activation": "relu"}}"#,
+                "relu",
+            ),
+            (
+                r#"{"class_name": "GlobalMaxPooling1D", "config": {"name": "p", "keepdims": true}}"#,
+                "keepdims",
+            ),
+            (
+                r#"{"class_name": "TimeDistributed", "config": {"name": "td", "layer": {"class_name": "Conv1D", "config": {}}}}"#,
+                "Conv1D",
             ),
             (
                 r#"{"class_name": "LSTM", "config": {"name": "l", "units": 4, "stateful": true}}"#,

@@ -6,11 +6,15 @@
 //! bidirectional layer, activations or masking. The inference accepts a file only when exactly
 //! one chain of recurrent layers fits the shapes, a concatenating merge is implied by the sizes,
 //! there is a single Dense layer (its activation does not change the explained logit) and no
-//! Embedding or Masking layer (whose padding settings the weights do not record). It assumes
-//! Keras' default LSTM activations (tanh, sigmoid) and says so in the report.
+//! Embedding, Masking, pooling or TimeDistributed layer (whose settings the weights do not
+//! record). LSTM and GRU cells are told apart by the recurrent kernel's width (4H or 3H), a GRU's
+//! `reset_after` by its bias (`(2, 3H)` or `(3H)`); `go_backwards` is not recorded, so every
+//! unidirectional layer is assumed to read forwards. It assumes Keras' default activations
+//! (tanh, sigmoid) and says so in the report.
 
 use lrp_model::{
-    DenseLayer, GateActivation, InputLayer, LstmLayer, LstmWeights, Matrix, MergeMode, ModelParams,
+    CellWeights, DenseLayer, GateActivation, GruWeights, InputLayer, LstmWeights, Matrix,
+    MergeMode, ModelParams, RecurrentLayer,
 };
 
 use crate::HostArray;
@@ -34,30 +38,63 @@ fn count(file: &File, path: &str) -> Result<usize> {
     Ok(file.members(path)?.len())
 }
 
-fn direction(file: &File, vars: &str) -> Result<LstmWeights> {
+fn direction(file: &File, vars: &str) -> Result<CellWeights> {
     let w_x = array(file, &format!("{vars}/0"))?;
     let w_h = array(file, &format!("{vars}/1"))?;
-    let (e, four_h) = match w_x.shape[..] {
+    let (e, cols) = match w_x.shape[..] {
         [e, g] => (e, g),
         _ => return Err(ImportError::Format(format!("`{vars}/0` is not a matrix"))),
     };
-    let h = four_h / 4;
-    let b = if count(file, vars)? > 2 {
-        array(file, &format!("{vars}/2"))?.data
+    let h = w_h.shape.first().copied().unwrap_or(0);
+    let bias = if count(file, vars)? > 2 {
+        Some(array(file, &format!("{vars}/2"))?)
     } else {
-        vec![0.0; four_h]
+        None
     };
-    Ok(LstmWeights {
-        w_x: Matrix::new(e, four_h, w_x.data)?,
-        w_h: Matrix::new(h, w_h.shape.get(1).copied().unwrap_or(0), w_h.data)?,
-        b,
-    })
+    let w_x = Matrix::new(e, cols, w_x.data)?;
+    let w_h = Matrix::new(h, w_h.shape.get(1).copied().unwrap_or(0), w_h.data)?;
+    if h > 0 && cols == 4 * h {
+        return Ok(CellWeights::Lstm(LstmWeights {
+            w_x,
+            w_h,
+            b: bias.map_or_else(|| vec![0.0; cols], |b| b.data),
+        }));
+    }
+    if h > 0 && cols == 3 * h {
+        let (b_x, b_h, reset_after) = match bias {
+            Some(b) if b.shape == [2, cols] => {
+                (b.data[..cols].to_vec(), b.data[cols..].to_vec(), true)
+            }
+            Some(b) if b.shape == [cols] => (b.data, vec![0.0; cols], false),
+            Some(b) => {
+                return Err(ImportError::Format(format!(
+                    "`{vars}/2` has shape {:?}: not a GRU bias (2, 3H) or (3H)",
+                    b.shape
+                )));
+            }
+            None => {
+                return Err(ambiguous(format!(
+                    "`{vars}`: a GRU without bias, whose reset_after setting the weights do not show"
+                )));
+            }
+        };
+        return Ok(CellWeights::Gru(GruWeights {
+            w_x,
+            w_h,
+            b_x,
+            b_h,
+            reset_after,
+        }));
+    }
+    Err(ImportError::Format(format!(
+        "`{vars}`: kernels of {cols} columns for {h} units are neither an LSTM's (4H) nor a GRU's (3H)"
+    )))
 }
 
 struct Recurrent {
     key: String,
-    forward: LstmWeights,
-    backward: Option<LstmWeights>,
+    forward: CellWeights,
+    backward: Option<CellWeights>,
 }
 
 impl Recurrent {
@@ -106,7 +143,7 @@ pub(crate) fn infer(file: &File, format: String) -> Result<ImportedModel> {
     let mut dense = Vec::new();
     for key in &keys {
         match base(key).as_str() {
-            "lstm" => recurrent.push(Recurrent {
+            "lstm" | "gru" => recurrent.push(Recurrent {
                 key: key.clone(),
                 forward: direction(file, &format!("/layers/{key}/cell/vars"))?,
                 backward: None,
@@ -126,6 +163,12 @@ pub(crate) fn infer(file: &File, format: String) -> Result<ImportedModel> {
                     "`{key}`: its padding settings are not stored with the weights"
                 )));
             }
+            "global_max_pooling1d" | "global_average_pooling1d" | "time_distributed" => {
+                return Err(ambiguous(format!(
+                    "`{key}`: the recurrent layers' return_sequences and go_backwards are not \
+                     stored with the weights"
+                )));
+            }
             other => {
                 return Err(ImportError::Unsupported(format!(
                     "layer `{key}` ({other}) is not supported"
@@ -134,7 +177,9 @@ pub(crate) fn infer(file: &File, format: String) -> Result<ImportedModel> {
         }
     }
     if recurrent.is_empty() {
-        return Err(ImportError::Format("the file holds no LSTM layer".into()));
+        return Err(ImportError::Format(
+            "the file holds no recurrent (LSTM or GRU) layer".into(),
+        ));
     }
     let [dense_key] = dense.as_slice() else {
         return Err(ambiguous(format!(
@@ -172,13 +217,13 @@ pub(crate) fn infer(file: &File, format: String) -> Result<ImportedModel> {
         [one] => one.clone(),
         [] => {
             return Err(ambiguous(
-                "no order of the LSTM layers fits their sizes with concatenating merges \
+                "no order of the recurrent layers fits their sizes with concatenating merges \
                  (a bidirectional layer may use merge mode sum or ave)",
             ));
         }
         _ => {
             return Err(ambiguous(
-                "several orders of the LSTM layers fit their sizes",
+                "several orders of the recurrent layers fit their sizes",
             ));
         }
     };
@@ -189,8 +234,8 @@ pub(crate) fn infer(file: &File, format: String) -> Result<ImportedModel> {
         let r = taken[i].take().expect("each index once");
         keys_in_order.push(r.key.clone());
         layers.push(match r.backward {
-            Some(bw) => LstmLayer::bidirectional(r.forward, bw, MergeMode::Concat),
-            None => LstmLayer::unidirectional(r.forward),
+            Some(bw) => RecurrentLayer::bidirectional(r.forward, bw, MergeMode::Concat),
+            None => RecurrentLayer::unidirectional(r.forward),
         });
     }
     let e = layers[0].input_size();
@@ -204,7 +249,7 @@ pub(crate) fn infer(file: &File, format: String) -> Result<ImportedModel> {
     )?;
     debug_assert!(
         params
-            .lstm()
+            .recurrent()
             .iter()
             .all(|l| l.gate_activation == GateActivation::Sigmoid)
     );
@@ -218,12 +263,14 @@ pub(crate) fn infer(file: &File, format: String) -> Result<ImportedModel> {
                     "layer order inferred from weight shapes: {}",
                     keys_in_order.join(" → ")
                 ),
-                "assumed: Keras' default LSTM activations (tanh, sigmoid), concatenating \
-                 bidirectional merges, no masking; the Dense activation does not change the \
-                 explained logit"
+                "assumed: Keras' default activations (tanh, sigmoid), concatenating \
+                 bidirectional merges, no masking, no go_backwards; the Dense activation does not \
+                 change the explained logit"
                     .into(),
             ],
+            warnings: vec![],
         },
         params,
+        format: None,
     })
 }

@@ -86,7 +86,7 @@ pub fn read_keras<R: Read + Seek>(archive: &mut Archive<R>) -> Result<ImportedMo
 pub fn read_h5(bytes: Vec<u8>, config: Option<&str>) -> Result<ImportedModel> {
     let file = File::from_bytes(bytes)?;
     let Some(model_config) = string_attr(&file, "model_config")? else {
-        if file.has_group("/layers") {
+        if file.has_group("/layers")? {
             return read_tree(file, config, "Keras 3 .weights.h5".into());
         }
         return Err(ImportError::Format(
@@ -98,7 +98,7 @@ pub fn read_h5(bytes: Vec<u8>, config: Option<&str>) -> Result<ImportedModel> {
     let keras_version = string_attr(&file, "keras_version")?.unwrap_or_default();
     let version = KerasVersion::from_version_string(&keras_version);
     let specs = config::parse_model_config(config.unwrap_or(&model_config))?;
-    let base = if file.has_group("/model_weights") {
+    let base = if file.has_group("/model_weights")? {
         "/model_weights".to_string()
     } else {
         String::new()

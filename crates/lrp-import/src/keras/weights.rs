@@ -58,7 +58,7 @@ impl Layout<'_> {
         match self {
             Layout::Legacy { file, base } => {
                 let group_path = format!("{base}/{name}");
-                if !file.has_group(&group_path) {
+                if !file.has_group(&group_path)? {
                     return Err(ImportError::Format(format!(
                         "no weights for layer `{name}`: the file has no group `{group_path}`"
                     )));
@@ -74,13 +74,14 @@ impl Layout<'_> {
             Layout::Tree { file } => {
                 let key = tree_key(class, occurrence);
                 let base = format!("/layers/{key}");
-                if !file.has_group(&base) {
+                if !file.has_group(&base)? {
                     return Err(ImportError::Format(format!(
                         "no weights for layer `{name}` ({class}): the file has no group `{base}`"
                     )));
                 }
                 let sub = match class {
-                    "LSTM" => vec![format!("{base}/cell/vars")],
+                    "LSTM" | "GRU" => vec![format!("{base}/cell/vars")],
+                    "TimeDistributed" => vec![format!("{base}/layer/vars")],
                     "Bidirectional" => vec![
                         format!("{base}/forward_layer/cell/vars"),
                         format!("{base}/backward_layer/cell/vars"),

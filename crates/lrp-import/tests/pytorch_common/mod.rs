@@ -1,11 +1,16 @@
-//! Shared test helpers: fixture access, a tiny safetensors reader, a zip
-//! writer and a pickle builder. Test code: panics on bad input are fine.
+//! Shared by the PyTorch tests: fixture access, a tiny safetensors reader, a zip writer that
+//! writes what `torch.save` writes (data descriptors, ZIP64 end records, 64-byte alignment),
+//! and a pickle builder. Test code: panics on bad input are fine.
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
 
 /// The only place the fixture directory is named.
 pub const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/pytorch");
+
+pub fn fixture_path(name: &str) -> std::path::PathBuf {
+    std::path::Path::new(FIXTURES).join(name)
+}
 
 pub fn fixture(name: &str) -> Vec<u8> {
     let path = format!("{FIXTURES}/{name}");
@@ -241,6 +246,22 @@ impl ZipOpts {
     }
 }
 
+/// Raw deflate of `data`: the payload of a one-entry archive written by the `zip` crate.
+pub fn deflate(data: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let options = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated);
+    let mut out = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    out.start_file("x", options).expect("start_file");
+    out.write_all(data).expect("write");
+    let zip = out.finish().expect("finish").into_inner();
+    assert_eq!(&zip[..4], b"PK\x03\x04");
+    let rd16 = |p: usize| u16::from_le_bytes([zip[p], zip[p + 1]]) as usize;
+    let size = u32::from_le_bytes(zip[18..22].try_into().unwrap()) as usize;
+    let start = 30 + rd16(26) + rd16(28);
+    zip[start..start + size].to_vec()
+}
+
 fn p16(v: &mut Vec<u8>, x: u16) {
     v.extend(x.to_le_bytes());
 }
@@ -258,7 +279,7 @@ pub fn write_zip(entries: &[(String, Vec<u8>)], o: ZipOpts) -> Vec<u8> {
     for (name, data) in entries {
         let crc = crc32(data);
         let (method, payload) = if o.deflate {
-            (8u16, miniz_oxide::deflate::compress_to_vec(data, 6))
+            (8u16, deflate(data))
         } else {
             (0u16, data.clone())
         };
@@ -598,4 +619,31 @@ pub fn legacy_file(main: &[u8], storages: &[(&str, usize, Vec<u8>)]) -> Vec<u8> 
         out.extend(data);
     }
     out
+}
+
+// ------------------------------------------------------ reading bytes ----
+
+/// A state dict as `read_state_dict` returns it.
+pub type Tensors = Vec<(String, lrp_import::HostArray<f64>)>;
+
+/// Writes `bytes` to a fresh file in `tmp` and reads it with `read_state_dict`.
+pub fn read_bytes(
+    tmp: &crate::common::TempDir,
+    bytes: &[u8],
+) -> Result<Tensors, lrp_import::formats::torch::TorchError> {
+    lrp_import::formats::torch::read_state_dict(tmp.file("pt", bytes))
+}
+
+/// The tensor called `name`.
+pub fn get<'a>(tensors: &'a Tensors, name: &str) -> &'a lrp_import::HostArray<f64> {
+    tensors
+        .iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, t)| t)
+        .unwrap_or_else(|| panic!("no tensor {name}"))
+}
+
+/// The tensors' names, in the order returned.
+pub fn names(tensors: &Tensors) -> Vec<&str> {
+    tensors.iter().map(|(n, _)| n.as_str()).collect()
 }

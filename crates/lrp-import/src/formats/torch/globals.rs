@@ -8,6 +8,7 @@
 //! reported as such.
 
 use std::io::Read;
+use std::rc::Rc;
 
 /// Longest text line (protocol-0 arguments) and memo the walker accepts.
 const MAX_LINE: usize = 1 << 16;
@@ -37,12 +38,13 @@ impl std::fmt::Display for WalkError {
 struct Walker<R> {
     reader: R,
     /// The two most recent strings pushed, for `STACK_GLOBAL`.
-    recent: [Option<String>; 2],
-    /// Strings stored in the memo (by `PUT`/`MEMOIZE` right after a string), by index.
-    memo: std::collections::HashMap<u64, String>,
+    recent: [Option<Rc<str>>; 2],
+    /// Strings stored in the memo (by `PUT`/`MEMOIZE` right after a string), by index. Shared,
+    /// not copied: one long string memoized a million times must not cost a million copies.
+    memo: std::collections::HashMap<u64, Rc<str>>,
     next_memo: u64,
     /// The last value pushed, if it was a string (what `MEMOIZE`/`PUT` would store).
-    top: Option<String>,
+    top: Option<Rc<str>>,
     globals: Vec<String>,
 }
 
@@ -110,13 +112,14 @@ impl<R: Read> Walker<R> {
         Ok(())
     }
 
-    fn push_string(&mut self, s: String) {
-        self.recent = [self.recent[1].take(), Some(s.clone())];
+    fn push_string(&mut self, s: impl Into<Rc<str>>) {
+        let s = s.into();
+        self.recent = [self.recent[1].take(), Some(Rc::clone(&s))];
         self.top = Some(s);
     }
 
     fn memoize(&mut self, index: u64) -> Result<(), WalkError> {
-        if let Some(s) = self.top.clone() {
+        if let Some(s) = self.top.as_ref().map(Rc::clone) {
             if self.memo.len() >= MAX_MEMO {
                 return Err(WalkError::TooLong);
             }
@@ -126,7 +129,7 @@ impl<R: Read> Walker<R> {
     }
 
     fn get(&mut self, index: u64) {
-        match self.memo.get(&index).cloned() {
+        match self.memo.get(&index).map(Rc::clone) {
             Some(s) => self.push_string(s),
             None => self.top = None,
         }
@@ -149,7 +152,7 @@ impl<R: Read> Walker<R> {
                 }
                 b'S' | b'V' => {
                     let s = self.line()?;
-                    self.push_string(s.trim_matches(|c| c == '\'' || c == '"').to_string());
+                    self.push_string(s.trim_matches(|c| c == '\'' || c == '"'));
                     pushed_string = true;
                 }
                 b'g' => {
@@ -174,7 +177,7 @@ impl<R: Read> Walker<R> {
                         _ => "an unnamed global (STACK_GLOBAL)".into(),
                     });
                 }
-                0x82 | 0x83 | 0x84 => {
+                0x82..=0x84 => {
                     self.le(match op {
                         0x82 => 1,
                         0x83 => 2,
@@ -341,6 +344,114 @@ mod tests {
     }
 
     #[test]
+    fn protocol_0_text_globals_inst_and_memo_lines() {
+        // GLOBAL and INST take `module\nname\n` lines; S strings and the text memo (p/g).
+        let pickle = b"(S'torch'\np0\nS'FloatStorage'\np1\ng0\ng1\n\x93\
+                       (iposix\nsystem\np2\nccollections\nOrderedDict\np3\n.";
+        let globals = pickle_globals(&pickle[..], 1).unwrap();
+        assert_eq!(
+            globals,
+            [
+                "torch.FloatStorage",
+                "posix.system",
+                "collections.OrderedDict"
+            ]
+        );
+        // Windows line ends are tolerated.
+        let globals = pickle_globals(&b"cos\r\nsystem\r\n."[..], 1).unwrap();
+        assert_eq!(globals, ["os.system"]);
+    }
+
+    #[test]
+    fn extension_codes_are_reported() {
+        for ext in [&[0x82u8, 7][..], &[0x83, 7, 0], &[0x84, 7, 0, 0, 0]] {
+            let mut p = b"\x80\x02".to_vec();
+            p.extend(ext);
+            p.extend(b").");
+            let globals = pickle_globals(&p[..], 1).unwrap();
+            assert_eq!(globals.len(), 1, "{ext:?}");
+            assert!(globals[0].contains("EXT"), "{globals:?}");
+            assert!(!is_state_dict_global(&globals[0]));
+        }
+    }
+
+    #[test]
+    fn arguments_are_skipped_not_read_as_opcodes() {
+        // Bytes and numbers whose payload looks like opcodes: BINBYTES holding `cos\nsystem\n`,
+        // SHORT_BINBYTES, BINBYTES8, BYTEARRAY8, LONG1/LONG4, BININT*, BINFLOAT, FRAME.
+        let mut p = b"\x80\x04\x95\x40\x00\x00\x00\x00\x00\x00\x00".to_vec();
+        p.extend(b"B\x0b\x00\x00\x00cos\nsystem\n");
+        p.extend(b"C\x03c..");
+        p.extend(b"\x8e\x02\x00\x00\x00\x00\x00\x00\x00c.");
+        p.extend(b"\x96\x01\x00\x00\x00\x00\x00\x00\x00c");
+        p.extend(b"\x8a\x02c.\x8b\x01\x00\x00\x00c");
+        p.extend(b"K.M..J....G........");
+        p.extend(b"\x8d\x03\x00\x00\x00\x00\x00\x00\x00abc");
+        p.extend(b"0.");
+        assert_eq!(pickle_globals(&p[..], 1).unwrap(), Vec::<String>::new());
+    }
+
+    #[test]
+    fn consecutive_pickles_are_walked_in_order() {
+        // The legacy format: magic, protocol version, system info, then the object.
+        let stream = b"\x80\x02\x8a\x0alsomebytes.\x80\x02M\xe9\x03.}q\x00.\x80\x02cm\nC\n.";
+        assert_eq!(pickle_globals(&stream[..], 4).unwrap(), ["m.C"]);
+        assert_eq!(pickle_globals(&stream[..], 5), Err(WalkError::Truncated));
+    }
+
+    #[test]
+    fn a_stack_global_without_two_strings_is_named_as_such() {
+        let globals = pickle_globals(&b"\x80\x04N\x93."[..], 1).unwrap();
+        assert_eq!(globals, ["an unnamed global (STACK_GLOBAL)"]);
+        assert!(!is_state_dict_global(&globals[0]));
+    }
+
+    #[test]
+    fn a_long_string_memoized_many_times_is_not_copied() {
+        // A 1 MB string stored in the memo 500,000 times: 500 GB if each entry were a copy.
+        let mut p = b"\x80\x04X\x00\x00\x10\x00".to_vec();
+        p.extend(std::iter::repeat_n(b'a', 1 << 20));
+        p.extend(std::iter::repeat_n(0x94u8, 500_000));
+        p.push(b'.');
+        let start = std::time::Instant::now();
+        assert_eq!(pickle_globals(&p[..], 1).unwrap(), Vec::<String>::new());
+        assert!(start.elapsed().as_secs() < 10, "{:?}", start.elapsed());
+        // The memo itself is bounded.
+        let mut p = b"\x80\x04\x8c\x01a".to_vec();
+        p.extend(std::iter::repeat_n(0x94u8, MAX_MEMO + 1));
+        p.push(b'.');
+        assert_eq!(pickle_globals(&p[..], 1), Err(WalkError::TooLong));
+    }
+
+    #[test]
+    fn state_dict_globals() {
+        for g in [
+            "collections.OrderedDict",
+            "torch._utils._rebuild_tensor_v2",
+            "torch._utils._rebuild_parameter",
+            "torch.FloatStorage",
+            "torch.BFloat16Storage",
+            "torch.storage.UntypedStorage",
+            "torch.float16",
+            "_codecs.encode",
+        ] {
+            assert!(is_state_dict_global(g), "{g}");
+        }
+        for g in [
+            "posix.system",
+            "builtins.eval",
+            "torch.nn.modules.linear.Linear",
+            "torch.load",
+            "torch._utils._rebuild_qtensor",
+            "collections.defaultdict",
+            "__main__.Net",
+            "nodot",
+        ] {
+            assert!(!is_state_dict_global(g), "{g}");
+        }
+    }
+
+    #[test]
     fn broken_pickles_are_errors() {
         assert_eq!(
             pickle_globals(&b"\x80\x02"[..], 1),
@@ -354,5 +465,12 @@ mod tests {
             pickle_globals(&b"X\xff\xff\xff\x7f"[..], 1),
             Err(WalkError::Truncated)
         );
+        assert_eq!(
+            pickle_globals(&b"\x8d\xff\xff\xff\xff\xff\x00\x00\x00"[..], 1),
+            Err(WalkError::TooLong)
+        );
+        let mut line = b"c".to_vec();
+        line.extend(std::iter::repeat_n(b'm', MAX_LINE + 2));
+        assert_eq!(pickle_globals(&line[..], 1), Err(WalkError::TooLong));
     }
 }

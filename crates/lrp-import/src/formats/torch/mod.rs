@@ -7,10 +7,17 @@
 //!   a plain container (dict, list, tuple) or a plain scalar; a pickled object of any class is
 //!   named in the error. (A checkpoint dict such as `{"model": state_dict, "epoch": 3}` is
 //!   accepted and flattened to dotted names, `model.lstm.weight_ih_l0`.)
+//! - **One tensor per name.** The crate flattens nested dicts to dotted names in a hash map,
+//!   so `{"a.b": t1, "a": {"b": t2}}` silently kept one of the two (which one depended on the
+//!   hash order). The pickle's tree is listed once more ([`PytorchReader::read_pickle_data`],
+//!   no tensor data) and such a name is refused ([`TorchError::DuplicateName`]).
 //! - **At least one tensor** (a pickle whose objects the crate does not interpret loads as an
 //!   empty dict without an error).
-//! - Tensors as `f64` host arrays, sorted by name; the crate bounds each tensor by what the file
-//!   holds before allocating it.
+//! - Tensors as `f64` host arrays, sorted by name. The crate checks each view against its
+//!   storage, but a view may repeat elements (stride 0, as `expand` makes): one float stored
+//!   can claim 10^9 elements, which the crate accepts up to 10 GiB per tensor. So the tensors
+//!   together may not materialise more than [`MAX_EXPANSION`] times the file's size
+//!   ([`TorchError::TooLarge`]), checked from their shapes before any is read.
 //!
 //! The crate takes a file path, not bytes. The state-dict check walks the pickle first
 //! ([`globals`]): for a zip checkpoint its `data.pkl` entry (a few KB) is read here and again by
@@ -29,6 +36,10 @@ use crate::formats::dtype::{self, ElementType, Endian};
 use crate::formats::zip::{Archive, ZipError};
 use crate::sniff::{FileKind, read_prefix, sniff};
 use globals::{is_state_dict_global, pickle_globals};
+
+/// The tensors of a checkpoint may hold at most this many times the file's bytes (a state
+/// dict's tensors each cover at most their storage; tied weights share one).
+pub const MAX_EXPANSION: u64 = 16;
 
 /// What can be wrong with a PyTorch checkpoint.
 #[derive(Debug, Error)]
@@ -56,9 +67,26 @@ pub enum TorchError {
     /// The file could not be opened or read.
     #[error("reading the checkpoint: {0}")]
     Io(#[from] std::io::Error),
+    /// Two tensors flatten to the same dotted name (`{"a.b": t1, "a": {"b": t2}}`).
+    #[error("two tensors in the checkpoint are both called `{0}` once its dicts are flattened")]
+    DuplicateName(String),
     /// The checkpoint holds no tensor.
     #[error("the checkpoint holds no tensors (expected a state dict of an nn.Module)")]
     NoTensors,
+    /// The tensors would materialise far more bytes than the file holds (views repeating
+    /// their storage's elements).
+    #[error(
+        "tensor `{name}` brings the checkpoint's tensors to {bytes} bytes, more than {limit} \
+         ({MAX_EXPANSION} times the file's size): a view that repeats its storage's elements"
+    )]
+    TooLarge {
+        /// The tensor that went over the limit.
+        name: String,
+        /// The bytes of the tensors so far, this one included.
+        bytes: u64,
+        /// The limit for this file.
+        limit: u64,
+    },
     /// A tensor's bytes could not be read.
     #[error("tensor `{name}`: {source}")]
     Tensor {
@@ -97,6 +125,46 @@ fn foreign_global(path: &Path) -> Result<Option<String>, TorchError> {
     }
     .map_err(|e| TorchError::Pickle(e.to_string()))?;
     Ok(globals.into_iter().find(|g| !is_state_dict_global(g)))
+}
+
+/// The first dotted name that two tensors of the checkpoint's tree share, walking it as the
+/// crate does to name them (dict keys, list and tuple indices).
+fn duplicate_name(path: &Path) -> Result<Option<String>, TorchError> {
+    use pytorch_reader::PickleValue;
+    let root = PytorchReader::read_pickle_data(path, None).map_err(TorchError::Reader)?;
+    let mut names = Vec::new();
+    // An explicit stack: the tree may be as deep as the crate allows (1000 levels).
+    let mut stack = vec![(root, String::new())];
+    while let Some((value, name)) = stack.pop() {
+        let child = |key: &str| {
+            if name.is_empty() {
+                key.to_string()
+            } else {
+                format!("{name}.{key}")
+            }
+        };
+        match value {
+            PickleValue::Dict(entries) => {
+                for (key, v) in entries {
+                    let n = child(&key);
+                    stack.push((v, n));
+                }
+            }
+            PickleValue::List(items) => {
+                for (i, v) in items.into_iter().enumerate() {
+                    let n = child(&i.to_string());
+                    stack.push((v, n));
+                }
+            }
+            PickleValue::Unsupported(ty) if ty == "torch.Tensor" => names.push(name),
+            _ => {}
+        }
+    }
+    names.sort_unstable();
+    Ok(names
+        .windows(2)
+        .find(|w| w[0] == w[1])
+        .map(|w| w[0].clone()))
 }
 
 fn element_type(dtype: DType) -> ElementType {
@@ -138,12 +206,28 @@ pub fn read_state_dict(
     if let Some(class) = foreign_global(path)? {
         return Err(TorchError::NotAStateDict { class });
     }
+    let file_len = std::fs::metadata(path)?.len();
     let reader = PytorchReader::new(path).map_err(TorchError::Reader)?;
     let mut tensors: Vec<_> = reader.into_tensors().into_iter().collect();
     if tensors.is_empty() {
         return Err(TorchError::NoTensors);
     }
     tensors.sort_by(|a, b| a.0.cmp(&b.0));
+    if let Some(name) = duplicate_name(path)? {
+        return Err(TorchError::DuplicateName(name));
+    }
+    let limit = file_len.saturating_mul(MAX_EXPANSION);
+    let mut total = 0u64;
+    for (name, tensor) in &tensors {
+        total = total.saturating_add(tensor.byte_len() as u64);
+        if total > limit {
+            return Err(TorchError::TooLarge {
+                name: name.clone(),
+                bytes: total,
+                limit,
+            });
+        }
+    }
     let native = if cfg!(target_endian = "little") {
         Endian::Little
     } else {
