@@ -49,15 +49,16 @@
 #[cfg(feature = "mimalloc")]
 pub mod alloc;
 pub mod backends;
+pub mod batched;
 pub mod evaluation;
 pub mod import;
 pub mod io;
 
 pub use lrp_core::{
-    Activation, CellWeights, DenseLayer, ExplainConfig, Explanation, GateActivation, GateRule,
-    GruWeights, HostExplanation, HostStepExplanations, Input, InputLayer, LrpError, LstmModel,
-    LstmWeights, Matrix, MergeMode, ModelError, ModelParams, Padding, Precision, Readout,
-    RecurrentLayer, Step, Target, burn,
+    Activation, Attribution, CellWeights, DenseLayer, ExplainConfig, Explanation, GateActivation,
+    GateRule, GruWeights, HostExplanation, HostStepExplanations, Input, InputLayer, LrpError,
+    LstmModel, LstmWeights, Matrix, MergeMode, Method, ModelError, ModelParams, Padding, Precision,
+    Readout, RecurrentLayer, Step, Target, burn,
 };
 
 /// Loads any supported model file (format detected from the content; see

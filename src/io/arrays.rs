@@ -1,10 +1,12 @@
 //! A batch of input sequences in host memory, and its conversion to a model [`Input`].
 
-use lrp_core::burn::tensor::{Bool, Device, Int, Tensor, TensorData};
+use lrp_core::burn::tensor::{Device, Tensor, TensorData};
 use lrp_core::{Input, Precision};
 use lrp_import::formats::safetensors::{self as st, has, holds_floats};
 use lrp_import::{HostArray, ImportError};
 use safetensors::SafeTensors;
+
+use crate::io::view::{FeatureSlice, TokenSlice, ValuesView, with_padding};
 
 /// The values of an input file.
 ///
@@ -111,37 +113,37 @@ impl InputArrays {
         precision: Precision,
     ) -> Input {
         let [_, t] = self.batch_and_steps();
-        let n = range.len();
-        let mut input = match &self.values {
-            InputValues::Features(x) => {
-                let e = x.shape[2];
-                let data = x.data[range.start * t * e..range.end * t * e].to_vec();
-                Input::features(Tensor::from_data(
-                    TensorData::new(data, [n, t, e]),
-                    (device, precision.dtype()),
-                ))
-            }
-            InputValues::Tokens(ids) => {
-                let data = ids.data[range.start * t..range.end * t].to_vec();
-                Input::tokens(Tensor::<2, Int>::from_data(
-                    TensorData::new(data, [n, t]),
-                    device,
-                ))
-            }
-        };
-        if let Some(mask) = &self.mask {
-            let flags: Vec<bool> = mask.data[range.start * t..range.end * t]
+        let input = self
+            .values_view()
+            .input_range(range.clone(), device, precision);
+        let mask = self.mask.as_ref().map(|mask| {
+            mask.data[range.start * t..range.end * t]
                 .iter()
                 .map(|&v| v != 0)
-                .collect();
-            input = input.with_mask(Tensor::<2, Bool>::from_data(
-                TensorData::new(flags, [n, t]),
-                device,
-            ));
-        } else if let Some(lengths) = &self.lengths {
-            input = input.with_lengths(lengths[range].to_vec());
+                .collect()
+        });
+        let lengths = self.lengths.as_ref().map(|l| l[range.clone()].to_vec());
+        with_padding(input, mask, lengths, [range.len(), t], device)
+    }
+
+    /// The values as a borrowed [`ValuesView`].
+    ///
+    /// ```
+    /// let x = lstm_lrp::io::read_input("examples/data/random_embeddings.safetensors")?;
+    /// assert_eq!(x.values_view().batch_and_steps(), [4, 9]);
+    /// # Ok::<(), lstm_lrp::io::IoError>(())
+    /// ```
+    pub fn values_view(&self) -> ValuesView<'_> {
+        match &self.values {
+            InputValues::Features(x) => ValuesView::Features {
+                data: FeatureSlice::F64(&x.data),
+                shape: [x.shape[0], x.shape[1], x.shape[2]],
+            },
+            InputValues::Tokens(ids) => ValuesView::Tokens {
+                data: TokenSlice::I64(&ids.data),
+                shape: [ids.shape[0], ids.shape[1]],
+            },
         }
-        input
     }
 
     /// The samples `range` as a new [`InputArrays`] (values, lengths and mask copied).

@@ -32,17 +32,8 @@ fn scale(row: &Row) -> f64 {
     row.relevance.iter().fold(0.0, |m: f64, r| m.max(r.abs()))
 }
 
-/// A self-contained HTML page: one row per sequence, words coloured by relevance (red for
-/// the explained class, blue against it; each row scaled to its largest |relevance|).
-///
-/// ```
-/// use lstm_lrp::io::{Row, html};
-///
-/// let row = Row { words: vec!["<b>".into()], relevance: vec![1.0], target: 0, predicted: 0, logit: 1.0, rest: 0.0 };
-/// let page = html(&[row], "demo");
-/// assert!(page.starts_with("<!DOCTYPE html>") && page.contains("&lt;b&gt;"));
-/// ```
-pub fn html(rows: &[Row], title: &str) -> String {
+/// The rows' markup: one `div.row` per sequence.
+fn rows_markup(rows: &[Row]) -> String {
     let mut body = String::new();
     for (s, row) in rows.iter().enumerate() {
         let scale = scale(row);
@@ -61,14 +52,54 @@ pub fn html(rows: &[Row], title: &str) -> String {
         }
         body.push_str("</div></div>\n");
     }
+    body
+}
+
+/// The legend under the title.
+const LEGEND: &str = "Relevance per token: red supports the explained class, blue speaks against it; \
+each row is scaled to its largest |relevance| (hover for the value).";
+
+/// A self-contained HTML page: one row per sequence, words coloured by relevance (red for
+/// the explained class, blue against it; each row scaled to its largest |relevance|).
+///
+/// ```
+/// use lstm_lrp::io::{Row, html};
+///
+/// let row = Row { words: vec!["<b>".into()], relevance: vec![1.0], target: 0, predicted: 0, logit: 1.0, rest: 0.0 };
+/// let page = html(&[row], "demo");
+/// assert!(page.starts_with("<!DOCTYPE html>") && page.contains("&lt;b&gt;"));
+/// ```
+pub fn html(rows: &[Row], title: &str) -> String {
     format!(
         "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{title}</title>\n<style>\
 body{{font-family:sans-serif;margin:1.5em;background:#fff;color:#111}}\
 .row{{margin:0.8em 0}}.meta{{font-size:0.8em;color:#555}}\
 .w{{display:inline-block;padding:0.15em 0.3em;margin:0.1em 0;border-radius:3px;font-size:1.2em}}\
-</style></head><body>\n<h1>{title}</h1>\n<p>Relevance per token: red supports the explained class, blue speaks against it; \
-each row is scaled to its largest |relevance| (hover for the value).</p>\n{body}</body></html>\n",
-        title = escape_html(title)
+</style></head><body>\n<h1>{title}</h1>\n<p>{LEGEND}</p>\n{body}</body></html>\n",
+        title = escape_html(title),
+        body = rows_markup(rows)
+    )
+}
+
+/// The same heatmap as [`html`] as a fragment to embed in another page (a Jupyter notebook's
+/// output cell): one `div.lstm-lrp` whose style rules apply only inside it, no title.
+///
+/// ```
+/// use lstm_lrp::io::{Row, html_fragment};
+///
+/// let row = Row { words: vec!["good".into()], relevance: vec![1.0], target: 1, predicted: 1, logit: 2.0, rest: 0.0 };
+/// let cell = html_fragment(&[row]);
+/// assert!(cell.starts_with("<div class=\"lstm-lrp\">") && cell.contains("rgb(255,0,0)"));
+/// assert!(!cell.contains("<body") && !cell.contains("body{"));
+/// ```
+pub fn html_fragment(rows: &[Row]) -> String {
+    format!(
+        "<div class=\"lstm-lrp\"><style>\
+.lstm-lrp{{font-family:sans-serif;color:#111;background:#fff;padding:0.3em}}\
+.lstm-lrp .row{{margin:0.8em 0}}.lstm-lrp .meta{{font-size:0.8em;color:#555}}\
+.lstm-lrp .w{{display:inline-block;padding:0.15em 0.3em;margin:0.1em 0;border-radius:3px;font-size:1.2em;color:#000}}\
+</style>\n<div class=\"meta\">{LEGEND}</div>\n{}</div>\n",
+        rows_markup(rows)
     )
 }
 
