@@ -6,7 +6,9 @@
 //! ([`offset_sample`]).
 
 use lrp_core::burn::tensor::{Tensor, TensorData};
-use lrp_core::{ExplainConfig, HostExplanation, LrpError, LstmModel, Method, Target};
+use lrp_core::{
+    ExplainConfig, HostExplanation, HostStepExplanations, LrpError, LstmModel, Method, Target,
+};
 
 use crate::io::{FeatureSlice, InputView};
 
@@ -42,6 +44,10 @@ pub fn offset_sample(err: LrpError, offset: usize) -> LrpError {
             sample: sample + offset,
             class,
             classes,
+        },
+        StepIsPadding { sample, step } => StepIsPadding {
+            sample: sample + offset,
+            step,
         },
         other => other,
     }
@@ -129,6 +135,43 @@ pub fn explain(
                 first.target.reserve_exact(rest);
                 all = Some(first);
             }
+            Some(all) => all.append(part),
+        }
+    }
+    Ok(all.expect("at least one batch"))
+}
+
+/// Explains every output position of a per-step model for every sample of `input`,
+/// `batch_size` at a time ([`LstmModel::explain_every_step`]): `(B, T_out, T, E)`.
+///
+/// # Errors
+/// Those of [`LstmModel::explain_every_step`], with sample indices counted over the whole
+/// input; a per-sample target with another count than the input's samples.
+pub fn explain_every_step(
+    model: &LstmModel,
+    input: &InputView<'_>,
+    config: &ExplainConfig,
+    batch_size: usize,
+) -> Result<HostStepExplanations, LrpError> {
+    config.validate()?;
+    let [total, _] = input.batch_and_steps();
+    if total == 0 {
+        return Err(LrpError::EmptyBatch);
+    }
+    check_target(&config.target, total)?;
+    let device = model.device();
+    let mut all: Option<HostStepExplanations> = None;
+    for range in batches(total, batch_size) {
+        let part_config = config
+            .clone()
+            .with_target(target_of(&config.target, range.clone()));
+        let start = range.start;
+        let batch = input.input_range(range, device, model.precision());
+        let part = model
+            .explain_every_step(batch, &part_config)
+            .map_err(|e| offset_sample(e, start))?;
+        match &mut all {
+            None => all = Some(part),
             Some(all) => all.append(part),
         }
     }

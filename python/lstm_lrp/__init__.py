@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Attribution",
     "Explanation",
+    "StepExplanation",
     "Model",
     "available_devices",
     "load",
@@ -246,6 +247,60 @@ class Model:
             token_ids=xa if self.reads_tokens else None,
         )
 
+    def explain_every_step(
+        self,
+        x: ArrayLike,
+        *,
+        eps: float = 1e-3,
+        bias_factor: float = 0.0,
+        gate_rule: str = "all",
+        target: Union[int, ArrayLike, None] = None,
+        lengths: Optional[ArrayLike] = None,
+        mask: Optional[ArrayLike] = None,
+        batch_size: int = 32,
+        device: str = "cpu",
+        precision: str = "f64",
+    ) -> StepExplanation:
+        """Explain every output position of a per-step model (``readout == "per-step"``):
+        what :meth:`explain` with ``step=k`` gives, for every ``k`` and every sequence for
+        which position ``k`` is real (the CLI's ``--step all``).
+
+        Arguments as for :meth:`explain`; ``target`` is resolved per position (``None``: each
+        position's largest output; an int: that class everywhere; an array ``(B,)``: each
+        sequence's class at all its positions). The result holds ``B · T² · E`` values:
+        ``batch_size`` bounds the memory of one pass.
+
+        Returns:
+            The :class:`StepExplanation`: ``relevance (B, T_out, T, E)``, ``step_relevance
+            (B, T_out, T)``, ``rest (B, T_out)``, ``logits (B, T_out, C)``, ``target (B,
+            T_out)`` (−1 at padding) and ``valid (B, T_out)``.
+
+        Raises:
+            ValueError: a model with one output per sequence, and the errors of
+                :meth:`explain`.
+        """
+        xa = _as_input(x)
+        out = self._native.explain_every_step(
+            xa,
+            eps=_float("eps", eps),
+            bias_factor=_float("bias_factor", bias_factor),
+            gate_rule=_str("gate_rule", gate_rule),
+            target=_as_target(target),
+            lengths=_as_lengths(lengths),
+            mask=_as_mask(mask),
+            batch_size=_batch_size(batch_size),
+            device=_str("device", device),
+            precision=_str("precision", precision),
+        )
+        return StepExplanation(
+            relevance=out["relevance"],
+            step_relevance=out["step_relevance"],
+            rest=out["rest"],
+            logits=out["logits"],
+            target=out["target"],
+            valid=out["valid"],
+        )
+
     def forward(
         self,
         x: ArrayLike,
@@ -350,6 +405,40 @@ class Model:
         if not self.reads_tokens and self.mask_value is not None:
             return np.asarray(~np.all(x == self.mask_value, axis=2))
         return None
+
+
+@dataclass(frozen=True)
+class StepExplanation:
+    """The LRP explanation of every output position of ``B`` sequences through a per-step
+    model (:meth:`Model.explain_every_step`; float64 unless stated). Positions are in the
+    order the model returns its outputs.
+
+    Attributes:
+        relevance: ``(B, T_out, T, E)``: the relevance of input value ``(t, e)`` for the
+            output at position ``k``; 0 where the position is not valid.
+        step_relevance: ``(B, T_out, T)`` the sum over the feature/embedding axis.
+        rest: ``(B, T_out)`` relevance left on the initial states.
+        logits: ``(B, T_out, C)`` the outputs at each position (0 where not valid).
+        target: ``(B, T_out)`` int64, the explained class, −1 where not valid.
+        valid: ``(B, T_out)`` bool, the real output positions (their input step is real).
+    """
+
+    relevance: NDArray[np.float64]
+    step_relevance: NDArray[np.float64]
+    rest: NDArray[np.float64]
+    logits: NDArray[np.float64]
+    target: NDArray[np.int64]
+    valid: NDArray[np.bool_]
+
+    def __len__(self) -> int:
+        return int(self.relevance.shape[0])
+
+    def __repr__(self) -> str:
+        b, t, _, e = self.relevance.shape
+        return (
+            f"StepExplanation(B={b}, T_out={t}, E={e}, C={self.logits.shape[2]}, "
+            f"valid positions={int(self.valid.sum())})"
+        )
 
 
 @dataclass(frozen=True)
@@ -576,6 +665,8 @@ def _as_target(target: Union[int, ArrayLike, None]) -> Union[int, NDArray[np.int
 def _step(step: Union[int, str, None]) -> Optional[str]:
     if step is None or step == "last":
         return step
+    if step == "all":
+        raise ValueError("step='all': use Model.explain_every_step(x, ...)")
     if isinstance(step, bool) or not isinstance(step, (int, np.integer)):
         raise TypeError(f"step must be None, 'last' or a position, not {step!r}")
     if step < 0:

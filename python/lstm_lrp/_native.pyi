@@ -28,6 +28,20 @@ class NativeModel:
         precision: str,
         step: Optional[str],
     ) -> dict[str, NDArray[Any]]: ...
+    def explain_every_step(
+        self,
+        x: NDArray[Any],
+        *,
+        eps: float,
+        bias_factor: float,
+        gate_rule: str,
+        target: Union[int, NDArray[np.int64], None],
+        lengths: Optional[NDArray[np.int64]],
+        mask: Optional[NDArray[np.bool_]],
+        batch_size: int,
+        device: str,
+        precision: str,
+    ) -> dict[str, NDArray[Any]]: ...
     def forward(
         self,
         x: NDArray[Any],

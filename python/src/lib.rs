@@ -325,6 +325,16 @@ fn array3<'py>(py: Python<'py>, v: Vec<f64>, [a, b, c]: [usize; 3]) -> PyResult<
     Ok(array.into_pyarray(py).into_any())
 }
 
+fn array4<'py>(
+    py: Python<'py>,
+    v: Vec<f64>,
+    [a, b, c, d]: [usize; 4],
+) -> PyResult<Bound<'py, PyAny>> {
+    let array = numpy::ndarray::Array4::from_shape_vec((a, b, c, d), v)
+        .map_err(|e| Failure::Runtime(format!("internal error: {e}")))?;
+    Ok(array.into_pyarray(py).into_any())
+}
+
 fn array2<'py, T: Element>(
     py: Python<'py>,
     v: Vec<T>,
@@ -561,6 +571,48 @@ impl NativeModel {
         d.set_item("rest", array1(py, out.rest))?;
         d.set_item("logits", array2(py, out.logits, [b, out.classes])?)?;
         d.set_item("target", array1(py, out.target))?;
+        Ok(d)
+    }
+
+    /// LRP for every output position of a per-step model; see
+    /// `lstm_lrp.Model.explain_every_step`.
+    #[pyo3(signature = (x, *, eps, bias_factor, gate_rule, target, lengths, mask, batch_size, device, precision))]
+    #[allow(clippy::too_many_arguments)]
+    fn explain_every_step<'py>(
+        &self,
+        py: Python<'py>,
+        x: &Bound<'py, PyAny>,
+        eps: f64,
+        bias_factor: f64,
+        gate_rule: &str,
+        target: Option<&Bound<'py, PyAny>>,
+        lengths: Option<PyReadonlyArray<'py, i64, numpy::Ix1>>,
+        mask: Option<PyReadonlyArray<'py, bool, numpy::Ix2>>,
+        batch_size: usize,
+        device: &str,
+        precision: &str,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let config = ExplainConfig::new()
+            .with_eps(eps)
+            .with_bias_factor(bias_factor)
+            .with_gate_rule(parse::<GateRule>("gate_rule", gate_rule)?)
+            .with_target(target_of(target)?);
+        config.validate().map_err(lrp)?;
+        let input = CallInput::new(x, lengths, mask)?;
+        let out = with_view(py, &input, "explain_every_step", |view| {
+            let model = self.on(device, precision)?;
+            check_kind(&model, view)?;
+            batched::explain_every_step(&model, view, &config, batch_size).map_err(lrp)
+        })?;
+        let d = PyDict::new(py);
+        let [b, t, e, c] = [out.batch, out.steps, out.features, out.classes];
+        let steps = out.step_relevance();
+        d.set_item("step_relevance", array3(py, steps, [b, t, t])?)?;
+        d.set_item("relevance", array4(py, out.relevance, [b, t, t, e])?)?;
+        d.set_item("rest", array2(py, out.rest, [b, t])?)?;
+        d.set_item("logits", array3(py, out.logits, [b, t, c])?)?;
+        d.set_item("target", array2(py, out.target, [b, t])?)?;
+        d.set_item("valid", array2(py, out.valid, [b, t])?)?;
         Ok(d)
     }
 

@@ -163,6 +163,40 @@ def test_pytorch_per_step_model_at_a_step() -> None:
     )
 
 
+def test_every_step_equals_each_step_explained_alone() -> None:
+    model = lstm_lrp.load(fixture("pytorch/p9_lstm_per_step.safetensors"), readout="per-step")
+    io, _ = read_safetensors(fixture("pytorch/p9_lstm_per_step.io.safetensors"))
+    b, t, e = io["x"].shape
+    every = model.explain_every_step(io["x"], batch_size=2)
+    assert every.relevance.shape == (b, t, t, e) and every.valid.all()
+    assert_close(every.logits, io["logits_f64"], 1e-9)
+    for k in range(t):
+        one = model.explain(io["x"], step=k)
+        np.testing.assert_array_equal(every.relevance[:, k], one.relevance)
+        np.testing.assert_array_equal(every.target[:, k], one.target)
+        np.testing.assert_array_equal(every.rest[:, k], one.rest)
+    with pytest.raises(ValueError, match="explain_every_step"):
+        model.explain(io["x"], step="all")  # type: ignore[arg-type]
+
+
+def test_every_step_of_a_padded_batch_marks_the_padding() -> None:
+    # Keras Masking -> LSTM(seq) -> TimeDistributed(Dense): one sequence pre-padded.
+    model = lstm_lrp.load(fixture("keras3/p_masking_lstm_seq_timedistributed.keras"))
+    io, _ = read_safetensors(fixture("keras3/p_masking_lstm_seq_timedistributed.io.safetensors"))
+    every = model.explain_every_step(io["x"])
+    real = io["mask"].astype(bool)
+    np.testing.assert_array_equal(every.valid, real)
+    assert np.all(every.target[~real] == -1)
+    assert np.all(every.relevance[~real] == 0.0)
+    # A unidirectional LSTM: inputs after the explained position get exactly nothing.
+    for s, k in zip(*np.nonzero(real)):
+        assert np.all(every.relevance[s, k, k + 1 :] == 0.0)
+    with pytest.raises(ValueError, match="one output per sequence"):
+        lstm_lrp.load(fixture("keras3/a_bilstm_dense.keras")).explain_every_step(
+            np.zeros((1, 3, 4))
+        )
+
+
 @pytest.mark.parametrize(
     "name",
     ["e_lstm_go_backwards", "h_embed_mask_bigru_reset_before", "j_bilstm_seq_maxpool"],

@@ -10,6 +10,8 @@ use lstm_lrp::io::{
     read_targets,
 };
 
+use lstm_lrp::batched::offset_sample;
+
 use super::CliError;
 use super::output::{OutputPlan, Outputs};
 use super::progress::Progress;
@@ -383,27 +385,4 @@ fn check_input_kind(inputs: &InputArrays, setup: &Setup, input_name: &str) -> Re
             "reads feature vectors (batch, time, features)"
         }
     )))
-}
-
-/// Error sample indices are relative to the batch; report them relative to the input.
-fn offset_sample(err: lrp_core::LrpError, offset: usize) -> lrp_core::LrpError {
-    use lrp_core::LrpError::*;
-    match err {
-        NonFiniteInput { sample } => NonFiniteInput {
-            sample: sample + offset,
-        },
-        EmptySequence { sample } => EmptySequence {
-            sample: sample + offset,
-        },
-        TargetOutOfRange {
-            sample,
-            class,
-            classes,
-        } => TargetOutOfRange {
-            sample: sample + offset,
-            class,
-            classes,
-        },
-        other => other,
-    }
 }

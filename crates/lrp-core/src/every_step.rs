@@ -73,6 +73,24 @@ impl HostStepExplanations {
         }
     }
 
+    /// Appends the sequences of `other` (same T, E and C) after those of `self`.
+    ///
+    /// # Panics
+    /// When the step, feature or class counts differ.
+    pub fn append(&mut self, other: HostStepExplanations) {
+        assert_eq!(
+            (self.steps, self.features, self.classes),
+            (other.steps, other.features, other.classes),
+            "explanations of different shapes"
+        );
+        self.batch += other.batch;
+        self.relevance.extend(other.relevance);
+        self.rest.extend(other.rest);
+        self.logits.extend(other.logits);
+        self.target.extend(other.target);
+        self.valid.extend(other.valid);
+    }
+
     /// Relevance per input step `(B, T_out, T)`, summed over features.
     pub fn step_relevance(&self) -> Vec<f64> {
         self.relevance
