@@ -5,6 +5,10 @@
 
 use std::time::{Duration, Instant};
 
+use lstm_lrp::Precision;
+use lstm_lrp::backends::{self, BackendError, DeviceChoice};
+use lstm_lrp::burn::tensor::Device;
+
 /// The value after `--name` on the command line (`cargo bench --bench B -- --name value`);
 /// `None` when absent. Anything else (such as the `--bench` cargo passes) is ignored.
 pub fn value(name: &str) -> Option<String> {
@@ -62,6 +66,19 @@ pub fn measure(seconds: f64, mut f: impl FnMut()) -> Duration {
 pub fn median(mut times: Vec<f64>) -> f64 {
     times.sort_by(f64::total_cmp);
     times[times.len() / 2]
+}
+
+/// The backend's device (a CLI device name; `tch-cuda` for `tch-cuda:0`) for a model of
+/// `precision`, or why there is none; the error names the cargo feature a backend needs when it
+/// is not built in.
+pub fn device(name: &str, precision: Precision) -> Result<(DeviceChoice, Device), BackendError> {
+    let name = if name == "tch-cuda" {
+        "tch-cuda:0"
+    } else {
+        name
+    };
+    let choice: DeviceChoice = name.parse()?;
+    Ok((choice, backends::device_for(choice, precision)?))
 }
 
 /// The reference configuration of the TensorFlow port's benchmark (a bidirectional LSTM on
