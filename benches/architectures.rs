@@ -14,11 +14,13 @@
 //! ```
 //!
 //! `--only cells|readouts` runs one of the two tables, `--gate-rule prop` explains with another
-//! gate rule (default `all`), `--backend` takes the CLI's device names. Same harness as
-//! `benches/explain.rs`: each configuration runs once to warm up, then repeatedly for at least
-//! `--seconds` (default 3) and at least 3 times; the tables report the median per batch and the
-//! ratios to the LSTM (table 1) or to the `final` readout (table 2) of the same run. Random
-//! weights and inputs (fixed seeds), predicted class, eps = 1e-3. Results: `benches/README.md`.
+//! gate rule (default `all`), `--backend` takes the CLI's device names. The configurations
+//! compared in one table (per precision; per cell for the readouts) are measured interleaved
+//! (`harness::measure_interleaved`: a warm-up call each, then rounds calling each once, until
+//! each has run at least 3 times and the rounds took `--seconds`, default 3, per configuration),
+//! so that a load that comes and goes slows them alike; the tables report medians per batch and
+//! the ratios to the LSTM (table 1) or to the `final` readout (table 2). Random weights and
+//! inputs (fixed seeds), predicted class, eps = 1e-3. Results: `benches/README.md`.
 
 mod harness;
 
@@ -93,16 +95,27 @@ fn input(rng: &mut Rng, batch: usize, device: &Device, precision: Precision) -> 
     )
 }
 
-/// Median forward and explain times of `model` on `x`.
-fn time(model: &LstmModel, x: &Tensor<3>, config: &ExplainConfig, s: f64) -> [Duration; 2] {
-    let forward = harness::measure(s, || {
-        let _ = model.forward(x.clone()).expect("forward").into_data();
-    });
-    let explain = harness::measure(s, || {
-        let e = model.explain(x.clone(), config).expect("explain");
-        let _ = e.relevance.into_data();
-    });
-    [forward, explain]
+/// Median forward and explain times of each of `models` on `x`, all measured interleaved.
+fn times(
+    models: &[LstmModel],
+    x: &Tensor<3>,
+    config: &ExplainConfig,
+    seconds: f64,
+) -> Vec<[Duration; 2]> {
+    let mut fs: Vec<Box<dyn FnMut() + '_>> = Vec::new();
+    for model in models {
+        fs.push(Box::new(move || {
+            let _ = model.forward(x.clone()).expect("forward").into_data();
+        }));
+        fs.push(Box::new(move || {
+            let e = model.explain(x.clone(), config).expect("explain");
+            let _ = e.relevance.into_data();
+        }));
+    }
+    harness::measure_interleaved(seconds, &mut fs)
+        .chunks(2)
+        .map(|t| [t[0], t[1]])
+        .collect()
 }
 
 fn ms(d: Duration) -> f64 {
@@ -113,55 +126,62 @@ fn ratio(a: Duration, b: Duration) -> f64 {
     a.as_secs_f64() / b.as_secs_f64()
 }
 
-/// Table 1: LSTM and GRU, uni- and bidirectional.
+/// Table 1: LSTM and GRU, uni- and bidirectional, all four models measured interleaved.
 fn cells(o: &Options, device: &Device, precision: Precision, rng: &mut Rng) {
     let config = ExplainConfig::new().with_gate_rule(o.gate_rule);
     let x = input(rng, o.batch, device, precision);
+    let mut rows = Vec::new();
+    let mut models = Vec::new();
     for bidirectional in [false, true] {
-        let layer = if bidirectional { "bi" } else { "uni" };
-        let mut lstm = None;
         for cell in [Cell::Lstm, GRU] {
             let arch = reference_model(cell, bidirectional, Readout::Final);
-            let model = arch.model(&arch.random(rng), device, precision);
-            let [forward, explain] = time(&model, &x, &config, o.seconds);
-            let [f0, e0] = *lstm.get_or_insert([forward, explain]);
-            println!(
-                "| {precision} | {layer} | {} | {:.1} | {:.1} | {:.2} | {:.2} | {:.2} |",
-                cell_name(cell),
-                ms(forward),
-                ms(explain),
-                ratio(explain, forward),
-                ratio(forward, f0),
-                ratio(explain, e0),
-            );
+            models.push(arch.model(&arch.random(rng), device, precision));
+            rows.push((if bidirectional { "bi" } else { "uni" }, cell));
         }
+    }
+    let t = times(&models, &x, &config, o.seconds);
+    for (k, ((layer, cell), [forward, explain])) in rows.into_iter().zip(&t).enumerate() {
+        // The LSTM of the same layer shape: the row before a GRU's.
+        let [f0, e0] = t[k - k % 2];
+        println!(
+            "| {precision} | {layer} | {} | {:.1} | {:.1} | {:.2} | {:.2} | {:.2} |",
+            cell_name(cell),
+            ms(*forward),
+            ms(*explain),
+            ratio(*explain, *forward),
+            ratio(*forward, f0),
+            ratio(*explain, e0),
+        );
     }
 }
 
-/// Table 2: every readout on the same bidirectional model.
+/// Table 2: every readout on the same bidirectional model, the five measured interleaved.
 fn readouts(o: &Options, device: &Device, precision: Precision, rng: &mut Rng) {
     let config = ExplainConfig::new().with_gate_rule(o.gate_rule);
     let x = input(rng, o.batch, device, precision);
     for cell in [Cell::Lstm, GRU] {
         // One set of weights; only the readout changes.
         let params = reference_model(cell, true, Readout::Final).random(rng);
-        let mut last_final = None;
+        let mut names = Vec::new();
+        let mut models = Vec::new();
         for readout in Readout::ALL {
             let arch = reference_model(cell, true, readout);
-            let model = arch.model(&params.clone().with_readout(readout), device, precision);
-            let [forward, explain] = time(&model, &x, &config, o.seconds);
-            let [f0, e0] = *last_final.get_or_insert([forward, explain]);
-            let name = match arch.step {
+            models.push(arch.model(&params.clone().with_readout(readout), device, precision));
+            names.push(match arch.step {
                 Some(step) => format!("{readout} (step {step})"),
                 None => readout.to_string(),
-            };
+            });
+        }
+        let t = times(&models, &x, &config, o.seconds);
+        let [f0, e0] = t[0]; // `final`, the first of Readout::ALL
+        for (name, [forward, explain]) in names.iter().zip(&t) {
             println!(
                 "| {precision} | {} | {name} | {:.1} | {:.1} | {:.2} | {:.2} |",
                 cell_name(cell),
-                ms(forward),
-                ms(explain),
-                ratio(forward, f0),
-                ratio(explain, e0),
+                ms(*forward),
+                ms(*explain),
+                ratio(*forward, f0),
+                ratio(*explain, e0),
             );
         }
     }
@@ -184,7 +204,7 @@ fn main() {
     }
     let header = format!(
         "T={T} H={H} E={E} C={C}, batch {}, backend {}, gate rule {}, eps=1e-3, predicted \
-         class; median of >= 3 runs and >= {}s each",
+         class; medians of >= 3 interleaved runs, >= {}s per configuration",
         o.batch, o.backend, o.gate_rule, o.seconds
     );
     if run("cells") {
