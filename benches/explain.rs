@@ -28,8 +28,8 @@ mod harness;
 static GLOBAL: lstm_lrp::alloc::MiMalloc = lstm_lrp::alloc::MiMalloc;
 
 use lrp_conformance::random::{Rng, SingleLayer};
-use lstm_lrp::backends::{self, BackendError, DeviceChoice};
-use lstm_lrp::burn::tensor::{Device, Tensor, TensorData};
+use lstm_lrp::backends::{self, BackendError};
+use lstm_lrp::burn::tensor::{Tensor, TensorData};
 use lstm_lrp::{ExplainConfig, GateRule, LstmModel, Precision};
 
 use harness::reference::{C, E, H, T};
@@ -59,18 +59,6 @@ fn options() -> Options {
     }
 }
 
-/// The backend's device for a model of `precision`, or why there is none; the error names the
-/// cargo feature a backend needs when it is not built in.
-fn device(name: &str, precision: Precision) -> Result<(DeviceChoice, Device), BackendError> {
-    let name = if name == "tch-cuda" {
-        "tch-cuda:0"
-    } else {
-        name
-    };
-    let choice: DeviceChoice = name.parse()?;
-    Ok((choice, backends::device_for(choice, precision)?))
-}
-
 fn main() {
     lstm_lrp::alloc::keep_freed_memory();
     let o = options();
@@ -93,7 +81,7 @@ fn main() {
     println!("|---|---|---|---|---|---|---|---|");
     let mut devices = Vec::new();
     for name in &o.backends {
-        match device(name, o.precision) {
+        match harness::device(name, o.precision) {
             Ok((choice, device)) => {
                 let what = backends::describe(choice).unwrap_or_else(|e| e.to_string());
                 eprintln!("{what}");

@@ -5,6 +5,10 @@
 
 use std::time::{Duration, Instant};
 
+use lstm_lrp::Precision;
+use lstm_lrp::backends::{self, BackendError, DeviceChoice};
+use lstm_lrp::burn::tensor::Device;
+
 /// The value after `--name` on the command line (`cargo bench --bench B -- --name value`);
 /// `None` when absent. Anything else (such as the `--bench` cargo passes) is ignored.
 pub fn value(name: &str) -> Option<String> {
@@ -58,10 +62,50 @@ pub fn measure(seconds: f64, mut f: impl FnMut()) -> Duration {
     times[times.len() / 2]
 }
 
+/// Median wall times of each of `fs`, measured interleaved: one warm-up call of each, then
+/// rounds that call each once, until every one has run at least 3 times and the rounds took at
+/// least `seconds` per function. A load that comes and goes (other jobs on the machine) then
+/// slows every configuration alike, so the ratios between them hold better than with
+/// [`measure`] one configuration after the other.
+pub fn measure_interleaved(seconds: f64, fs: &mut [Box<dyn FnMut() + '_>]) -> Vec<Duration> {
+    for f in fs.iter_mut() {
+        f();
+    }
+    let mut times = vec![Vec::new(); fs.len()];
+    let start = Instant::now();
+    while times[0].len() < 3 || start.elapsed().as_secs_f64() < seconds * fs.len() as f64 {
+        for (f, t) in fs.iter_mut().zip(&mut times) {
+            let s = Instant::now();
+            f();
+            t.push(s.elapsed());
+        }
+    }
+    times
+        .into_iter()
+        .map(|mut t| {
+            t.sort();
+            t[t.len() / 2]
+        })
+        .collect()
+}
+
 /// The median of `times` (the upper one of the middle two for an even count).
 pub fn median(mut times: Vec<f64>) -> f64 {
     times.sort_by(f64::total_cmp);
     times[times.len() / 2]
+}
+
+/// The backend's device (a CLI device name; `tch-cuda` for `tch-cuda:0`) for a model of
+/// `precision`, or why there is none; the error names the cargo feature a backend needs when it
+/// is not built in.
+pub fn device(name: &str, precision: Precision) -> Result<(DeviceChoice, Device), BackendError> {
+    let name = if name == "tch-cuda" {
+        "tch-cuda:0"
+    } else {
+        name
+    };
+    let choice: DeviceChoice = name.parse()?;
+    Ok((choice, backends::device_for(choice, precision)?))
 }
 
 /// The reference configuration of the TensorFlow port's benchmark (a bidirectional LSTM on

@@ -1,19 +1,22 @@
-//! Explains a classifier held as live burn modules (`Embedding → BiLstm → Linear`): hands the
-//! modules to the importer's burn-module path and prints the LRP relevance of each word of a
-//! sentence, next to the word's true signed valence when the sentence comes from the task.
+//! Explains a classifier held as live burn modules (`Embedding → BiLstm or BiGru → Linear`):
+//! hands the modules to the importer's burn-module path and prints the LRP relevance of each
+//! word of a sentence, next to the word's true signed valence when the sentence comes from the
+//! task.
 //!
-//! The modules are the shipped demo model loaded into burn (`examples/sentiment/`), or, with
-//! `--train`, a small model trained here in a few seconds.
+//! The modules are the shipped demo model loaded into burn (`examples/sentiment/`, with
+//! `--cell gru` `examples/sentiment-gru/`), or, with `--train`, a small model trained here in a
+//! few seconds.
 //!
 //! ```bash
 //! cargo run --release --example explain_burn_model
 //! cargo run --release --example explain_burn_model -- "the plot was not gratefuller"
+//! cargo run --release --example explain_burn_model -- --cell gru "the plot was not gratefuller"
 //! cargo run --release --example explain_burn_model -- --train
 //! ```
 
 use std::error::Error;
 
-use lrp_demo::model::SentimentNet;
+use lrp_demo::model::{Cell, SentimentNet};
 use lrp_demo::rng::Rng;
 use lrp_demo::score::oriented_truth;
 use lrp_demo::task::{Sentence, Task, TaskConfig};
@@ -27,7 +30,15 @@ fn main() -> Result<(), Box<dyn Error>> {
     let task = Task::new(TaskConfig::default())?;
     let args: Vec<String> = std::env::args().skip(1).collect();
     let train_here = args.iter().any(|a| a == "--train");
-    let text = args.iter().find(|a| !a.starts_with("--")).cloned();
+    let cell: Cell = match args.iter().position(|a| a == "--cell") {
+        Some(i) => args.get(i + 1).ok_or("--cell needs lstm or gru")?.parse()?,
+        None => Cell::Lstm,
+    };
+    let text = args
+        .iter()
+        .enumerate()
+        .find(|(i, a)| !a.starts_with("--") && (*i == 0 || args[i - 1] != "--cell"))
+        .map(|(_, a)| a.clone());
 
     let (net, sample): (SentimentNet, Vec<Sentence>) = if train_here {
         let config = TrainConfig {
@@ -36,17 +47,19 @@ fn main() -> Result<(), Box<dyn Error>> {
             embedding: 16,
             hidden: 16,
             epochs: 3,
+            cell,
             ..TrainConfig::default()
         };
         let trained = train(&task, &config, &device)?;
         println!(
-            "trained a BiLSTM (E = 16, H = 16) in burn: test accuracy {:.1}%",
+            "trained a {} (E = 16, H = 16) in burn: test accuracy {:.1}%",
+            cell.label(),
             100.0 * trained.test_accuracy
         );
         (trained.net, trained.test)
     } else {
-        let params = lstm_lrp::load_model(lrp_demo::shipped("model.safetensors"))?;
-        println!("loaded the shipped model into burn modules");
+        let params = lstm_lrp::load_model(lrp_demo::shipped_model(cell, "model.safetensors"))?;
+        println!("loaded the shipped {} into burn modules", cell.label());
         (
             SentimentNet::from_params(&params, &device)?,
             task.sample(50, &mut Rng::new(7)),

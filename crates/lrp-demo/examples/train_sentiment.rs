@@ -1,14 +1,18 @@
-//! Trains the demo sentiment BiLSTM in burn, converts it with the importer's burn-module path,
-//! checks the conversion, writes the shipped model to `examples/sentiment/`, and scores the
-//! explanation methods against the task's ground truth (the table of `docs/evaluation.md`).
+//! Trains the demo sentiment BiLSTM (or BiGRU) in burn, converts it with the importer's
+//! burn-module path, checks the conversion, writes the shipped model to `examples/sentiment/`
+//! (`examples/sentiment-gru/`), and scores the explanation methods against the task's ground
+//! truth (the tables of `docs/evaluation.md`).
 //!
 //! ```bash
-//! cargo run --release --example train_sentiment            # writes examples/sentiment/
-//! cargo run --release --example train_sentiment -- OUT_DIR # writes elsewhere
+//! cargo run --release -p lrp-demo --example train_sentiment                  # examples/sentiment/
+//! cargo run --release -p lrp-demo --example train_sentiment -- --cell gru    # examples/sentiment-gru/
+//! cargo run --release -p lrp-demo --example train_sentiment -- OUT_DIR       # writes elsewhere
+//! cargo run --release -p lrp-demo --example train_sentiment -- --cell gru OUT_DIR
 //! ```
 //!
 //! Deterministic: the seed in `TrainConfig::default()` fixes data, initial weights and batch
-//! order, and the run reproduces the shipped files.
+//! order (the same data and batch order for both cells), and the run reproduces the shipped
+//! files.
 
 use std::collections::HashMap;
 use std::error::Error;
@@ -17,7 +21,7 @@ use std::time::Instant;
 
 use lrp_core::Method;
 use lrp_demo::baselines::{baseline_relevance, describe};
-use lrp_demo::model::{max_logit_difference, model_file_bytes};
+use lrp_demo::model::{Cell, max_logit_difference, model_file_bytes};
 use lrp_demo::rng::Rng;
 use lrp_demo::score::{MethodScore, lrp_relevance, markdown_table, score};
 use lrp_demo::task::{Task, TaskConfig};
@@ -27,19 +31,45 @@ use lstm_lrp::{ExplainConfig, GateRule, LstmModel, Precision, backends};
 /// Test sentences scored for the table.
 const SCORED: usize = 1000;
 
+/// `[--cell lstm|gru] [OUT_DIR]`: the cell (default LSTM) and the output folder (default the
+/// cell's shipped folder).
+fn arguments() -> Result<(Cell, PathBuf), Box<dyn Error>> {
+    let mut args = std::env::args().skip(1);
+    let (mut cell, mut out) = (Cell::Lstm, None);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--cell" => {
+                let value = args.next().ok_or("--cell needs a value: lstm or gru")?;
+                cell = value.parse()?;
+            }
+            flag if flag.starts_with("--") => {
+                return Err(
+                    format!("unknown option {flag} (usage: [--cell lstm|gru] [OUT_DIR])").into(),
+                );
+            }
+            dir if out.is_none() => out = Some(PathBuf::from(dir)),
+            extra => return Err(format!("unexpected argument {extra}").into()),
+        }
+    }
+    let out = out.unwrap_or_else(|| lrp_demo::shipped_model(cell, ""));
+    Ok((cell, out))
+}
+
 fn main() -> Result<(), Box<dyn Error>> {
-    let out = std::env::args()
-        .nth(1)
-        .map_or_else(|| lrp_demo::shipped(""), PathBuf::from);
+    let (cell, out) = arguments()?;
     std::fs::create_dir_all(&out)?;
     let device = backends::default_device();
     let task = Task::new(TaskConfig::default())?;
-    let config = TrainConfig::default();
+    let config = TrainConfig {
+        cell,
+        ..TrainConfig::default()
+    };
 
     let start = Instant::now();
     let trained = train(&task, &config, &device)?;
     println!(
-        "trained in {:.1} s; loss per epoch {:?}; test accuracy {:.2}% ({} sentences)",
+        "trained a {} in {:.1} s; loss per epoch {:?}; test accuracy {:.2}% ({} sentences)",
+        cell.label(),
         start.elapsed().as_secs_f64(),
         trained
             .epoch_loss
@@ -62,11 +92,16 @@ fn main() -> Result<(), Box<dyn Error>> {
 
     // The writer sorts the metadata (the readout is added to it), so the file is the same
     // from run to run.
+    // The LSTM's text is that of the shipped file, which predates the GRU.
+    let command = match cell {
+        Cell::Lstm => "examples/train_sentiment.rs".to_string(),
+        Cell::Gru => "crates/lrp-demo/examples/train_sentiment.rs --cell gru".to_string(),
+    };
     let meta = HashMap::from([(
         "provenance".to_string(),
         format!(
-            "lstm-lrp examples/train_sentiment.rs, seed {}, test accuracy {:.4}; words from the \
-             VADER lexicon (MIT License, C.J. Hutto)",
+            "lstm-lrp {command}, seed {}, test accuracy {:.4}; words from the VADER lexicon (MIT \
+             License, C.J. Hutto)",
             config.seed, trained.test_accuracy
         ),
     )]);

@@ -1,14 +1,14 @@
 //! # lrp-demo (unpublished)
 //!
-//! A sentiment task with known relevant words, a BiLSTM classifier trained on it in burn, and
-//! the scoring of explanations against the ground truth.
+//! A sentiment task with known relevant words, a BiLSTM and a BiGRU classifier trained on it in
+//! burn, and the scoring of explanations against the ground truth.
 //!
 //! - [`task`]: sentences of neutral fillers and polar VADER words (with negation), their labels
 //!   and per-token ground truth; the vocabulary (`vocab.txt`: line number = token id, line 0
 //!   `<pad>`, line 1 `<unk>`).
-//! - [`model`]: the classifier as burn modules (`Embedding → BiLstm → Linear`), its
+//! - [`model`]: the classifier as burn modules (`Embedding → BiLstm or BiGru → Linear`), its
 //!   seed-determined initialisation, its conversion through
-//!   [`lrp_import::burn_modules`], and the model file it ships as.
+//!   [`lstm_lrp::import::burn_modules`], and the model file it ships as.
 //! - [`train`]: Adam training on equal-length batches.
 //! - [`score`]: rank correlation and top-k precision against the ground truth, and LRP
 //!   relevances per token.
@@ -16,8 +16,9 @@
 //!   attribution methods on the canonical model, as per-token scores.
 //! - [`rng`]: the small deterministic generator behind every random choice.
 //!
-//! `cargo run --release --example train_sentiment` reproduces the shipped model in
-//! `examples/sentiment/` and the table in `docs/evaluation.md`.
+//! `cargo run --release -p lrp-demo --example train_sentiment` reproduces the shipped model in
+//! `examples/sentiment/` and the LSTM's table in `docs/evaluation.md`; `-- --cell gru` the GRU
+//! model in `examples/sentiment-gru/` and its table.
 //!
 //! ```
 //! use lrp_demo::{rng::Rng, score, task::{Task, TaskConfig}};
@@ -56,11 +57,22 @@ use thiserror::Error;
 /// assert!(lrp_demo::shipped("vocab.txt").is_file());
 /// ```
 pub fn shipped(file: &str) -> PathBuf {
-    PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../examples/sentiment"
-    ))
-    .join(file)
+    shipped_model(model::Cell::Lstm, file)
+}
+
+/// A file of the folder the demo model of `cell` ships in: `examples/sentiment/` (LSTM) or
+/// `examples/sentiment-gru/` (GRU), with the same files; `""` for the folder.
+///
+/// ```
+/// use lrp_demo::model::Cell;
+///
+/// assert_eq!(lrp_demo::shipped_model(Cell::Lstm, "vocab.txt"), lrp_demo::shipped("vocab.txt"));
+/// assert!(lrp_demo::shipped_model(Cell::Gru, "model.safetensors").is_file());
+/// ```
+pub fn shipped_model(cell: model::Cell, file: &str) -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples"))
+        .join(cell.folder())
+        .join(file)
 }
 
 /// What can go wrong in the sentiment pipeline.

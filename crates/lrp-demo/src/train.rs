@@ -10,19 +10,23 @@ use burn::tensor::{Device, Int, Tensor, TensorData};
 use lrp_core::burn;
 
 use super::SentimentError;
-use super::model::{NetConfig, SentimentNet, ids_tensor};
+use super::model::{Cell, NetConfig, SentimentNet, ids_tensor};
 use super::rng::Rng;
 use super::task::{Sentence, Task};
 
 /// Settings of a training run. Everything random derives from `seed`.
 ///
 /// ```
+/// use lrp_demo::model::Cell;
 /// use lrp_demo::train::TrainConfig;
 ///
 /// let shipped = TrainConfig::default(); // the settings of examples/sentiment/model.safetensors
 /// assert_eq!((shipped.seed, shipped.train_size, shipped.epochs), (2019, 12_000, 6));
+/// assert_eq!(shipped.cell, Cell::Lstm);
+/// // examples/sentiment-gru/model.safetensors: the same settings with a GRU.
+/// let gru = TrainConfig { cell: Cell::Gru, ..TrainConfig::default() };
 /// let quick = TrainConfig { train_size: 200, test_size: 50, epochs: 1, ..shipped };
-/// assert_eq!(quick.hidden, 32);
+/// assert_eq!((quick.hidden, gru.hidden), (32, 32));
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct TrainConfig {
@@ -42,6 +46,8 @@ pub struct TrainConfig {
     pub epochs: usize,
     /// Adam learning rate.
     pub learning_rate: f64,
+    /// The recurrent cell (the same seed gives the same data and batch order for both).
+    pub cell: Cell,
 }
 
 impl Default for TrainConfig {
@@ -56,6 +62,7 @@ impl Default for TrainConfig {
             batch: 50,
             epochs: 6,
             learning_rate: 1e-2,
+            cell: Cell::Lstm,
         }
     }
 }
@@ -196,6 +203,7 @@ pub fn train(
         embedding: config.embedding,
         hidden: config.hidden,
         classes: 2,
+        cell: config.cell,
     };
     let mut net = SentimentNet::init(net_config, config.seed ^ 0x5EED, &ad);
     let mut optim = AdamConfig::new().init();
