@@ -12,7 +12,8 @@ const VOCAB: usize = 50;
 
 /// 96 token sequences of lengths spread over `3..=30` (every third pre-padded, the others
 /// post-padded) through a 2-layer BiLSTM with an embedding (`mask_zero`): relevance, rest
-/// and logits of every sample equal the sample explained alone (1e-12 in f64), padding holds
+/// and logits of every sample equal the sample explained alone (f64 at `eps = 0`:
+/// [`Tolerance::alone_eps0`]; f32 at the default `eps`: [`Tolerance::alone`]), padding holds
 /// exactly 0, and per-sample targets follow their samples through the regrouping.
 pub fn bucketed_batch_equals_singles(device: &Device, precision: Precision) {
     use crate::random::{ArchLayer, Cell};
@@ -69,10 +70,6 @@ pub fn bucketed_batch_equals_singles(device: &Device, precision: Precision) {
 }
 
 fn bucketed_case(device: &Device, precision: Precision, a: usize, arch: &Architecture) {
-    let tol = match precision {
-        Precision::F64 => 1e-12,
-        Precision::F32 => Tolerance::for_precision(precision).property,
-    };
     let mut rng = Rng::new(4242 + a as u64);
     let params = arch.random(&mut rng);
     let (b, t) = (96, 30);
@@ -101,10 +98,18 @@ fn bucketed_case(device: &Device, precision: Precision, a: usize, arch: &Archite
     }
     let targets: Vec<usize> = (0..b).map(|s| (s * 5) % 3).collect();
     let x: Tensor<2, Int> = Tensor::from_data(TensorData::new(ids, [b, t]), device);
+    // f64 at eps = 0 (everything conserved, nothing absorbed); f32 with the default stabiliser:
+    // at eps = 0 a batch and a single row that round differently (LibTorch CPU) differ by up to
+    // 5e-3 on these 30-step sequences: a bound that loose would say little.
+    let eps = match precision {
+        Precision::F64 => 0.0,
+        Precision::F32 => ExplainConfig::new().eps,
+    };
     let config = ExplainConfig::new()
-        .with_eps(0.0)
+        .with_eps(eps)
         .with_bias_factor(1.0)
         .with_target(Target::PerSample(targets.clone()));
+    let tol = Tolerance::for_precision(precision).alone_for(config.eps);
     // Packed (only the real rows of each step computed) and masked (every row) recurrences.
     for packed in [true, false] {
         let model = arch

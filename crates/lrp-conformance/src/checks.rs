@@ -161,7 +161,6 @@ pub fn conservation_on_random_models(device: &Device, precision: Precision) {
 /// A batch of N sequences gives the same explanation as the N sequences one at a time.
 pub fn batch_equals_singles(device: &Device, precision: Precision) {
     let tolerance = Tolerance::for_precision(precision);
-    let tol = tolerance.property;
     let mut rng = Rng::new(7);
     for shape in single_layer_shapes() {
         let params = shape.random(&mut rng);
@@ -179,14 +178,8 @@ pub fn batch_equals_singles(device: &Device, precision: Precision) {
                 let what = format!("{shape:?}, eps {}, sample {s}", config.eps);
                 assert_eq!(one.target[0], all.target[s], "{what}: target");
                 let rel = &all.relevance[s * t * e..(s + 1) * t * e];
-                // A batch and a single sequence round differently (other GEMM blocking); in f32
-                // the ε-rule amplifies that like any rounding, so relevance gets the golden
-                // cases' f32 bound for this eps. f64 keeps the property bound (1e-10).
-                let rel_tol = match precision {
-                    Precision::F32 => tol.max(tolerance.relevance_for(config.eps)),
-                    Precision::F64 => tol,
-                };
-                assert_close(&format!("{what}: relevance"), &one.relevance, rel, rel_tol);
+                let tol = tolerance.alone_for(config.eps);
+                assert_close(&format!("{what}: relevance"), &one.relevance, rel, tol);
                 assert_close(
                     &format!("{what}: rest"),
                     &one.rest,
@@ -195,6 +188,7 @@ pub fn batch_equals_singles(device: &Device, precision: Precision) {
                 );
                 let c = shape.c;
                 let logits = &all.logits[s * c..(s + 1) * c];
+                let tol = tolerance.alone;
                 assert_close(&format!("{what}: logits"), &one.logits, logits, tol);
             }
         }
@@ -558,13 +552,13 @@ fn real_relevance(out: &HostExplanation, s: usize, real: &[usize]) -> (Vec<f64>,
 
 /// Every architecture of [`crate::random::architectures`] on a padded batch (pre- and
 /// post-padding, mixed lengths): logits, relevance and rest equal the plain-Rust oracle's
-/// (1e-10 of the values' size in f64), padded steps get exactly zero relevance.
+/// ([`Tolerance::oracle`]), padded steps get exactly zero relevance.
 pub fn architectures_match_the_oracle(device: &Device, precision: Precision) {
     oracle_agreement(device, precision, GateRule::All);
 }
 
 /// The gate rules `prop`, `abs` and `half` ([`GateRule`]) on every architecture of
-/// [`crate::random::architectures`]: as [`architectures_match_the_oracle`] (1e-10 in f64). In
+/// [`crate::random::architectures`]: as [`architectures_match_the_oracle`]. In
 /// f32 `prop` is left out: its denominator `z_gate + z_signal` has no bound away from zero, so
 /// f32 rounding is amplified without limit (it is checked in f64).
 pub fn gate_rules_match_the_oracle(device: &Device, precision: Precision) {
@@ -603,10 +597,7 @@ pub fn conservation_under_every_gate_rule(device: &Device, precision: Precision)
 }
 
 fn oracle_agreement(device: &Device, precision: Precision, gate_rule: GateRule) {
-    let tol = match precision {
-        Precision::F64 => 1e-10,
-        Precision::F32 => Tolerance::for_precision(precision).relevance,
-    };
+    let tolerance = Tolerance::for_precision(precision);
     let configs: Vec<ExplainConfig> = match precision {
         Precision::F64 => vec![
             ExplainConfig::new(),
@@ -625,6 +616,7 @@ fn oracle_agreement(device: &Device, precision: Precision, gate_rule: GateRule) 
         let model = arch.model(&params, device, precision);
         let batch = padded_batch(arch, &params, &mut rng, device, precision);
         for config in &configs {
+            let tol = tolerance.oracle_for(config.eps);
             let out = host_explain(&model, batch.input.clone(), config);
             for (s, real) in batch.real.iter().enumerate() {
                 let oracle = crate::oracle::explain_with(
@@ -679,14 +671,11 @@ pub fn conservation_on_random_architectures(device: &Device, precision: Precisio
     }
 }
 
-/// A padded batch explains each sequence exactly as that sequence alone, unpadded (1e-12 of the
-/// values' size in f64): mixed padding (every row computed and masked), and post- or pre-padded
+/// A padded batch explains each sequence as that sequence alone, unpadded
+/// ([`Tolerance::alone`]): mixed padding (every row computed and masked), and post- or pre-padded
 /// batches in length order (only the real rows computed), on every architecture.
 pub fn padded_batch_equals_unpadded(device: &Device, precision: Precision) {
-    let tol = match precision {
-        Precision::F64 => 1e-12,
-        Precision::F32 => Tolerance::for_precision(precision).property,
-    };
+    let tolerance = Tolerance::for_precision(precision);
     let mut rng = Rng::new(99);
     let [post, pre] = sorted_real_steps();
     for (a, arch) in crate::random::architectures().iter().enumerate() {
@@ -700,6 +689,7 @@ pub fn padded_batch_equals_unpadded(device: &Device, precision: Precision) {
             let batch = padded_batch_of(arch, &params, &mut rng, device, precision, real);
             for rule in [GateRule::All, GateRule::Half] {
                 let config = ExplainConfig::new().with_gate_rule(rule);
+                let tol = tolerance.alone_for(config.eps);
                 let all = host_explain(&model, batch.input.clone(), &config);
                 for (s, real) in batch.real.iter().enumerate() {
                     let single = host_explain(
@@ -723,13 +713,10 @@ pub fn padded_batch_equals_unpadded(device: &Device, precision: Precision) {
 
 /// Every output position of the per-step architectures of [`crate::random::architectures`]
 /// at once ([`LstmModel::explain_every_step`]) on a padded batch: each real position equals the
-/// oracle's explanation of that position of the sequence alone (1e-10 in f64), positions at
+/// oracle's explanation of that position of the sequence alone ([`Tolerance::oracle`]), positions at
 /// padding are marked invalid and hold exactly zero relevance.
 pub fn every_step_matches_the_oracle(device: &Device, precision: Precision) {
-    let tol = match precision {
-        Precision::F64 => 1e-10,
-        Precision::F32 => Tolerance::for_precision(precision).relevance,
-    };
+    let tolerance = Tolerance::for_precision(precision);
     let configs = [
         ExplainConfig::new(),
         ExplainConfig::new().with_eps(0.0).with_bias_factor(1.0),
@@ -745,6 +732,7 @@ pub fn every_step_matches_the_oracle(device: &Device, precision: Precision) {
         let reversed = params.recurrent().iter().filter(|l| l.go_backwards).count() % 2 == 1;
         let batch = padded_batch(&arch, &params, &mut rng, device, precision);
         for config in &configs {
+            let tol = tolerance.oracle_for(config.eps);
             let out = model
                 .explain_every_step(batch.input.clone(), config)
                 .unwrap_or_else(|e| panic!("explain_every_step failed: {e}"));
