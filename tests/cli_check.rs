@@ -196,3 +196,31 @@ fn keras_max_pooling_compares_the_unpadded_sequences() {
     assert!(out.contains("5 padded sample(s) not compared"), "{out}");
     assert!(out.contains("forward: 1 samples"), "{out}");
 }
+
+/// Round 3 (`fixtures/keras3/round3/`): GRU with go_backwards and reset_after=False, a summed
+/// bidirectional GRU into average pooling, an `ave`-merged BiLSTM per step under an Embedding
+/// mask, a functional `Masking` (whose mask Keras 3 serialises as `NotEqual` + `Any`
+/// pseudo-layers) into a go_backwards LSTM, a GRU, max pooling and an MLP, and a GRU stack with a
+/// regression head — each from its `.keras` and its `.h5`, against Keras' own outputs.
+#[test]
+fn round3_keras_fixtures_pass() {
+    for stem in [
+        "u1_gru_backwards_reset_before",
+        "u2_bigru_sum_avgpool",
+        "u3_embed_bilstm_ave_timedistributed",
+        "u4_mask_lstm_back_gru_maxpool_mlp",
+        "u5_gru_seq_bigru_before_regression",
+    ] {
+        for ext in ["keras", "h5"] {
+            let model = format!("fixtures/keras3/round3/{stem}.{ext}");
+            let reference = format!("fixtures/keras3/round3/{stem}.io.safetensors");
+            let out = check(&["--model", &model, "--reference", &reference]);
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            assert!(
+                out.status.success() && stdout.trim_end().ends_with("ok"),
+                "{model}: {stdout}{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    }
+}

@@ -3,9 +3,9 @@
 //!
 //! The reference file is safetensors with the input `x` (features `(B, T, E)` or token ids
 //! `(B, T)`, optionally `lengths`/`mask`) and the framework's output for it: `logits (B, C)`,
-//! or `output (B, C)` after the model's final activation (softmax or sigmoid, which is then
-//! applied to our logits before comparing). The fixtures' `*.io.safetensors` files have this
-//! layout. A per-step model's reference is `(B, T, C)`, compared at the real output positions.
+//! or `output (B, C)` after the model's final activation (softmax, sigmoid, tanh or relu, which
+//! is then applied to our logits before comparing). The fixtures' `*.io.safetensors` files have
+//! this layout. A per-step model's reference is `(B, T, C)`, compared at the real output positions.
 //! For a PyTorch state dict that does not match, the other readouts are tried and the ones that
 //! match are suggested.
 
@@ -107,7 +107,9 @@ impl Reference<'_> {
             ("logits", _) => row.to_vec(),
             (_, Activation::Softmax) => softmax(row),
             (_, Activation::Sigmoid) => row.iter().map(|v| 1.0 / (1.0 + (-v).exp())).collect(),
-            _ => row.to_vec(),
+            (_, Activation::Tanh) => row.iter().map(|v| v.tanh()).collect(),
+            (_, Activation::Relu) => row.iter().map(|v| v.max(0.0)).collect(),
+            (_, Activation::Linear) => row.to_vec(),
         }
     }
 }

@@ -385,8 +385,8 @@ pub(crate) fn build(
                 size = Some(*units);
             }
             LayerSpec::Skipped { name, class } => {
-                let why = if class == "NotEqual" {
-                    "the Embedding(mask_zero) mask computation"
+                let why = if class == "NotEqual" || class == "Any" {
+                    "a mask computation (of Embedding(mask_zero) or Masking)"
                 } else {
                     "the identity at inference"
                 };

@@ -1,8 +1,8 @@
 //! The Keras model configuration (JSON, Keras 2 and 3) as a list of layer descriptions.
 //!
 //! Only models that are a simple chain of layers are accepted: `Sequential`, or a functional
-//! model whose every layer reads the previous one (plus, in Keras 3, the `NotEqual` pseudo-layer
-//! that computes an `Embedding(mask_zero=True)` mask). Anything the library cannot run exactly
+//! model whose every layer reads the previous one (plus, in Keras 3, the `NotEqual` and `Any`
+//! pseudo-layers that compute the masks of `Embedding(mask_zero=True)` and `Masking`). Anything the library cannot run exactly
 //! is refused with an error naming the layer and what is unsupported.
 //!
 //! Recurrent layers are `LSTM` and `GRU` (both `reset_after` variants), alone or in
@@ -341,7 +341,7 @@ fn parse_layer(layer: &Value) -> Result<LayerSpec> {
             time_distributed: false,
             name,
         },
-        "NotEqual" => LayerSpec::Skipped {
+        "NotEqual" | "Any" => LayerSpec::Skipped {
             name,
             class: class.into(),
         },
@@ -436,6 +436,7 @@ pub(crate) fn parse_model_config(json: &str) -> Result<Vec<LayerSpec>> {
     };
     let mut specs = Vec::with_capacity(layers.len() + 1);
     let mut previous: Option<String> = None;
+    let mut mask_ops = MaskOps::default();
     for layer in layers {
         let spec = parse_layer(layer)?;
         let name = layer
@@ -445,11 +446,17 @@ pub(crate) fn parse_model_config(json: &str) -> Result<Vec<LayerSpec>> {
             .unwrap_or("?")
             .to_string();
         if let LayerSpec::Skipped { class, .. } = &spec
-            && class == "NotEqual"
+            && (class == "NotEqual" || class == "Any")
         {
-            check_mask_op(layer, &name)?;
+            mask_ops.record(layer, &name, class)?;
             specs.push(spec);
             continue;
+        }
+        if let LayerSpec::Masking { mask_value, .. } = &spec {
+            let inbound = inbound_names(layer)?;
+            mask_ops
+                .maskings
+                .push((inbound.first().cloned(), *mask_value));
         }
         if functional {
             let inbound = inbound_names(layer)?;
@@ -471,33 +478,148 @@ pub(crate) fn parse_model_config(json: &str) -> Result<Vec<LayerSpec>> {
         previous = Some(name);
         specs.push(spec);
     }
+    mask_ops.check()?;
     Ok(specs)
 }
 
-/// The Keras 3 `NotEqual` pseudo-layer must be the `inputs != 0` of an `Embedding(mask_zero)`.
-fn check_mask_op(layer: &Value, name: &str) -> Result<()> {
-    let args = layer
-        .get("inbound_nodes")
-        .and_then(Value::as_array)
-        .and_then(|n| n.first())
-        .and_then(|n| n.get("args"))
-        .and_then(Value::as_array);
-    let compares_with_zero = args
-        .and_then(|a| a.get(1))
-        .and_then(Value::as_f64)
-        .is_some_and(|v| v == 0.0);
-    if compares_with_zero {
+/// The mask computations a Keras 3 functional model serialises as pseudo-layers beside the
+/// chain, which the recurrent layers receive as their `mask` argument:
+///
+/// - `Embedding(mask_zero=True)`: `NotEqual(ids, 0)`;
+/// - `Masking(mask_value=v)`: `Any(NotEqual(x, v), axis=-1)`, reading the Masking layer's input.
+///
+/// The library computes both masks itself from the Embedding or Masking layer, so these
+/// pseudo-layers are skipped — but only when they are exactly those computations; anything else
+/// would be a mask the model does not describe, and is refused.
+#[derive(Default)]
+struct MaskOps {
+    /// `NotEqual` layers: name, the tensor it compares, the value.
+    not_equal: Vec<(String, Option<String>, f64)>,
+    /// `Any` layers: name, the `NotEqual` it reduces.
+    any: Vec<(String, String)>,
+    /// `Masking` layers of the chain: the tensor each reads, its mask value.
+    maskings: Vec<(Option<String>, f64)>,
+}
+
+impl MaskOps {
+    fn record(&mut self, layer: &Value, name: &str, class: &str) -> Result<()> {
+        let node = layer
+            .get("inbound_nodes")
+            .and_then(Value::as_array)
+            .and_then(|n| n.first());
+        let args = node.and_then(|n| n.get("args")).and_then(Value::as_array);
+        let input = inbound_names(layer)?.first().cloned();
+        if class == "NotEqual" {
+            let Some(value) = args.and_then(|a| a.get(1)).and_then(Value::as_f64) else {
+                return Err(ImportError::Unsupported(format!(
+                    "layer `{name}` (NotEqual): only the mask of Embedding(mask_zero=True) or of                      Masking (`inputs != value`) is supported"
+                )));
+            };
+            self.not_equal.push((name.to_string(), input, value));
+            return Ok(());
+        }
+        let cfg = layer.get("config").unwrap_or(&Value::Null);
+        let axis = cfg.get("axis").and_then(Value::as_i64);
+        let keepdims = cfg
+            .get("keepdims")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        let reduces = input
+            .as_ref()
+            .filter(|i| self.not_equal.iter().any(|(n, _, _)| n == *i));
+        match reduces {
+            Some(i) if axis == Some(-1) && !keepdims => {
+                self.any.push((name.to_string(), i.clone()));
+                Ok(())
+            }
+            _ => Err(ImportError::Unsupported(format!(
+                "layer `{name}` (Any): only the mask of Masking (`any(inputs != value, axis=-1)`) \
+                 is supported"
+            ))),
+        }
+    }
+
+    /// Every `NotEqual` is an Embedding's `!= 0`, or reduced by an `Any` into the mask of a
+    /// Masking layer that reads the same tensor with the same value.
+    fn check(&self) -> Result<()> {
+        for (name, input, value) in &self.not_equal {
+            let reduced = self.any.iter().any(|(_, ne)| ne == name);
+            let fits = if reduced {
+                self.maskings
+                    .iter()
+                    .any(|(reads, v)| reads == input && v == value)
+            } else {
+                *value == 0.0
+            };
+            if !fits {
+                let what = if reduced {
+                    format!(
+                        "computes `any({} != {value})`, which no Masking layer of the model does",
+                        input.as_deref().unwrap_or("?")
+                    )
+                } else {
+                    format!("compares with {value}, not the 0 of Embedding(mask_zero=True)")
+                };
+                return Err(ImportError::Unsupported(format!(
+                    "layer `{name}` (NotEqual) {what}: a mask the model does not describe"
+                )));
+            }
+        }
         Ok(())
-    } else {
-        Err(ImportError::Unsupported(format!(
-            "layer `{name}` (NotEqual): only the `inputs != 0` mask of Embedding(mask_zero=True) is supported"
-        )))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A functional `Masking(v)` model as Keras 3 writes it: the mask as `NotEqual(x, v)` and
+    /// `Any(axis=-1)` beside the chain.
+    fn functional_masking(not_equal_value: f64, masking_value: f64, axis: i64) -> String {
+        let tensor = |from: &str| {
+            format!(
+                r#"{{"class_name": "__keras_tensor__", "config": {{"keras_history": ["{from}", 0, 0]}}}}"#
+            )
+        };
+        let node = |args: String| format!(r#"[{{"args": [{args}], "kwargs": {{}}}}]"#);
+        format!(
+            r#"{{"class_name": "Functional", "config": {{"layers": [
+              {{"class_name": "InputLayer", "name": "in", "config": {{"name": "in", "batch_shape": [null, null, 3]}}, "inbound_nodes": []}},
+              {{"class_name": "NotEqual", "name": "ne", "config": {{"name": "ne"}}, "inbound_nodes": {ne}}},
+              {{"class_name": "Masking", "name": "m", "config": {{"name": "m", "mask_value": {masking_value:?}}}, "inbound_nodes": {m}}},
+              {{"class_name": "Any", "name": "any", "config": {{"name": "any", "axis": {axis}, "keepdims": false}}, "inbound_nodes": {any}}},
+              {{"class_name": "LSTM", "name": "lstm", "config": {{"name": "lstm", "units": 2, "activation": "tanh", "recurrent_activation": "sigmoid", "use_bias": true}}, "inbound_nodes": {lstm}}},
+              {{"class_name": "Dense", "name": "d", "config": {{"name": "d", "units": 2}}, "inbound_nodes": {d}}}]}}}}"#,
+            ne = node(format!("{}, {not_equal_value:?}", tensor("in"))),
+            m = node(tensor("in")),
+            any = node(tensor("ne")),
+            lstm = node(tensor("m")),
+            d = node(tensor("lstm")),
+        )
+    }
+
+    #[test]
+    fn a_functional_maskings_mask_ops_are_skipped_and_checked() {
+        let specs = parse_model_config(&functional_masking(-1.0, -1.0, -1)).unwrap();
+        let skipped: Vec<&str> = specs
+            .iter()
+            .filter_map(|s| match s {
+                LayerSpec::Skipped { class, .. } => Some(class.as_str()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(skipped, ["NotEqual", "Any"]);
+        assert!(
+            specs
+                .iter()
+                .any(|s| matches!(s, LayerSpec::Masking { mask_value, .. } if *mask_value == -1.0))
+        );
+        // A mask the Masking layer does not compute, or another reduction, is refused by name.
+        let err = parse_model_config(&functional_masking(0.5, -1.0, -1)).unwrap_err();
+        assert!(err.to_string().contains("`ne` (NotEqual)"), "{err}");
+        let err = parse_model_config(&functional_masking(-1.0, -1.0, 1)).unwrap_err();
+        assert!(err.to_string().contains("`any` (Any)"), "{err}");
+    }
 
     #[test]
     fn keras2_sequential_gets_its_input_and_mirrored_backward_layer() {
