@@ -7,7 +7,8 @@
 
 use lrp_core::burn::tensor::{Tensor, TensorData};
 use lrp_core::{
-    ExplainConfig, HostExplanation, HostStepExplanations, LrpError, LstmModel, Method, Target,
+    ExplainConfig, HostExplanation, HostStepExplanations, Input, LrpError, LstmModel, Method,
+    Target,
 };
 
 use crate::io::{FeatureSlice, InputView};
@@ -106,25 +107,14 @@ pub fn explain(
     config: &ExplainConfig,
     batch_size: usize,
 ) -> Result<HostExplanation, LrpError> {
-    config.validate()?;
     let [total, steps] = input.batch_and_steps();
-    if total == 0 {
-        return Err(LrpError::EmptyBatch);
-    }
-    check_target(&config.target, total)?;
-    let device = model.device();
-    let mut all: Option<HostExplanation> = None;
-    for range in batches(total, batch_size) {
-        let part_config = config
-            .clone()
-            .with_target(target_of(&config.target, range.clone()));
-        let start = range.start;
-        let batch = input.input_range(range, device, model.precision());
-        let part = model
-            .explain(batch, &part_config)
-            .and_then(|e| e.to_host())
-            .map_err(|e| offset_sample(e, start))?;
-        match &mut all {
+    explain_in_batches(
+        model,
+        input,
+        config,
+        batch_size,
+        |batch, part_config| model.explain(batch, part_config).and_then(|e| e.to_host()),
+        |all, part| match all {
             None => {
                 // Room for every batch, so that appending copies each value once.
                 let mut first = part;
@@ -133,12 +123,11 @@ pub fn explain(
                 first.rest.reserve_exact(rest);
                 first.logits.reserve_exact(rest * first.classes);
                 first.target.reserve_exact(rest);
-                all = Some(first);
+                *all = Some(first);
             }
             Some(all) => all.append(part),
-        }
-    }
-    Ok(all.expect("at least one batch"))
+        },
+    )
 }
 
 /// Explains every output position of a per-step model for every sample of `input`,
@@ -153,6 +142,30 @@ pub fn explain_every_step(
     config: &ExplainConfig,
     batch_size: usize,
 ) -> Result<HostStepExplanations, LrpError> {
+    explain_in_batches(
+        model,
+        input,
+        config,
+        batch_size,
+        |batch, part_config| model.explain_every_step(batch, part_config),
+        |all, part| match all {
+            None => *all = Some(part),
+            Some(all) => all.append(part),
+        },
+    )
+}
+
+/// The batch loop of [`explain`] and [`explain_every_step`]: validates `config` and the
+/// targets once, explains each batch with its share of a per-sample target (`explain_part`),
+/// renumbers the samples of its errors, and hands each part to `join` with what came before.
+fn explain_in_batches<T>(
+    model: &LstmModel,
+    input: &InputView<'_>,
+    config: &ExplainConfig,
+    batch_size: usize,
+    explain_part: impl Fn(Input, &ExplainConfig) -> Result<T, LrpError>,
+    mut join: impl FnMut(&mut Option<T>, T),
+) -> Result<T, LrpError> {
     config.validate()?;
     let [total, _] = input.batch_and_steps();
     if total == 0 {
@@ -160,20 +173,15 @@ pub fn explain_every_step(
     }
     check_target(&config.target, total)?;
     let device = model.device();
-    let mut all: Option<HostStepExplanations> = None;
+    let mut all = None;
     for range in batches(total, batch_size) {
         let part_config = config
             .clone()
             .with_target(target_of(&config.target, range.clone()));
         let start = range.start;
         let batch = input.input_range(range, device, model.precision());
-        let part = model
-            .explain_every_step(batch, &part_config)
-            .map_err(|e| offset_sample(e, start))?;
-        match &mut all {
-            None => all = Some(part),
-            Some(all) => all.append(part),
-        }
+        let part = explain_part(batch, &part_config).map_err(|e| offset_sample(e, start))?;
+        join(&mut all, part);
     }
     Ok(all.expect("at least one batch"))
 }

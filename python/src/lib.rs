@@ -275,6 +275,15 @@ fn check_padding(
     Ok(())
 }
 
+/// The LRP settings of `explain`, `explain_every_step` and `attribute(method="lrp")`, the gate
+/// rule parsed (the callers add the target and validate).
+fn lrp_config(eps: f64, bias_factor: f64, gate_rule: &str) -> PyResult<ExplainConfig> {
+    Ok(ExplainConfig::new()
+        .with_eps(eps)
+        .with_bias_factor(bias_factor)
+        .with_gate_rule(parse::<GateRule>("gate_rule", gate_rule)?))
+}
+
 /// `target`: `None` (the predicted class), an int, or an int64 array `(B,)`.
 fn target_of(target: Option<&Bound<'_, PyAny>>) -> PyResult<Target> {
     let Some(target) = target else {
@@ -551,11 +560,7 @@ impl NativeModel {
         precision: &str,
         step: Option<&str>,
     ) -> PyResult<Bound<'py, PyDict>> {
-        let config = ExplainConfig::new()
-            .with_eps(eps)
-            .with_bias_factor(bias_factor)
-            .with_gate_rule(parse::<GateRule>("gate_rule", gate_rule)?)
-            .with_target(target_of(target)?);
+        let config = lrp_config(eps, bias_factor, gate_rule)?.with_target(target_of(target)?);
         config.validate().map_err(lrp)?;
         let input = CallInput::new(x, lengths, mask)?;
         let out = with_view(py, &input, "explain", |view| {
@@ -592,11 +597,7 @@ impl NativeModel {
         device: &str,
         precision: &str,
     ) -> PyResult<Bound<'py, PyDict>> {
-        let config = ExplainConfig::new()
-            .with_eps(eps)
-            .with_bias_factor(bias_factor)
-            .with_gate_rule(parse::<GateRule>("gate_rule", gate_rule)?)
-            .with_target(target_of(target)?);
+        let config = lrp_config(eps, bias_factor, gate_rule)?.with_target(target_of(target)?);
         config.validate().map_err(lrp)?;
         let input = CallInput::new(x, lengths, mask)?;
         let out = with_view(py, &input, "explain_every_step", |view| {
@@ -663,10 +664,7 @@ impl NativeModel {
     ) -> PyResult<Bound<'py, PyDict>> {
         let method = match method {
             "lrp" => {
-                let config = ExplainConfig::new()
-                    .with_eps(eps)
-                    .with_bias_factor(bias_factor)
-                    .with_gate_rule(parse::<GateRule>("gate_rule", gate_rule)?);
+                let config = lrp_config(eps, bias_factor, gate_rule)?;
                 config.validate().map_err(lrp)?;
                 Method::Lrp(config)
             }
