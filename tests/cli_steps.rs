@@ -145,10 +145,16 @@ fn every_step_of_a_padded_batch_leaves_padding_out() {
     for (s, real) in REAL.iter().enumerate() {
         let at = s * t + real.end - 1;
         let slice = &all.relevance.1[at * per_position..(at + 1) * per_position];
-        assert_eq!(
-            slice,
-            &last.relevance.1[s * per_position..(s + 1) * per_position]
-        );
+        let want = &last.relevance.1[s * per_position..(s + 1) * per_position];
+        // The two runs batch the sequences differently, and a product's rounding may depend on
+        // how many rows it has: equal up to f64 rounding, not bit for bit.
+        let scale = want.iter().fold(0.0_f64, |m, v| m.max(v.abs()));
+        for (i, (a, b)) in slice.iter().zip(want).enumerate() {
+            assert!(
+                (a - b).abs() <= 1e-12 * scale,
+                "sample {s}, value {i}: {a} vs {b}"
+            );
+        }
         assert_eq!(all.target[at], last.target[s]);
     }
     for (s, real) in REAL.iter().enumerate() {

@@ -530,7 +530,8 @@ pub(crate) fn assert_matches_alone(
     );
 }
 
-fn host_explain(model: &LstmModel, input: Input, config: &ExplainConfig) -> HostExplanation {
+/// `model`'s explanation of `input` under `config`, read back (panics on an error).
+pub fn host_explain(model: &LstmModel, input: Input, config: &ExplainConfig) -> HostExplanation {
     model
         .explain(input, config)
         .unwrap_or_else(|e| panic!("explain failed: {e}"))

@@ -21,6 +21,7 @@ use burn::tensor::{Bool, Tensor};
 
 use crate::cells::{gru, lstm};
 use crate::input::Prepared;
+use crate::kernels::Kernels;
 use crate::model::{DenseTensors, LayerCell, LayerTensors, LstmModel};
 use crate::params::{Activation, GateActivation, MergeMode};
 use crate::readout::{self, Reading, ReadoutTrace};
@@ -145,6 +146,8 @@ pub(crate) struct DirectionRun<'a> {
     pub keep_gates: bool,
     /// Collect the output sequence.
     pub outputs: bool,
+    /// The backend's fused step kernels, if the model uses them.
+    pub kernels: Option<Kernels>,
 }
 
 /// The rows of the batch one step computes. When every step's real samples are its first `n`
@@ -387,6 +390,7 @@ impl LstmModel {
                 keep,
                 keep_gates,
                 outputs: sequence_read,
+                kernels: self.kernels,
             };
             match &layer.cell {
                 LayerCell::Lstm(cell) => lstm::run_direction(&cell.dirs[d], cell, run),
@@ -412,6 +416,75 @@ impl LstmModel {
             dirs,
             merge_inputs,
         }
+    }
+}
+
+/// A recurrence's `(B, F)` state under packed steps ([`StepRows`]), kept so that the rows a step
+/// does not compute are never copied: the computed rows are one `(n, F)` tensor (`live`), the
+/// others wait as views (`parked`) until a later step computes them again. Shrinking to fewer
+/// rows costs nothing; growing concatenates the rows that join. [`StepRows::put`] instead copied
+/// the whole state at every step that left rows out. With every row computed it is the plain
+/// state.
+pub(crate) struct PackedState {
+    /// Rows `0..n` of the state.
+    live: Tensor<2>,
+    /// The rows after `live`, as runs of consecutive rows, the lowest last.
+    parked: Vec<Tensor<2>>,
+}
+
+impl PackedState {
+    /// The state `(B, F)` before the first step.
+    pub fn new(state: Tensor<2>) -> Self {
+        PackedState {
+            live: state,
+            parked: Vec::new(),
+        }
+    }
+
+    /// Rows `0..n` of the state, for a step that computes them.
+    pub fn rows(&mut self, n: usize) -> Tensor<2> {
+        let live = self.live.dims()[0];
+        if n < live {
+            self.parked.push(self.live.clone().slice_dim(0, n..live));
+            self.live = self.live.clone().slice_dim(0, 0..n);
+        } else if n > live {
+            let mut parts = vec![self.live.clone()];
+            let mut have = live;
+            while have < n {
+                let run = self
+                    .parked
+                    .pop()
+                    .expect("the parked runs hold every row after the live ones");
+                let len = run.dims()[0];
+                let take = (n - have).min(len);
+                if take < len {
+                    self.parked.push(run.clone().slice_dim(0, take..len));
+                    parts.push(run.slice_dim(0, 0..take));
+                } else {
+                    parts.push(run);
+                }
+                have += take;
+            }
+            self.live = Tensor::cat(parts, 0);
+        }
+        self.live.clone()
+    }
+
+    /// The step's new values of the rows it computed (`(n, F)`, `n` as asked of
+    /// [`PackedState::rows`]).
+    pub fn set(&mut self, rows: Tensor<2>) {
+        debug_assert_eq!(rows.dims()[0], self.live.dims()[0]);
+        self.live = rows;
+    }
+
+    /// The whole state `(B, F)`.
+    pub fn into_full(self) -> Tensor<2> {
+        if self.parked.is_empty() {
+            return self.live;
+        }
+        let mut parts = vec![self.live];
+        parts.extend(self.parked.into_iter().rev());
+        Tensor::cat(parts, 0)
     }
 }
 

@@ -14,7 +14,10 @@
 //! - `rules`: the LRP rules (ε-rule, gate rule) — one purpose each;
 //! - `cells`: the LSTM and GRU cells, forward step and relevance under each gate rule;
 //! - `readout`: how the head reads the last layer (final state, last step, mean, max, one step);
-//! - `relevance`: the pass that composes them through head, readout, merges and layers.
+//! - `relevance`: the pass that composes them through head, readout, merges and layers;
+//! - [`kernels`]: the hook through which a backend crate runs a step's element-wise work (and
+//!   the products around it) as fused kernels — lrp-flex does, on burn's Flex CPU backend; every
+//!   other backend runs the tensor operations, which burn fuses itself on the GPU.
 //!
 //! Shapes: `B` batch, `T` time steps, `E` input features, `H` hidden units, `C` classes.
 //!
@@ -53,7 +56,9 @@ mod every_step;
 mod explain;
 mod forward;
 mod input;
+pub mod kernels;
 mod model;
+mod projection;
 mod readout;
 mod relevance;
 mod rules;

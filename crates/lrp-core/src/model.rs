@@ -5,6 +5,7 @@ use burn::tensor::{DType, Device, Tensor};
 
 use crate::config::Precision;
 use crate::error::{LrpError, Result};
+use crate::kernels::{self, Kernels};
 use crate::params::{
     Activation, CellWeights, GateActivation, GruWeights, InputLayer, LstmWeights, Matrix,
     MergeMode, ModelParams, Readout, RecurrentLayer,
@@ -55,6 +56,8 @@ pub struct LstmModel {
     pub(crate) step_last: bool,
     pub(crate) parallel_directions: bool,
     pub(crate) packed_steps: bool,
+    /// A backend's fused step kernels for this device and dtype, if one registered them.
+    pub(crate) kernels: Option<Kernels>,
     /// `(1, 1)` holding −½: multiplying a strided view by a broadcast tensor takes the backends'
     /// fast binary path, where a scalar operation on a view may not.
     pub(crate) neg_half: Tensor<2>,
@@ -272,6 +275,7 @@ impl LstmModel {
             step_last: false,
             parallel_directions: true,
             packed_steps: true,
+            kernels: kernels::for_device(device, dtype),
             neg_half: from_f64(vec![-0.5], [1, 1], device, dtype),
         })
     }
@@ -343,6 +347,40 @@ impl LstmModel {
     pub fn with_packed_steps(mut self, packed: bool) -> Self {
         self.packed_steps = packed;
         self
+    }
+
+    /// Whether the cells' steps use the fused kernels a backend registered for this device
+    /// (default: yes, when there are any; see [`crate::kernels`]). `false` runs every step as
+    /// tensor operations — the same results up to the rounding of `exp` — for benchmarks and
+    /// for checking the kernels against the tensor path. Turning it on again looks the kernels up
+    /// anew.
+    ///
+    /// ```
+    /// # let lstm = lrp_core::LstmWeights {
+    /// #     w_x: lrp_core::Matrix::new(1, 4, vec![0.5, 0.1, 0.9, 0.3])?,
+    /// #     w_h: lrp_core::Matrix::new(1, 4, vec![0.2, 0.2, 0.2, 0.2])?,
+    /// #     b: vec![0.0; 4],
+    /// # };
+    /// # let head = lrp_core::Matrix::new(1, 2, vec![1.0, -1.0])?;
+    /// # let params = lrp_core::ModelParams::single_layer(lstm, None, head, vec![0.0, 0.0])?;
+    /// # #[allow(deprecated)]
+    /// # let device = burn::tensor::Device::flex();
+    /// # let model = lrp_core::LstmModel::new(&params, &device, lrp_core::Precision::F64)?;
+    /// let tensor_ops_only = model.with_fused_kernels(false);
+    /// assert_eq!(tensor_ops_only.fused_kernels(), None);
+    /// # Ok::<(), lrp_core::LrpError>(())
+    /// ```
+    pub fn with_fused_kernels(mut self, fused: bool) -> Self {
+        self.kernels = fused
+            .then(|| kernels::for_device(&self.device, self.precision.dtype()))
+            .flatten();
+        self
+    }
+
+    /// The name of the fused kernels the model's steps use, if any (see
+    /// [`LstmModel::with_fused_kernels`]).
+    pub fn fused_kernels(&self) -> Option<&'static str> {
+        self.kernels.map(|k| k.0.name())
     }
 
     /// The device the model lives on.

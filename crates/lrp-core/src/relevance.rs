@@ -12,8 +12,10 @@ use burn::tensor::{Bool, Tensor};
 use crate::cells::{gru, lstm};
 use crate::config::GateRule;
 use crate::forward::{
-    CellSteps, DirectionTrace, LayerTrace, StepRows, Trace, per_direction, reverse_time, time_of,
+    CellSteps, DirectionTrace, LayerTrace, PackedState, StepRows, Trace, per_direction,
+    reverse_time, time_of,
 };
+use crate::kernels::{self, Kernels};
 use crate::model::{LayerCell, LayerTensors, LstmModel};
 use crate::params::MergeMode;
 use crate::readout;
@@ -54,6 +56,8 @@ pub(crate) struct DirectionPass<'a> {
     /// The layer's input size E and hidden size H.
     pub inputs: usize,
     pub hidden: usize,
+    /// The backend's fused step kernels, if the model uses them.
+    pub kernels: Option<Kernels>,
 }
 
 impl LstmModel {
@@ -168,6 +172,7 @@ impl LstmModel {
                 steps: t_len,
                 inputs: e,
                 hidden: h,
+                kernels: self.kernels,
             };
             let upper = upper[d].clone();
             match (&layer.cell, &trace.dirs[d].steps) {
@@ -199,11 +204,13 @@ impl LstmModel {
                 .collect(),
             2,
         );
-        let mut r_x = q
-            .reshape([t_len * batch, width])
-            .matmul(w_x_t.clone())
-            .reshape([t_len, batch, e])
-            .mul(trace.inputs.clone());
+        let mut r_x = kernels::matmul(
+            self.kernels,
+            q.reshape([t_len * batch, width]),
+            w_x_t.clone(),
+        )
+        .reshape([t_len, batch, e])
+        .mul(trace.inputs.clone());
         for d in &dirs {
             if let Some(shares) = d.shares.iter().cloned().collect::<Option<Vec<Tensor<2>>>>() {
                 let shares: Tensor<3> = Tensor::stack(shares, 0);
@@ -309,12 +316,32 @@ pub(crate) fn backward_through_time(
     let mut shares = vec![None; t_len];
     // Relevance at exactly-zero denominators (eps = 0 only), `(B, 1)`, reported in `rest`.
     let mut absorbed: Option<Tensor<2>> = None;
+    // Packed steps with relevance only on the final state: the rows a step leaves out keep
+    // their relevance as parked views (see `PackedState`), nothing is copied. (Relevance on the
+    // output sequence arrives at every row at every step, so there the rows stay together.)
+    let mut packed = (pass.active.is_some() && sequence.is_none()).then(|| {
+        let r_c = r_c.take().map(PackedState::new);
+        (PackedState::new(r_h.clone()), r_c)
+    });
     for s in (0..t_len).rev() {
         let t = time_of(pass.direction, s, t_len);
+        let rows = StepRows::at(pass.active, t, batch);
+        if let Some((h_state, c_state)) = &mut packed {
+            let r_h_rows = h_state.rows(rows.n);
+            let r_c_rows = c_state.as_mut().map(|c| c.rows(rows.n));
+            let out = step(s, r_h_rows, r_c_rows);
+            h_state.set(out.r_h_prev);
+            if let (Some(c_state), Some(r)) = (c_state.as_mut(), out.r_c_prev) {
+                c_state.set(r);
+            }
+            absorbed = add_optional(absorbed, out.lost.map(|l| rows.zero_rest(l)));
+            quotients[t] = Some(rows.zero_rest(out.q));
+            shares[t] = out.share.map(|sh| rows.zero_rest(sh));
+            continue;
+        }
         if let Some(r_out) = &sequence {
             r_h = r_h.add(r_out.clone().slice_dim(0, t..t + 1).reshape([batch, h]));
         }
-        let rows = StepRows::at(pass.active, t, batch);
         let pad = pass.pad.filter(|_| pass.active.is_none());
         // Without masking R_c and R_h are not needed after the step, and the rule can reuse
         // their buffers; with a prefix of rows, the others' are kept as they are.
@@ -350,6 +377,10 @@ pub(crate) fn backward_through_time(
         shares[t] = out.share;
         r_h = out.r_h_prev;
         r_c = out.r_c_prev;
+    }
+    if let Some((h_state, c_state)) = packed {
+        r_h = h_state.into_full();
+        r_c = c_state.map(PackedState::into_full);
     }
     DirectionRelevance {
         quotients: quotients

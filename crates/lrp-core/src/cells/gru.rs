@@ -40,8 +40,9 @@
 use burn::tensor::Tensor;
 
 use crate::config::GateRule;
-use crate::forward::{CellSteps, DirectionRun, DirectionTrace, StepRows, time_of};
+use crate::forward::{CellSteps, DirectionRun, DirectionTrace, PackedState, StepRows, time_of};
 use crate::model::GruDirectionTensors;
+use crate::projection::InputProjection;
 use crate::relevance::{
     DirectionPass, DirectionRelevance, StepRelevance, Upper, backward_through_time,
 };
@@ -89,16 +90,25 @@ pub(crate) fn run_direction(
 ) -> DirectionTrace {
     let [t_len, batch, _] = run.inputs.dims();
     let h = run.hidden;
-    let mut h_state: Tensor<2> =
-        Tensor::zeros([batch, h], (&weights.b_x.device(), weights.b_x.dtype()));
+    let mut h_state = PackedState::new(Tensor::zeros(
+        [batch, h],
+        (&weights.b_x.device(), weights.b_x.dtype()),
+    ));
     let mut steps = Vec::with_capacity(if run.keep { t_len } else { 0 });
     let mut outputs = Vec::with_capacity(if run.outputs { t_len } else { 0 });
+    let mut projection = InputProjection::new(
+        run.inputs,
+        (&weights.w_x, &weights.b_x),
+        run.direction,
+        run.active,
+        run.kernels,
+    );
     for s in 0..t_len {
         let t = time_of(run.direction, s, t_len);
         let rows = StepRows::at(run.active, t, batch);
-        let x_t = rows.step_of(run.inputs, t);
-        let h_prev = rows.take(h_state.clone());
-        let gx = x_t.matmul(weights.w_x.clone()).add(weights.b_x.clone());
+        let h_prev = h_state.rows(rows.n);
+        // x_t W_x + b_x, computed ahead for a chunk of steps.
+        let gx = projection.step(s);
         let (a_zr, m, reset_source) = if reset_after {
             let gh = h_prev
                 .clone()
@@ -175,12 +185,12 @@ pub(crate) fn run_direction(
                 gates,
             });
         }
-        h_state = rows.put(h_new, h_state);
+        h_state.set(h_new);
     }
     DirectionTrace {
         steps: CellSteps::Gru(steps),
         outputs,
-        final_h: h_state,
+        final_h: h_state.into_full(),
     }
 }
 

@@ -20,8 +20,11 @@
 use burn::tensor::Tensor;
 
 use crate::config::GateRule;
-use crate::forward::{CellSteps, DirectionRun, DirectionTrace, StepRows, time_of};
+use crate::forward::{CellSteps, DirectionRun, DirectionTrace, PackedState, StepRows, time_of};
+use crate::kernels::{self, Kernels, LstmRelevanceInputs, LstmStepOutputs};
 use crate::model::{DirectionTensors, LstmCellTensors};
+use crate::params::GateActivation;
+use crate::projection::InputProjection;
 use crate::relevance::{
     DirectionPass, DirectionRelevance, StepRelevance, Upper, backward_through_time,
 };
@@ -73,50 +76,48 @@ pub(crate) fn run_direction(
     let [t_len, batch, _] = run.inputs.dims();
     let h = run.hidden;
     let zeros: Tensor<2> = Tensor::zeros([batch, h], (&weights.b_g.device(), weights.b_g.dtype()));
-    let mut h_state = zeros.clone();
-    let mut c_state = zeros;
+    let mut h_state = PackedState::new(zeros.clone());
+    let mut c_state = PackedState::new(zeros);
     let mut steps = Vec::with_capacity(if run.keep { t_len } else { 0 });
     let mut outputs = Vec::with_capacity(if run.outputs { t_len } else { 0 });
+    let mut projection = InputProjection::new(
+        run.inputs,
+        (&weights.w_x, &weights.b),
+        run.direction,
+        run.active,
+        run.kernels,
+    );
     for s in 0..t_len {
         let t = time_of(run.direction, s, t_len);
         let rows = StepRows::at(run.active, t, batch);
-        let x_t = rows.step_of(run.inputs, t);
-        let h_prev = rows.take(h_state.clone());
-        let c_prev = rows.take(c_state.clone());
-        // Fresh products: the additions run in place.
-        let pre = x_t
-            .matmul(weights.w_x.clone())
-            .add(h_prev.clone().matmul(weights.w_h.clone()))
-            .add(weights.b.clone());
-        // Internal layout: the g columns hold −2 z_g (exactly). Taken before `lstm_gates` so that
-        // `pre` is unique again there and its `exp` can run in place.
-        let g_pre = run.keep.then(|| {
-            pre.clone()
-                .slice_dim(1, 3 * h..4 * h)
-                .mul(run.neg_half.clone())
-        });
-        let pre_true = run
-            .keep_gates
-            .then(|| pre.clone().mul(cell.unscale.clone()));
-        let (i, f, o, sigmoid_2zg) = lstm_gates(pre, h, run.gates);
-        let gate_values = pre_true.map(|pre| {
-            let g = sigmoid_2zg.clone().mul_scalar(2.0).sub_scalar(1.0);
-            (pre, i.clone(), f.clone(), o.clone(), g)
-        });
-        let ig = input_times_candidate(i, sigmoid_2zg);
-        let fc = f.mul(c_prev.clone());
-        let mut c_new = fc.clone().add(ig.clone());
-        let tanh_c = tanh(c_new.clone());
-        let gates = gate_values.map(|(pre, i, f, o, g)| LstmGates {
-            pre,
-            i,
-            f,
-            o: o.clone(),
-            g,
-            tanh_c: tanh_c.clone(),
-            c_prev: c_prev.clone(),
-        });
-        let mut h_new = tanh_c.mul(o);
+        let h_prev = h_state.rows(rows.n);
+        let c_prev = c_state.rows(rows.n);
+        // h_{t−1} W_h + (x_t W_x + b), the latter computed ahead for a chunk of steps.
+        let pre = kernels::matmul_add(
+            run.kernels,
+            h_prev.clone(),
+            weights.w_h.clone(),
+            projection.step(s),
+        );
+        let fused = run
+            .kernels
+            .filter(|_| run.gates == GateActivation::Sigmoid && !run.keep_gates);
+        let unfused = match fused {
+            Some(kernels) => kernels.0.lstm_step(pre, c_prev.clone(), run.keep),
+            None => Err(Box::new((pre, c_prev.clone()))),
+        };
+        let (out, gates) = match unfused {
+            Ok(out) => (out, None),
+            Err(inputs) => {
+                let (pre, c_prev) = *inputs;
+                step_tensor_ops(pre, c_prev, cell, &run)
+            }
+        };
+        let LstmStepOutputs {
+            h: mut h_new,
+            c: mut c_new,
+            kept,
+        } = out;
         // Padding computed with the real rows (no `active` prefix): masked.
         let step_pad = run.pad.filter(|_| run.active.is_none()).map(|p| {
             p.clone()
@@ -134,7 +135,7 @@ pub(crate) fn run_direction(
                 None => rows.zero_rest(h_new.clone()),
             });
         }
-        if let Some(g_pre) = g_pre {
+        if let Some((fc, ig, g_pre)) = kept {
             steps.push(LstmStep {
                 fc,
                 ig,
@@ -144,14 +145,63 @@ pub(crate) fn run_direction(
                 gates,
             });
         }
-        h_state = rows.put(h_new, h_state);
-        c_state = rows.put(c_new, c_state);
+        h_state.set(h_new);
+        c_state.set(c_new);
     }
     DirectionTrace {
         steps: CellSteps::Lstm(steps),
         outputs,
-        final_h: h_state,
+        final_h: h_state.into_full(),
     }
+}
+
+/// The element-wise tail of a step as tensor operations (what [`StepKernels::lstm_step`]
+/// computes in one pass), with the gate values when a gate rule other than `all` needs them.
+fn step_tensor_ops(
+    pre: Tensor<2>,
+    c_prev: Tensor<2>,
+    cell: &LstmCellTensors,
+    run: &DirectionRun<'_>,
+) -> (LstmStepOutputs, Option<LstmGates>) {
+    let h = run.hidden;
+    // Internal layout: the g columns hold −2 z_g (exactly). Taken before `lstm_gates` so that
+    // `pre` is unique again there and its `exp` can run in place.
+    let g_pre = run.keep.then(|| {
+        pre.clone()
+            .slice_dim(1, 3 * h..4 * h)
+            .mul(run.neg_half.clone())
+    });
+    let pre_true = run
+        .keep_gates
+        .then(|| pre.clone().mul(cell.unscale.clone()));
+    let (i, f, o, sigmoid_2zg) = lstm_gates(pre, h, run.gates);
+    let gate_values = pre_true.map(|pre| {
+        let g = sigmoid_2zg.clone().mul_scalar(2.0).sub_scalar(1.0);
+        (pre, i.clone(), f.clone(), o.clone(), g)
+    });
+    let ig = input_times_candidate(i, sigmoid_2zg);
+    let fc = f.mul(c_prev.clone());
+    let c_new = fc.clone().add(ig.clone());
+    let tanh_c = tanh(c_new.clone());
+    let gates = gate_values.map(|(pre, i, f, o, g)| LstmGates {
+        pre,
+        i,
+        f,
+        o: o.clone(),
+        g,
+        tanh_c: tanh_c.clone(),
+        c_prev,
+    });
+    let h_new = tanh_c.mul(o);
+    let kept = g_pre.map(|g_pre| (fc, ig, g_pre));
+    (
+        LstmStepOutputs {
+            h: h_new,
+            c: c_new,
+            kept,
+        },
+        gates,
+    )
 }
 
 /// The backward pass through one LSTM direction under signal-take-all.
@@ -164,9 +214,34 @@ pub(crate) fn direction_relevance(
     let rule = pass.rule;
     let n_gate = pass.inputs + pass.hidden;
     let h = pass.hidden;
+    // The kernel covers the default rule (eps > 0, no bias share); eps = 0 needs the absorbed
+    // relevance at zero denominators, a bias factor the shares: both stay on the tensor path.
+    let fused = pass
+        .kernels
+        .filter(|_| rule.eps > 0.0 && rule.bias_factor == 0.0);
     backward_through_time(&pass, upper, true, |s, r_h, r_c| {
         let r_c = r_c.expect("an LSTM carries a cell state");
         let step = &steps[s];
+        let (r_h, r_c) = match fused {
+            None => (r_h, r_c),
+            Some(kernels) => {
+                let inputs = LstmRelevanceInputs {
+                    r_h,
+                    r_c,
+                    fc: step.fc.clone(),
+                    ig: step.ig.clone(),
+                    c: step.c.clone(),
+                    g_pre: step.g_pre.clone(),
+                };
+                match kernels.0.lstm_relevance_step(inputs, rule.eps) {
+                    Ok(out) => return fused_step_relevance(out, weights, step, kernels),
+                    Err(inputs) => {
+                        let LstmRelevanceInputs { r_h, r_c, .. } = *inputs;
+                        (r_h, r_c)
+                    }
+                }
+            }
+        };
         // h_t = o ⊙ tanh(c_t): the output gate takes nothing, c_t takes R_h.
         let r_cell = r_c.add(signal_take_all(r_h));
         // c_t = f ⊙ c_{t-1} + i ⊙ g: identity weights, N = 2H.
@@ -191,6 +266,25 @@ pub(crate) fn direction_relevance(
             lost: add_optional(lost_c, lost_g),
         }
     })
+}
+
+/// A relevance step from the fused kernel's `(R_{c,t−1}, q_g)`: the candidate's ε-rule onto
+/// `h_{t−1}` (no share: `bias_factor = 0`; nothing absorbed: `eps > 0`).
+fn fused_step_relevance(
+    (r_c_prev, q_g): (Tensor<2>, Tensor<2>),
+    weights: &DirectionTensors,
+    step: &LstmStep,
+    fused: Kernels,
+) -> StepRelevance {
+    let r_h_prev =
+        kernels::matmul(Some(fused), q_g.clone(), weights.w_h_g_t.clone()).mul(step.h_prev.clone());
+    StepRelevance {
+        r_h_prev,
+        r_c_prev: Some(r_c_prev),
+        q: q_g,
+        share: None,
+        lost: None,
+    }
 }
 
 /// The backward pass through one direction under a gate rule that gives gates relevance

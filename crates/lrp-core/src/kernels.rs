@@ -1,0 +1,168 @@
+//! Fused step kernels: the element-wise work of a cell step as one pass over memory, for the
+//! backends that can run it faster than a chain of tensor operations.
+//!
+//! The core is written once against burn's tensor API, and on the GPU backends burn fuses the
+//! element-wise chains of a step itself. The CPU backends run every tensor operation as its own
+//! pass with its own output buffer, and call the platform's scalar `exp` per element; at the
+//! reference shape that element-wise work between the matrix products was ≈ 40 % of an
+//! explanation's time (`benches/README.md` §7). A backend crate can implement [`StepKernels`]
+//! for its own tensors and [`register_step_kernels`] once; every [`crate::LstmModel`] built on
+//! a device the kernels support uses them (see [`crate::LstmModel::with_fused_kernels`]).
+//!
+//! Each kernel computes exactly what the tensor path next to its call site computes, in the same
+//! order of floating-point operations; an implementation may differ only in the rounding of the
+//! transcendental functions (its `exp`), which the backend crate tests against the platform's.
+//! Kernels receive tensors of the model's device and dtype in any layout; a kernel hands back
+//! what it cannot run (an autodiff tensor of the gradient baselines, say), and the step runs as
+//! tensor operations.
+
+use std::fmt;
+use std::sync::RwLock;
+
+use burn::tensor::{DType, Device, Tensor};
+
+/// What [`StepKernels::lstm_step`] returns: the new states and, when asked, what the relevance
+/// pass keeps. Every tensor is `(B, H)`.
+#[derive(Debug, Clone)]
+pub struct LstmStepOutputs {
+    /// `h_t = o ⊙ tanh(c_t)`.
+    pub h: Tensor<2>,
+    /// `c_t = f ⊙ c_{t−1} + i ⊙ g`.
+    pub c: Tensor<2>,
+    /// `(f ⊙ c_{t−1}, i ⊙ g, z_g)` when the trace is kept, `z_g` being the cell candidate's true
+    /// pre-activation.
+    pub kept: Option<(Tensor<2>, Tensor<2>, Tensor<2>)>,
+}
+
+/// The inputs of one LSTM relevance step under signal-take-all, all `(B, H)`.
+#[derive(Debug, Clone)]
+pub struct LstmRelevanceInputs {
+    /// Relevance of `h_t`.
+    pub r_h: Tensor<2>,
+    /// Relevance of `c_t`.
+    pub r_c: Tensor<2>,
+    /// `f ⊙ c_{t−1}`, `i ⊙ g`, `c_t` and the candidate's pre-activation `z_g`, from the forward
+    /// pass.
+    pub fc: Tensor<2>,
+    pub ig: Tensor<2>,
+    pub c: Tensor<2>,
+    pub g_pre: Tensor<2>,
+}
+
+/// The inputs a kernel hands back because it does not run them, for the tensor path. Boxed: a
+/// tensor handle is large, and the fallback is the rare case (autodiff tensors).
+pub type Unfused<T> = Box<T>;
+
+/// Fused element-wise kernels of the cells' steps, implemented by a backend crate for its own
+/// tensors.
+pub trait StepKernels: Send + Sync {
+    /// A short name for diagnostics and benchmarks.
+    fn name(&self) -> &'static str;
+
+    /// Whether the kernels run tensors of `dtype` on `device`; asked once per model.
+    fn supports(&self, device: &Device, dtype: DType) -> bool;
+
+    /// The element-wise tail of an LSTM step with logistic gates. `pre` `(B, 4H)` holds the
+    /// pre-activations in the model's internal layout `[−z_i, −z_f, −z_o, −2 z_g]` (see
+    /// `tensor_ops::lstm_gates`), `c_prev` `(B, H)` the previous cell state. Computes, per
+    /// element, `σ = 1 / (exp(pre) + 1)` for all four blocks, `i ⊙ g = 2 (i ⊙ σ_g) − i`,
+    /// `f ⊙ c_{t−1}`, `c_t`, `tanh(c_t) = 2 / (exp(−2 c_t) + 1) − 1` and `h_t = tanh(c_t) ⊙ o`;
+    /// with `keep` also `z_g = pre_g · (−½)`. Returns `Err((pre, c_prev))` for inputs it does
+    /// not run.
+    fn lstm_step(
+        &self,
+        pre: Tensor<2>,
+        c_prev: Tensor<2>,
+        keep: bool,
+    ) -> Result<LstmStepOutputs, Unfused<(Tensor<2>, Tensor<2>)>>;
+
+    /// One LSTM relevance step under signal-take-all with the ε-rule at `eps > 0` and
+    /// `bias_factor = 0`: `R = R_c + R_h`, `q_c = R / (c + eps · s(c))`, `R_{c,t−1} = fc ⊙ q_c`,
+    /// and the candidate's quotient `q_g = (ig ⊙ q_c) / (z_g + eps · s(z_g))`, `s(z) = +1` for
+    /// `z ≥ 0` and −1 otherwise. Returns `(R_{c,t−1}, q_g)`, each `(B, H)`, or the inputs back
+    /// when it does not run them.
+    fn lstm_relevance_step(
+        &self,
+        step: LstmRelevanceInputs,
+        eps: f64,
+    ) -> Result<(Tensor<2>, Tensor<2>), Unfused<LstmRelevanceInputs>>;
+
+    /// `a · b + c` with `a` `(m, k)`, `b` `(k, n)` and `c` `(m, n)` or `(1, n)` (one row, added
+    /// to every row), as one product accumulated onto `c` (BLAS's `beta = 1`) instead of a
+    /// product and an addition; only the rounding of the product's partial sums may differ.
+    /// Returns `Err([a, b, c])` for inputs it does not run.
+    fn matmul_add(
+        &self,
+        a: Tensor<2>,
+        b: Tensor<2>,
+        c: Tensor<2>,
+    ) -> Result<Tensor<2>, Unfused<[Tensor<2>; 3]>>;
+
+    /// `a · b`, `a` `(m, k)`, `b` `(k, n)`, where the backend's own product costs more than the
+    /// multiplication (an output buffer filled before it is written, say). Returns
+    /// `Err([a, b])` for inputs it does not run.
+    fn matmul(&self, a: Tensor<2>, b: Tensor<2>) -> Result<Tensor<2>, Unfused<[Tensor<2>; 2]>>;
+}
+
+/// `a · b` (see [`StepKernels::matmul`]) by the kernels when they run it, else as a tensor
+/// operation.
+pub(crate) fn matmul(kernels: Option<Kernels>, a: Tensor<2>, b: Tensor<2>) -> Tensor<2> {
+    let unfused = match kernels {
+        Some(k) => k.0.matmul(a, b),
+        None => Err(Box::new([a, b])),
+    };
+    unfused.unwrap_or_else(|inputs| {
+        let [a, b] = *inputs;
+        a.matmul(b)
+    })
+}
+
+/// `a · b + c` (see [`StepKernels::matmul_add`]) by the kernels when they run it, else as
+/// tensor operations.
+pub(crate) fn matmul_add(
+    kernels: Option<Kernels>,
+    a: Tensor<2>,
+    b: Tensor<2>,
+    c: Tensor<2>,
+) -> Tensor<2> {
+    let unfused = match kernels {
+        Some(k) => k.0.matmul_add(a, b, c),
+        None => Err(Box::new([a, b, c])),
+    };
+    unfused.unwrap_or_else(|inputs| {
+        let [a, b, c] = *inputs;
+        a.matmul(b).add(c)
+    })
+}
+
+/// A registered set of kernels; `Copy`, so that a model holds it without a lifetime.
+#[derive(Clone, Copy)]
+pub(crate) struct Kernels(pub &'static dyn StepKernels);
+
+impl fmt::Debug for Kernels {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0.name())
+    }
+}
+
+static REGISTRY: RwLock<Vec<&'static dyn StepKernels>> = RwLock::new(Vec::new());
+
+/// Registers a backend's kernels for the models built after the call. Registering kernels of the
+/// same [`StepKernels::name`] again does nothing, so a backend crate may call this from its
+/// device constructor.
+pub fn register_step_kernels(kernels: &'static dyn StepKernels) {
+    // A poisoned lock only means a panic elsewhere while registering; the list stays valid.
+    let mut registry = REGISTRY.write().unwrap_or_else(|e| e.into_inner());
+    if !registry.iter().any(|k| k.name() == kernels.name()) {
+        registry.push(kernels);
+    }
+}
+
+/// The registered kernels that run `dtype` on `device`, if any.
+pub(crate) fn for_device(device: &Device, dtype: DType) -> Option<Kernels> {
+    let registry = REGISTRY.read().unwrap_or_else(|e| e.into_inner());
+    registry
+        .iter()
+        .find(|k| k.supports(device, dtype))
+        .map(|k| Kernels(*k))
+}

@@ -1,0 +1,423 @@
+//! Fused LSTM step kernels for burn's Flex backend ([`lrp_core::kernels::StepKernels`]).
+//!
+//! Flex runs each tensor operation as its own pass with its own output buffer and calls libm's
+//! scalar `exp` per element; a step's element-wise work — four gates, the cell update, `tanh`,
+//! and on the way back the ε-rule's two quotients — is ~20 passes over `(B, H)` values. Here it
+//! is one pass, vectorised (see [`lstm`]), reading the tensors' buffers in place through burn's
+//! extension API (`Tensor::into_dispatch`) and writing new Flex tensors. Anything else — another
+//! backend's tensor, an autodiff tensor, a dtype other than f32/f64 — is handed back to the
+//! tensor path.
+
+mod lstm;
+mod real;
+
+use std::sync::OnceLock;
+
+use burn::backend::flex::{FlexTensor, Layout};
+use burn::backend::{BackendTensor, DispatchAutodiffContext, DispatchTensor, DispatchTensorKind};
+use burn::tensor::{Bytes, DType, Device, Shape, Tensor};
+use lrp_core::kernels::{LstmRelevanceInputs, LstmStepOutputs, StepKernels, Unfused};
+
+use lstm::{Isa, RelevanceInputs, StepInputs, StepOutputs};
+use real::Real;
+
+/// The kernels, for [`lrp_core::kernels::register_step_kernels`].
+pub(crate) static FLEX_KERNELS: FlexKernels = FlexKernels;
+
+/// Flex's implementation of [`StepKernels`].
+#[derive(Debug)]
+pub(crate) struct FlexKernels;
+
+fn isa() -> Isa {
+    static ISA: OnceLock<Isa> = OnceLock::new();
+    *ISA.get_or_init(Isa::detect)
+}
+
+impl StepKernels for FlexKernels {
+    fn name(&self) -> &'static str {
+        "flex-fused"
+    }
+
+    fn supports(&self, device: &Device, dtype: DType) -> bool {
+        matches!(dtype, DType::F64 | DType::F32) && *device == Device::flex()
+    }
+
+    fn lstm_step(
+        &self,
+        pre: Tensor<2>,
+        c_prev: Tensor<2>,
+        keep: bool,
+    ) -> Result<LstmStepOutputs, Unfused<(Tensor<2>, Tensor<2>)>> {
+        let [rows, width] = pre.dims();
+        let hidden = width / 4;
+        let shape = [rows, hidden];
+        if width != 4 * hidden || c_prev.dims() != shape {
+            return Err(Box::new((pre, c_prev)));
+        }
+        let (pre, c_prev) = match (flex(pre), flex(c_prev)) {
+            (Ok(pre), Ok(c_prev)) if pre.dtype() == c_prev.dtype() => (pre, c_prev),
+            (pre, c_prev) => return Err(Box::new((back(pre), back(c_prev)))),
+        };
+        let outputs = match pre.dtype() {
+            DType::F64 => step_typed::<f64>(&pre, &c_prev, hidden, keep),
+            DType::F32 => step_typed::<f32>(&pre, &c_prev, hidden, keep),
+            _ => return Err(Box::new((wrap(pre), wrap(c_prev)))),
+        };
+        let dtype = pre.dtype();
+        let mut outputs = outputs.into_iter().map(|b| wrap(tensor(b, shape, dtype)));
+        let mut next = || outputs.next().expect("one buffer per output");
+        let (h, c) = (next(), next());
+        let kept = keep.then(|| (next(), next(), next()));
+        Ok(LstmStepOutputs { h, c, kept })
+    }
+
+    fn lstm_relevance_step(
+        &self,
+        step: LstmRelevanceInputs,
+        eps: f64,
+    ) -> Result<(Tensor<2>, Tensor<2>), Unfused<LstmRelevanceInputs>> {
+        let shape = step.r_h.dims();
+        let all = [step.r_h, step.r_c, step.fc, step.ig, step.c, step.g_pre].map(flex);
+        let dtype = all[0].as_ref().ok().map(FlexTensor::dtype);
+        let want = Shape::new(shape);
+        let same = all.iter().all(|t| {
+            t.as_ref()
+                .is_ok_and(|t| Some(t.dtype()) == dtype && *t.layout().shape() == want)
+        });
+        if !same || !matches!(dtype, Some(DType::F64 | DType::F32)) {
+            let [r_h, r_c, fc, ig, c, g_pre] = all.map(back);
+            return Err(Box::new(LstmRelevanceInputs {
+                r_h,
+                r_c,
+                fc,
+                ig,
+                c,
+                g_pre,
+            }));
+        }
+        let dtype = dtype.expect("checked above");
+        let t = all.map(|t| dense(t.expect("checked above")));
+        let (r_c_prev, q_g) = match dtype {
+            DType::F64 => relevance_typed::<f64>(&t, eps),
+            _ => relevance_typed::<f32>(&t, eps),
+        };
+        Ok((
+            wrap(tensor(r_c_prev, shape, dtype)),
+            wrap(tensor(q_g, shape, dtype)),
+        ))
+    }
+
+    fn matmul_add(
+        &self,
+        a: Tensor<2>,
+        b: Tensor<2>,
+        c: Tensor<2>,
+    ) -> Result<Tensor<2>, Unfused<[Tensor<2>; 3]>> {
+        matmul_add(a, b, Some(c)).map_err(|inputs| {
+            let (a, b, c) = *inputs;
+            Box::new([a, b, c.expect("given back as given")])
+        })
+    }
+
+    fn matmul(&self, a: Tensor<2>, b: Tensor<2>) -> Result<Tensor<2>, Unfused<[Tensor<2>; 2]>> {
+        matmul_add(a, b, None).map_err(|inputs| {
+            let (a, b, _) = *inputs;
+            Box::new([a, b])
+        })
+    }
+}
+
+/// `a · b (+ c)` for Flex tensors of one float dtype (see [`StepKernels::matmul_add`]).
+fn matmul_add(
+    a: Tensor<2>,
+    b: Tensor<2>,
+    c: Option<Tensor<2>>,
+) -> Result<Tensor<2>, Unfused<(Tensor<2>, Tensor<2>, Option<Tensor<2>>)>> {
+    let ([m, k], [k_b, n]) = (a.dims(), b.dims());
+    let c_fits = c
+        .as_ref()
+        .is_none_or(|c| matches!(c.dims(), [rows, cols] if cols == n && (rows == m || rows == 1)));
+    if k != k_b || !c_fits {
+        return Err(Box::new((a, b, c)));
+    }
+    let (a, b, c) = (flex(a), flex(b), c.map(flex));
+    let dtype = a.as_ref().ok().map(FlexTensor::dtype);
+    let same = [Some(&b), c.as_ref()]
+        .into_iter()
+        .flatten()
+        .all(|t| t.as_ref().is_ok_and(|t| Some(t.dtype()) == dtype));
+    let (a, b, c) = match (a, b, c) {
+        (Ok(a), Ok(b), c) if same && matches!(dtype, Some(DType::F64 | DType::F32)) => (
+            dense(a),
+            dense(b),
+            c.map(|c| dense(c.expect("checked above"))),
+        ),
+        (a, b, c) => return Err(Box::new((back(a), back(b), c.map(back)))),
+    };
+    let dtype = dtype.expect("checked above");
+    let out = match dtype {
+        DType::F64 => gemm_into::<f64>(&a, &b, c.as_ref(), m),
+        _ => gemm_into::<f32>(&a, &b, c.as_ref(), m),
+    };
+    Ok(wrap(tensor(out, [m, n], dtype)))
+}
+
+/// `a · b`, plus `c` (its one row repeated when it has one) when given, by the `gemm` crate —
+/// the kernels Flex's own `matmul` calls — into a new buffer. Flex's `matmul` allocates its
+/// output zero-filled and then copies it to realign it (`FlexTensor::empty`), and an addition
+/// after it is another pass; together they were ~15 % of an explanation's time. Here the
+/// product accumulates onto `c` (`read_dst`, `alpha = beta = 1`) or is written into an
+/// uninitialised buffer.
+fn gemm_into<E: Elements>(
+    a: &FlexTensor,
+    b: &FlexTensor,
+    c: Option<&FlexTensor>,
+    m: usize,
+) -> Bytes {
+    let (k, n) = (a.layout().shape()[1], b.layout().shape()[1]);
+    let len = m * n;
+    let mut out: Vec<E> = match c.map(elements::<E>) {
+        Some(c) if c.len() == len => c.to_vec(),
+        Some(row) => {
+            let mut rows = Vec::with_capacity(len);
+            for _ in 0..m {
+                rows.extend_from_slice(row);
+            }
+            rows
+        }
+        None if k == 0 => vec![E::ZERO; len],
+        None => Vec::with_capacity(len),
+    };
+    let read_dst = c.is_some();
+    let (a_elements, b_elements) = (elements::<E>(a), elements::<E>(b));
+    let parallelism = if m.saturating_mul(n).saturating_mul(k) >= PARALLEL_THRESHOLD {
+        gemm::Parallelism::Rayon(0)
+    } else {
+        gemm::Parallelism::None
+    };
+    if len > 0 && k > 0 {
+        // SAFETY: `out` has room for the m·n elements written with row stride n (with `read_dst`
+        // they are initialised, without it `gemm` only writes them); `a_elements` holds the m·k
+        // elements of `a` and `b_elements` the k·n of `b`, row-major and contiguous (`dense`),
+        // as the strides given say; the buffers do not overlap (`out` is new). `E` is f32 or
+        // f64, which `gemm` supports.
+        unsafe {
+            gemm::gemm(
+                m,
+                n,
+                k,
+                out.as_mut_ptr(),
+                1,
+                n as isize,
+                read_dst,
+                a_elements.as_ptr(),
+                1,
+                k as isize,
+                b_elements.as_ptr(),
+                1,
+                n as isize,
+                E::ONE,
+                E::ONE,
+                false,
+                false,
+                false,
+                parallelism,
+            );
+            if !read_dst {
+                // SAFETY: with k > 0 and `read_dst` false, `gemm` wrote every one of the m·n
+                // elements (dst = beta · a · b).
+                out.set_len(len);
+            }
+        }
+    }
+    Bytes::from_elems(out)
+}
+
+/// Flex's threshold for a multi-threaded product (`m · n · k`), kept the same here.
+const PARALLEL_THRESHOLD: usize = 192 * 192 * 192;
+
+/// The element type's slice of a contiguous Flex tensor.
+trait Elements: Real + burn::tensor::Element + bytemuck::Pod {}
+impl Elements for f64 {}
+impl Elements for f32 {}
+
+fn step_typed<E: Elements>(
+    pre: &FlexTensor,
+    c_prev: &FlexTensor,
+    hidden: usize,
+    keep: bool,
+) -> Vec<Bytes> {
+    let (pre, c_prev) = (dense_ref(pre), dense_ref(c_prev));
+    let n = c_prev.layout().num_elements();
+    let count = if keep { 5 } else { 2 };
+    let mut bufs: Vec<Vec<E>> = (0..count).map(|_| vec![E::ZERO; n]).collect();
+    {
+        let mut it = bufs.iter_mut();
+        let mut next = || it.next().expect("counted above").as_mut_slice();
+        let (h, c) = (next(), next());
+        let kept = keep.then(|| (next(), next(), next()));
+        let inputs = StepInputs {
+            pre: elements(&pre),
+            c_prev: elements(&c_prev),
+            hidden,
+        };
+        lstm::step(isa(), &inputs, &mut StepOutputs { h, c, kept });
+    }
+    bufs.into_iter().map(Bytes::from_elems).collect()
+}
+
+fn relevance_typed<E: Elements>(t: &[FlexTensor; 6], eps: f64) -> (Bytes, Bytes) {
+    let [r_h, r_c, fc, ig, c, g_pre] = t;
+    let n = r_h.layout().num_elements();
+    let (mut r_c_prev, mut q_g) = (vec![E::ZERO; n], vec![E::ZERO; n]);
+    let inputs = RelevanceInputs {
+        r_h: elements(r_h),
+        r_c: elements(r_c),
+        fc: elements(fc),
+        ig: elements(ig),
+        c: elements(c),
+        g_pre: elements(g_pre),
+        eps: E::from_f64(eps),
+    };
+    lstm::relevance(isa(), &inputs, &mut r_c_prev, &mut q_g);
+    (Bytes::from_elems(r_c_prev), Bytes::from_elems(q_g))
+}
+
+/// A Flex float tensor without autodiff, or the tensor back.
+fn flex(t: Tensor<2>) -> Result<FlexTensor, Unfused<Tensor<2>>> {
+    match t.into_dispatch() {
+        DispatchTensor {
+            kind: DispatchTensorKind::Flex(BackendTensor::Float(t)),
+            autodiff: DispatchAutodiffContext::Disabled,
+        } => Ok(t),
+        other => Err(Box::new(Tensor::from_dispatch(other))),
+    }
+}
+
+/// The tensor again, from what [`flex`] returned.
+fn back(t: Result<FlexTensor, Unfused<Tensor<2>>>) -> Tensor<2> {
+    t.map_or_else(|t| *t, wrap)
+}
+
+fn wrap(t: FlexTensor) -> Tensor<2> {
+    Tensor::from_dispatch(DispatchTensor {
+        kind: DispatchTensorKind::Flex(BackendTensor::Float(t)),
+        autodiff: DispatchAutodiffContext::Disabled,
+    })
+}
+
+fn tensor(bytes: Bytes, shape: [usize; 2], dtype: DType) -> FlexTensor {
+    FlexTensor::new(bytes, Layout::contiguous(Shape::new(shape)), dtype)
+}
+
+/// The tensor itself if its elements are one contiguous run of its buffer, else a copy that is.
+fn dense(t: FlexTensor) -> FlexTensor {
+    if t.layout().contiguous_offsets().is_some() {
+        t
+    } else {
+        t.to_contiguous()
+    }
+}
+
+fn dense_ref(t: &FlexTensor) -> FlexTensor {
+    dense(t.clone())
+}
+
+/// The elements of a contiguous tensor, in row-major order.
+fn elements<E: Elements>(t: &FlexTensor) -> &[E] {
+    let (start, end) = t
+        .layout()
+        .contiguous_offsets()
+        .expect("made contiguous by `dense`");
+    &t.storage::<E>()[start..end]
+}
+
+#[cfg(test)]
+mod tests {
+    use burn::tensor::{Tensor, TensorData};
+
+    use super::*;
+
+    fn t(values: &[f64], shape: [usize; 2], dtype: DType) -> Tensor<2> {
+        Tensor::from_data(
+            TensorData::new(values.to_vec(), shape),
+            (&crate::device(), dtype),
+        )
+    }
+
+    fn values(t: Tensor<2>) -> Vec<f64> {
+        t.try_into_vec_as::<f64>().expect("read back")
+    }
+
+    fn ramp(n: usize, scale: f64) -> Vec<f64> {
+        (0..n)
+            .map(|k| ((k * 37 % 23) as f64 - 11.0) * scale)
+            .collect()
+    }
+
+    #[test]
+    fn products_match_burns_matmul_with_and_without_an_addend() {
+        let (m, k, n) = (37, 300, 29);
+        for dtype in [DType::F64, DType::F32] {
+            let a = t(&ramp(m * k, 0.01), [m, k], dtype);
+            let b = t(&ramp(k * n, 0.02), [k, n], dtype);
+            let full = t(&ramp(m * n, 0.5), [m, n], dtype);
+            let row = t(&ramp(n, 0.25), [1, n], dtype);
+            // A transposed view as the left factor: not contiguous, copied first.
+            let a_t = t(&ramp(m * k, 0.01), [k, m], dtype).transpose();
+            let tol = if dtype == DType::F64 { 1e-12 } else { 1e-4 };
+            let close = |got: Tensor<2>, want: Tensor<2>| {
+                for (g, w) in values(got).iter().zip(values(want)) {
+                    assert!((g - w).abs() <= tol * w.abs().max(1.0), "{g} vs {w}");
+                }
+            };
+            let kernels = &FLEX_KERNELS;
+            let got = kernels.matmul(a.clone(), b.clone()).expect("runs");
+            close(got, a.clone().matmul(b.clone()));
+            let got = kernels
+                .matmul_add(a.clone(), b.clone(), full.clone())
+                .expect("runs");
+            close(got, a.clone().matmul(b.clone()).add(full.clone()));
+            let got = kernels
+                .matmul_add(a.clone(), b.clone(), row.clone())
+                .expect("runs");
+            close(got, a.clone().matmul(b.clone()).add(row.clone()));
+            let got = kernels.matmul(a_t.clone(), b.clone()).expect("runs");
+            close(got, a_t.matmul(b.clone()));
+        }
+    }
+
+    #[test]
+    fn inputs_the_kernels_do_not_run_come_back_unchanged() {
+        let a = t(&ramp(6, 1.0), [2, 3], DType::F64);
+        let b32 = t(&ramp(12, 1.0), [3, 4], DType::F32);
+        let [a2, b2] = *FLEX_KERNELS
+            .matmul(a.clone(), b32.clone())
+            .expect_err("mixed dtypes");
+        assert_eq!(values(a2), values(a.clone()));
+        assert_eq!(values(b2), values(b32));
+        // Shapes that do not fit are refused, not panicked on.
+        let b = t(&ramp(8, 1.0), [4, 2], DType::F64);
+        assert!(FLEX_KERNELS.matmul(a.clone(), b).is_err());
+        let c = t(&ramp(3, 1.0), [3, 1], DType::F64);
+        let b = t(&ramp(12, 1.0), [3, 4], DType::F64);
+        assert!(FLEX_KERNELS.matmul_add(a.clone(), b, c).is_err());
+        // An autodiff tensor goes back to the tensor path.
+        let grad = a.clone().autodiff().require_grad();
+        let c_prev = t(&[0.0; 2], [2, 1], DType::F64);
+        let pre = t(&ramp(8, 0.1), [2, 4], DType::F64)
+            .autodiff()
+            .require_grad();
+        assert!(FLEX_KERNELS.lstm_step(pre, c_prev, true).is_err());
+        let b = t(&ramp(12, 1.0), [3, 4], DType::F64);
+        assert!(FLEX_KERNELS.matmul(grad, b).is_err());
+    }
+
+    #[test]
+    fn the_kernels_support_flex_float_tensors_only() {
+        let device = crate::device();
+        assert!(FLEX_KERNELS.supports(&device, DType::F64));
+        assert!(FLEX_KERNELS.supports(&device, DType::F32));
+        assert!(!FLEX_KERNELS.supports(&device, DType::F16));
+    }
+}

@@ -1,0 +1,138 @@
+//! The fused step kernels against the tensor path they replace, on every architecture of the
+//! conformance suite: the same explanations up to the rounding of `exp` (f64: 1e-12 of the
+//! largest relevance; f32: 1e-4), under the default rule (fused forward and backward), under
+//! eps = 0 with bias factor 1 (fused forward, tensor backward) and under a gate rule (tensor
+//! path throughout); and the gradient baselines, which run autodiff tensors the kernels hand
+//! back, unchanged.
+
+use burn::tensor::Tensor;
+use lrp_conformance::checks::{host_explain as explain, padded_batch};
+use lrp_conformance::random::{Rng, architectures};
+use lrp_core::{ExplainConfig, GateRule, LstmModel, Method, Precision, Target};
+
+/// Largest `|a − b|` over the largest `|b|` (or 1e-300 when `b` is all zeros).
+fn relative(a: &[f64], b: &[f64]) -> f64 {
+    assert_eq!(a.len(), b.len());
+    let scale = b.iter().fold(0.0_f64, |m, v| m.max(v.abs())).max(1e-300);
+    a.iter()
+        .zip(b)
+        .fold(0.0_f64, |m, (x, y)| m.max((x - y).abs()))
+        / scale
+}
+
+fn tolerance(precision: Precision) -> f64 {
+    match precision {
+        Precision::F64 => 1e-12,
+        Precision::F32 => 1e-4,
+    }
+}
+
+#[test]
+fn models_on_the_flex_device_use_the_fused_kernels() {
+    let device = lrp_flex::device();
+    let arch = &architectures()[0];
+    let params = arch.random(&mut Rng::new(1));
+    for precision in [Precision::F64, Precision::F32] {
+        let model = LstmModel::new(&params, &device, precision).expect("model");
+        assert_eq!(model.fused_kernels(), Some("flex-fused"));
+        assert_eq!(
+            model.clone().with_fused_kernels(false).fused_kernels(),
+            None
+        );
+        assert_eq!(
+            model
+                .with_fused_kernels(false)
+                .with_fused_kernels(true)
+                .fused_kernels(),
+            Some("flex-fused")
+        );
+    }
+}
+
+#[test]
+fn fused_steps_explain_as_the_tensor_path_does() {
+    let device = lrp_flex::device();
+    let configs = [
+        ("default", ExplainConfig::new()),
+        (
+            "eps 0, bias factor 1",
+            ExplainConfig::new().with_eps(0.0).with_bias_factor(1.0),
+        ),
+        (
+            "gate rule half",
+            ExplainConfig::new().with_gate_rule(GateRule::Half),
+        ),
+    ];
+    let mut rng = Rng::new(2024);
+    for precision in [Precision::F64, Precision::F32] {
+        let mut worst: f64 = 0.0;
+        for (a, arch) in architectures().iter().enumerate() {
+            let params = arch.random(&mut rng);
+            let fused = arch.model(&params, &device, precision);
+            assert!(fused.fused_kernels().is_some());
+            let plain = fused.clone().with_fused_kernels(false);
+            let batch = padded_batch(arch, &params, &mut rng, &device, precision);
+            for (name, config) in &configs {
+                let want = explain(&plain, batch.input.clone(), config);
+                // The tensor path's classes, so that a near-tie cannot pick another one.
+                let config = config.clone().with_target(Target::PerSample(
+                    want.target.iter().map(|&c| c as usize).collect(),
+                ));
+                let got = explain(&fused, batch.input.clone(), &config);
+                let what = format!("{precision:?}, architecture {a}, {name}");
+                let errors = [
+                    relative(&got.relevance, &want.relevance),
+                    relative(&got.logits, &want.logits),
+                    relative(&got.rest, &want.rest),
+                ];
+                for (part, e) in ["relevance", "logits", "rest"].iter().zip(errors) {
+                    assert!(e <= tolerance(precision), "{what}: {part} differs by {e:e}");
+                    worst = worst.max(e);
+                }
+            }
+        }
+        println!("{precision:?}: worst relative difference fused vs tensor path {worst:e}");
+    }
+}
+
+#[test]
+fn the_gradient_baseline_runs_the_tensor_path_under_the_kernels() {
+    let device = lrp_flex::device();
+    let arch = &architectures()[0];
+    let mut rng = Rng::new(7);
+    let params = arch.random(&mut rng);
+    let fused = arch.model(&params, &device, Precision::F64);
+    let plain = fused.clone().with_fused_kernels(false);
+    let batch = padded_batch(arch, &params, &mut rng, &device, Precision::F64);
+    let scores = |m: &LstmModel| -> Vec<f64> {
+        m.attribute(batch.input.clone(), &Method::Gradient, &Target::Predicted)
+            .expect("gradient")
+            .scores
+            .try_into_vec_as::<f64>()
+            .expect("read back")
+    };
+    let (got, want) = (scores(&fused), scores(&plain));
+    assert!(
+        want.iter().any(|v| *v != 0.0),
+        "the gradient is not trivially zero"
+    );
+    assert!(relative(&got, &want) <= 1e-12, "{}", relative(&got, &want));
+}
+
+#[test]
+fn the_forward_pass_agrees() {
+    let device = lrp_flex::device();
+    let mut rng = Rng::new(11);
+    for arch in architectures() {
+        let params = arch.random(&mut rng);
+        let fused = arch.model(&params, &device, Precision::F64);
+        let plain = fused.clone().with_fused_kernels(false);
+        let batch = padded_batch(&arch, &params, &mut rng, &device, Precision::F64);
+        let logits = |m: &LstmModel| -> Vec<f64> {
+            let out: Tensor<2> = m.forward(batch.input.clone()).expect("forward");
+            out.try_into_vec_as::<f64>().expect("read back")
+        };
+        let e = relative(&logits(&fused), &logits(&plain));
+        assert!(e <= 1e-12, "{e:e}");
+    }
+}
