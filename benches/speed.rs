@@ -9,6 +9,7 @@
 //! cargo bench --bench speed -- --backends flex,ndarray --features lstm-lrp/ndarray
 //! LIBTORCH=… cargo bench --bench speed --features tch -- --backends flex,tch
 //! cargo bench --bench speed -- --python /path/to/python      # numpy's GEMM next to burn's
+//! cargo bench --bench speed -- --backends flex,flex-unfused  # fused step kernels vs tensor ops
 //! ```
 //!
 //! FLOPs are those of the matrix products (2·m·k·n each): per sample, forward
@@ -80,6 +81,19 @@ fn random(rng: &mut Rng, shape: [usize; 2], device: &Device, precision: Precisio
     )
 }
 
+/// The operands of burn's matrix product `(m, k) × (k, n)` on `device`.
+fn gemm_operands(
+    device: &Device,
+    precision: Precision,
+    (m, k, n): (usize, usize, usize),
+) -> (Tensor<2>, Tensor<2>) {
+    let mut rng = Rng::new(7);
+    (
+        random(&mut rng, [m, k], device, precision),
+        random(&mut rng, [k, n], device, precision),
+    )
+}
+
 /// burn's matrix product `(m, k) × (k, n)` on `device`, GFLOP/s.
 fn gemm_rate(
     device: &Device,
@@ -87,9 +101,7 @@ fn gemm_rate(
     (m, k, n): (usize, usize, usize),
     seconds: f64,
 ) -> f64 {
-    let mut rng = Rng::new(7);
-    let a = random(&mut rng, [m, k], device, precision);
-    let b = random(&mut rng, [k, n], device, precision);
+    let (a, b) = gemm_operands(device, precision, (m, k, n));
     let time = harness::measure(seconds, || {
         let _ = a.clone().matmul(b.clone()).into_data();
     });
@@ -129,22 +141,26 @@ impl Runs {
     }
 
     fn explain(&self, input: impl Fn() -> Input) -> Duration {
-        let config = ExplainConfig::new();
-        harness::measure(self.seconds, || {
-            let e = self.model.explain(input(), &config).expect("explain");
-            let _ = e.relevance.into_data();
-        })
-    }
-
-    fn forward(&self, x: &Tensor<3>) -> Duration {
-        harness::measure(self.seconds, || {
-            let _ = self.model.forward(x.clone()).expect("forward").into_data();
-        })
+        harness::measure(self.seconds, || explain_once(&self.model, input()))
     }
 }
 
+/// One explanation at the default settings, read back.
+fn explain_once(model: &LstmModel, input: Input) {
+    let e = model
+        .explain(input, &ExplainConfig::new())
+        .expect("explain");
+    let _ = e.relevance.into_data();
+}
+
+/// `name` is a device (`flex`, `ndarray`, `tch`, …), or one with `-unfused` appended: the same
+/// device with the backend's fused step kernels turned off (every step as tensor operations).
 fn model_on(name: &str, precision: Precision, seconds: f64) -> Option<Runs> {
-    let choice: DeviceChoice = match name.parse() {
+    let (device_name, fused) = match name.strip_suffix("-unfused") {
+        Some(device) => (device, false),
+        None => (name, true),
+    };
+    let choice: DeviceChoice = match device_name.parse() {
         Ok(c) => c,
         Err(e) => {
             eprintln!("--backends {name}: {e}");
@@ -165,7 +181,9 @@ fn model_on(name: &str, precision: Precision, seconds: f64) -> Option<Runs> {
         bidirectional: true,
     }
     .random(&mut Rng::new(1));
-    let model = LstmModel::new(&params, &device, precision).expect("model");
+    let model = LstmModel::new(&params, &device, precision)
+        .expect("model")
+        .with_fused_kernels(fused);
     Some(Runs {
         model,
         device,
@@ -175,12 +193,23 @@ fn model_on(name: &str, precision: Precision, seconds: f64) -> Option<Runs> {
 }
 
 /// The single-thread child: one explain measurement at batch 100, printed as ms per sample.
+/// `--child BACKEND:PRECISION[:padded]`; `padded` explains the post-padded batch of the table's
+/// padded column instead (for profiling it alone).
 fn child(o: &Options, what: &str) {
-    let (name, precision) = what.split_once(':').expect("--child BACKEND:PRECISION");
+    let mut parts = what.split(':');
+    let (Some(name), Some(precision)) = (parts.next(), parts.next()) else {
+        panic!("--child BACKEND:PRECISION[:padded]");
+    };
+    let padded = parts.next() == Some("padded");
     let precision: Precision = precision.parse().expect("a precision");
     let runs = model_on(name, precision, o.seconds).expect("the parent ran this backend");
-    let x = runs.input(100, &mut Rng::new(3));
-    let time = runs.explain(|| Input::features(x.clone()));
+    let mut rng = Rng::new(3);
+    let x = runs.input(100, &mut rng);
+    let lengths: Vec<usize> = (0..100).map(|_| 5 + rng.below(T - 5 + 1)).collect();
+    let time = runs.explain(|| match padded {
+        true => Input::features(x.clone()).with_lengths(lengths.clone()),
+        false => Input::features(x.clone()),
+    });
     println!("{}", time.as_secs_f64() * 1e3 / 100.0);
 }
 
@@ -227,15 +256,14 @@ fn main() {
     );
     println!();
     println!(
-        "| backend | precision | GEMM 2000² GFLOP/s | step GEMMs (100×200·200×1200, 100×300·300×1200, 100×300·300×300) GFLOP/s | explain B=100 ms/sample | explain GFLOP/s | share of GEMM 2000² | explain/forward | B=10 vs B=100 per sample | padded (57 % real) vs full | 1 thread vs {threads} |"
+        "| backend | precision | GEMM 2000² GFLOP/s | step GEMMs (100×200·200×1200, 100×300·300×1200, 100×300·300×300) GFLOP/s | explain B=100 ms/sample | explain GFLOP/s | share of GEMM 2000² | explain/forward | B=10 vs B=100 per sample | padded (57 % real) vs full | 1 thread vs {threads} | fused kernels vs tensor path |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
     for name in &o.backends {
         for &precision in &o.precisions {
             let Some(runs) = model_on(name, precision, o.seconds) else {
                 continue;
             };
-            let big = gemm_rate(&runs.device, precision, (2000, 2000, 2000), o.seconds);
             let steps: Vec<String> = [(100, E, 4 * H), (100, H, 4 * H), (100, H, H)]
                 .into_iter()
                 .map(|s| format!("{:.1}", gemm_rate(&runs.device, precision, s, o.seconds)))
@@ -243,14 +271,42 @@ fn main() {
             let mut rng = Rng::new(3);
             let x100 = runs.input(100, &mut rng);
             let x10 = runs.input(10, &mut rng);
-            let explain100 = runs.explain(|| Input::features(x100.clone()));
-            let explain10 = runs.explain(|| Input::features(x10.clone()));
-            let forward100 = runs.forward(&x100);
             // Lengths uniform in [5, 25], post-padded.
             let lengths: Vec<usize> = (0..100).map(|_| 5 + rng.below(T - 5 + 1)).collect();
             let real = lengths.iter().sum::<usize>() as f64 / (100 * T) as f64;
-            let padded =
-                runs.explain(|| Input::features(x100.clone()).with_lengths(lengths.clone()));
+            let (a, b) = gemm_operands(&runs.device, precision, (2000, 2000, 2000));
+            let tensor_path = runs.model.clone().with_fused_kernels(false);
+            let fused = runs.model.fused_kernels().is_some();
+            let model = &runs.model;
+            // Everything the ratios compare, interleaved (see `harness::measure_interleaved`),
+            // so that a load that comes and goes slows all of them alike.
+            let mut runs_of: Vec<Box<dyn FnMut() + '_>> = vec![
+                Box::new(|| {
+                    let _ = a.clone().matmul(b.clone()).into_data();
+                }),
+                Box::new(|| explain_once(model, Input::features(x100.clone()))),
+                Box::new(|| explain_once(model, Input::features(x10.clone()))),
+                Box::new(|| {
+                    let _ = model.forward(x100.clone()).expect("forward").into_data();
+                }),
+                Box::new(|| {
+                    let input = Input::features(x100.clone()).with_lengths(lengths.clone());
+                    explain_once(model, input)
+                }),
+            ];
+            if fused {
+                runs_of.push(Box::new(|| {
+                    explain_once(&tensor_path, Input::features(x100.clone()))
+                }));
+            }
+            let times = harness::measure_interleaved(o.seconds, &mut runs_of);
+            drop(runs_of);
+            let (gemm, explain100, explain10, forward100, padded) =
+                (times[0], times[1], times[2], times[3], times[4]);
+            let big = gflops(2.0 * 2000f64.powi(3), gemm);
+            let kernels = times.get(5).map_or("–".to_string(), |unfused| {
+                format!("{:.2}×", unfused.as_secs_f64() / explain100.as_secs_f64())
+            });
             let per100 = explain100.as_secs_f64() / 100.0;
             let per10 = explain10.as_secs_f64() / 10.0;
             let rate = gflops(explain_flops() * 100.0, explain100);
@@ -258,7 +314,7 @@ fn main() {
                 format!("{:.2}×", ms / (per100 * 1e3))
             });
             println!(
-                "| {name} | {precision} | {big:.1} | {} | {:.3} | {rate:.1} | {:.0} % | {:.2} | {:.2} | {:.2} (ideal {real:.2}) | {one} |",
+                "| {name} | {precision} | {big:.1} | {} | {:.3} | {rate:.1} | {:.0} % | {:.2} | {:.2} | {:.2} (ideal {real:.2}) | {one} | {kernels} |",
                 steps.join(", "),
                 per100 * 1e3,
                 100.0 * rate / big,
