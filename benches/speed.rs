@@ -256,7 +256,7 @@ fn main() {
     );
     println!();
     println!(
-        "| backend | precision | GEMM 2000² GFLOP/s | step GEMMs (100×200·200×1200, 100×300·300×1200, 100×300·300×300) GFLOP/s | explain B=100 ms/sample | explain GFLOP/s | share of GEMM 2000² | explain/forward | B=10 vs B=100 per sample | padded (57 % real) vs full | 1 thread vs {threads} | fused kernels vs tensor path |"
+        "| backend | precision | GEMM 2000² GFLOP/s | step GEMMs (100×200·200×1200, 100×300·300×1200, 100×300·300×300) GFLOP/s | explain B=100 ms/sample | explain GFLOP/s | share of GEMM 2000² | explain/forward | B=10 vs B=100 per sample | padded (lengths 5–25) vs full | 1 thread vs {threads} | fused kernels vs tensor path |"
     );
     println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
     for name in &o.backends {

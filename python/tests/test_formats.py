@@ -172,9 +172,11 @@ def test_every_step_equals_each_step_explained_alone() -> None:
     assert_close(every.logits, io["logits_f64"], 1e-9)
     for k in range(t):
         one = model.explain(io["x"], step=k)
-        np.testing.assert_array_equal(every.relevance[:, k], one.relevance)
+        # Batches of 2 against one batch of all: a product's rounding may depend on its number
+        # of rows, so equal up to f64 rounding rather than bit for bit.
+        assert_close(every.relevance[:, k], one.relevance, 1e-13, f"step {k}")
         np.testing.assert_array_equal(every.target[:, k], one.target)
-        np.testing.assert_array_equal(every.rest[:, k], one.rest)
+        assert_close(every.rest[:, k], one.rest, 1e-13, f"rest at step {k}")
     with pytest.raises(ValueError, match="explain_every_step"):
         model.explain(io["x"], step="all")  # type: ignore[arg-type]
 
