@@ -38,6 +38,9 @@ pub(crate) struct DirectionRelevance {
     pub quotients: Vec<Tensor<2>>,
     /// Their bias/stabiliser shares `(B, 1)` by time; `None` where they are exactly 0.
     pub shares: Vec<Option<Tensor<2>>>,
+    /// Whether the quotients and shares hold only each step's computed rows (`(n_t, ·)`, packed
+    /// steps with relevance on the final state only) instead of all `B`.
+    pub packed: bool,
     /// Relevance left on the initial state, and absorbed at zero denominators, `(B)`.
     pub rest: Tensor<1>,
 }
@@ -197,6 +200,9 @@ impl LstmModel {
             (LayerCell::Gru(cell), GateRule::All) => &cell.w_x_n_t,
             (LayerCell::Gru(cell), _) => &cell.w_x_gates_t,
         };
+        if let (Some(active), true) = (trace.active.as_deref(), dirs.iter().all(|d| d.packed)) {
+            return packed_input_relevance(&dirs, active, &trace.inputs, w_x_t, self.kernels);
+        }
         let width = w_x_t.dims()[0];
         let q: Tensor<3> = Tensor::cat(
             dirs.iter()
@@ -233,6 +239,72 @@ impl LstmModel {
             .expect("at least one direction");
         (r_x, rest)
     }
+}
+
+/// The input relevance `(T, B, E)` and rest `(B)` of a layer whose directions left only each
+/// step's computed rows (see [`DirectionRelevance::packed`]): the `x_t` parts of every step's
+/// and direction's ε-rules as one product over the computed rows only — `Σ_t n_t` rows instead
+/// of `T·B` — then placed back among zeros at the padding.
+fn packed_input_relevance(
+    dirs: &[DirectionRelevance],
+    active: &[usize],
+    inputs: &Tensor<3>,
+    w_x_t: &Tensor<2>,
+    kernels: Option<Kernels>,
+) -> (Tensor<3>, Tensor<1>) {
+    let [t_len, batch, e] = inputs.dims();
+    let steps: Vec<usize> = (0..t_len).filter(|&t| active[t] > 0).collect();
+    // [q_fw | q_bw] of each step's rows, the steps one after another: (Σ n_t, D·G).
+    let q = Tensor::cat(
+        steps
+            .iter()
+            .map(|&t| Tensor::cat(dirs.iter().map(|d| d.quotients[t].clone()).collect(), 1))
+            .collect(),
+        0,
+    );
+    let x = Tensor::cat(
+        steps
+            .iter()
+            .map(|&t| StepRows::at(Some(active), t, batch).step_of(inputs, t))
+            .collect(),
+        0,
+    );
+    let mut r = kernels::matmul(kernels, q, w_x_t.clone()).mul(x);
+    // The shares, each step's rows: (Σ n_t, 1) per direction that has any.
+    for d in dirs {
+        if d.shares.iter().all(Option::is_none) {
+            continue;
+        }
+        let shares = steps
+            .iter()
+            .map(|&t| {
+                d.shares[t].clone().unwrap_or_else(|| {
+                    Tensor::zeros([active[t], 1], (&inputs.device(), inputs.dtype()))
+                })
+            })
+            .collect();
+        r = r.add(Tensor::cat(shares, 0));
+    }
+    // Back among zeros: every step's rows, then its padding rows.
+    let zeros = |rows: usize| Tensor::zeros([rows, e], (&inputs.device(), inputs.dtype()));
+    let mut parts = Vec::with_capacity(2 * t_len);
+    let mut at = 0;
+    for &n in active.iter().take(t_len) {
+        if n > 0 {
+            parts.push(r.clone().slice_dim(0, at..at + n));
+            at += n;
+        }
+        if n < batch {
+            parts.push(zeros(batch - n));
+        }
+    }
+    let r_x = Tensor::cat(parts, 0).reshape([t_len, batch, e]);
+    let rest = dirs
+        .iter()
+        .map(|d| d.rest.clone())
+        .reduce(|a, b| a.add(b))
+        .expect("at least one direction");
+    (r_x, rest)
 }
 
 /// Relevance on a layer's merged output (`(B, out)` final state or `(T, B, out)` sequence) →
@@ -335,8 +407,8 @@ pub(crate) fn backward_through_time(
                 c_state.set(r);
             }
             absorbed = add_optional(absorbed, out.lost.map(|l| rows.zero_rest(l)));
-            quotients[t] = Some(rows.zero_rest(out.q));
-            shares[t] = out.share.map(|sh| rows.zero_rest(sh));
+            quotients[t] = Some(out.q);
+            shares[t] = out.share;
             continue;
         }
         if let Some(r_out) = &sequence {
@@ -378,11 +450,13 @@ pub(crate) fn backward_through_time(
         r_h = out.r_h_prev;
         r_c = out.r_c_prev;
     }
+    let is_packed = packed.is_some();
     if let Some((h_state, c_state)) = packed {
         r_h = h_state.into_full();
         r_c = c_state.map(PackedState::into_full);
     }
     DirectionRelevance {
+        packed: is_packed,
         quotients: quotients
             .into_iter()
             .map(|q| q.expect("every time step is visited once"))

@@ -5,10 +5,10 @@
 //! path throughout); and the gradient baselines, which run autodiff tensors the kernels hand
 //! back, unchanged.
 
-use burn::tensor::Tensor;
+use burn::tensor::{Tensor, TensorData};
 use lrp_conformance::checks::{host_explain as explain, padded_batch};
-use lrp_conformance::random::{Rng, architectures};
-use lrp_core::{ExplainConfig, GateRule, LstmModel, Method, Precision, Target};
+use lrp_conformance::random::{Rng, architectures, single_layer_shapes};
+use lrp_core::{ExplainConfig, GateRule, Input, LstmModel, Method, Precision, Target};
 
 /// Largest `|a − b|` over the largest `|b|` (or 1e-300 when `b` is all zeros).
 fn relative(a: &[f64], b: &[f64]) -> f64 {
@@ -135,4 +135,58 @@ fn the_forward_pass_agrees() {
         let e = relative(&logits(&fused), &logits(&plain));
         assert!(e <= 1e-12, "{e:e}");
     }
+}
+
+/// Packed steps (the default: each step computes its real rows only, and the input relevance is
+/// one product over those rows) against masked steps (every row computed, padding masked), on
+/// post-padded batches of lengths 6, 4, 3, 1 (unsorted: the model sorts them), with the bias
+/// factor's shares that the packed input relevance places row by row.
+#[test]
+fn packed_steps_explain_as_masked_steps_do_with_bias_shares() {
+    let device = lrp_flex::device();
+    let configs = [
+        ExplainConfig::new().with_bias_factor(1.0),
+        ExplainConfig::new().with_eps(0.0).with_bias_factor(1.0),
+        ExplainConfig::new()
+            .with_bias_factor(0.5)
+            .with_gate_rule(GateRule::Half),
+    ];
+    let lengths = vec![3, 6, 1, 4];
+    let (b, t) = (lengths.len(), 6);
+    let mut rng = Rng::new(4242);
+    let mut worst: f64 = 0.0;
+    for (a, shape) in single_layer_shapes().into_iter().enumerate() {
+        let e = shape.e;
+        let params = shape.random(&mut rng);
+        let packed = LstmModel::new(&params, &device, Precision::F64).expect("model");
+        let masked = packed.clone().with_packed_steps(false);
+        let x = Tensor::<3>::from_data(
+            TensorData::new(rng.normals(b * t * e, 1.0), [b, t, e]),
+            (&device, Precision::F64.dtype()),
+        );
+        let input = Input::features(x).with_lengths(lengths.clone());
+        for config in &configs {
+            let want = explain(&masked, input.clone(), config);
+            let config = config.clone().with_target(Target::PerSample(
+                want.target.iter().map(|&c| c as usize).collect(),
+            ));
+            let got = explain(&packed, input.clone(), &config);
+            for (part, err) in [
+                ("relevance", relative(&got.relevance, &want.relevance)),
+                ("rest", relative(&got.rest, &want.rest)),
+            ] {
+                assert!(
+                    err <= 1e-10,
+                    "shape {a}, {config:?}: {part} differs by {err:e}"
+                );
+                worst = worst.max(err);
+            }
+            // Padding gets exactly nothing.
+            for (s, &len) in lengths.iter().enumerate() {
+                let padded = &got.relevance[(s * t + len) * e..(s + 1) * t * e];
+                assert!(padded.iter().all(|v| *v == 0.0), "shape {a}, sample {s}");
+            }
+        }
+    }
+    println!("packed vs masked steps: worst relative difference {worst:e}");
 }
