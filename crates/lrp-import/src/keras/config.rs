@@ -2,8 +2,9 @@
 //!
 //! Only models that are a simple chain of layers are accepted: `Sequential`, or a functional
 //! model whose every layer reads the previous one (plus, in Keras 3, the `NotEqual` and `Any`
-//! pseudo-layers that compute the masks of `Embedding(mask_zero=True)` and `Masking`). Anything the library cannot run exactly
-//! is refused with an error naming the layer and what is unsupported.
+//! pseudo-layers that compute the masks of `Embedding(mask_zero=True)` and `Masking`). Anything
+//! the library cannot run exactly is refused with an error naming the layer and what is
+//! unsupported.
 //!
 //! Recurrent layers are `LSTM` and `GRU` (both `reset_after` variants), alone or in
 //! `Bidirectional`, with `go_backwards`; the last one's sequence may be pooled
@@ -512,7 +513,8 @@ impl MaskOps {
         if class == "NotEqual" {
             let Some(value) = args.and_then(|a| a.get(1)).and_then(Value::as_f64) else {
                 return Err(ImportError::Unsupported(format!(
-                    "layer `{name}` (NotEqual): only the mask of Embedding(mask_zero=True) or of                      Masking (`inputs != value`) is supported"
+                    "layer `{name}` (NotEqual): only the mask of Embedding(mask_zero=True) or of \
+                     Masking (`inputs != value`) is supported"
                 )));
             };
             self.not_equal.push((name.to_string(), input, value));
