@@ -419,6 +419,33 @@ impl LstmModel {
     }
 }
 
+/// The computed rows ([`StepRows`]) of the time steps `times` of a `(T, B, F)` sequence, one step
+/// after another: `(Σ n_t, F)`, and where each step's rows start in it.
+pub(crate) fn gather_rows(
+    seq: &Tensor<3>,
+    active: &[usize],
+    times: &[usize],
+) -> (Tensor<2>, Vec<usize>) {
+    let [_, batch, f] = seq.dims();
+    let mut starts = Vec::with_capacity(times.len());
+    let mut parts = Vec::with_capacity(times.len());
+    let mut at = 0;
+    for &t in times {
+        let rows = StepRows::at(Some(active), t, batch);
+        starts.push(at);
+        at += rows.n;
+        if rows.n > 0 {
+            parts.push(rows.step_of(seq, t));
+        }
+    }
+    let gathered = if parts.is_empty() {
+        Tensor::zeros([0, f], (&seq.device(), seq.dtype()))
+    } else {
+        Tensor::cat(parts, 0)
+    };
+    (gathered, starts)
+}
+
 /// A recurrence's `(B, F)` state under packed steps ([`StepRows`]), kept so that the rows a step
 /// does not compute are never copied: the computed rows are one `(n, F)` tensor (`live`), the
 /// others wait as views (`parked`) until a later step computes them again. Shrinking to fewer

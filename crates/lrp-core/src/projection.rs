@@ -11,7 +11,7 @@
 
 use burn::tensor::Tensor;
 
-use crate::forward::{StepRows, time_of};
+use crate::forward::{StepRows, gather_rows, time_of};
 use crate::kernels::{self, Kernels};
 
 /// Rows of one chunk's product: enough for the GEMM kernels to reach their large-matrix rate,
@@ -96,25 +96,7 @@ impl<'a> InputProjection<'a> {
                 (x, starts)
             }
             // Each step's computed rows, gathered.
-            Some(_) => {
-                let mut starts = Vec::with_capacity(times.len());
-                let mut parts = Vec::with_capacity(times.len());
-                let mut at = 0;
-                for &t in &times {
-                    let rows = StepRows::at(self.active, t, batch);
-                    starts.push(at);
-                    at += rows.n;
-                    if rows.n > 0 {
-                        parts.push(rows.step_of(self.inputs, t));
-                    }
-                }
-                let x = if parts.is_empty() {
-                    Tensor::zeros([0, e], (&self.inputs.device(), self.inputs.dtype()))
-                } else {
-                    Tensor::cat(parts, 0)
-                };
-                (x, starts)
-            }
+            Some(active) => gather_rows(self.inputs, active, &times),
         };
         let product = kernels::matmul_add(self.kernels, x, self.w_x.clone(), self.b.clone());
         (first, product, starts)

@@ -12,8 +12,8 @@ use burn::tensor::{Bool, Tensor};
 use crate::cells::{gru, lstm};
 use crate::config::GateRule;
 use crate::forward::{
-    CellSteps, DirectionTrace, LayerTrace, PackedState, StepRows, Trace, per_direction,
-    reverse_time, time_of,
+    CellSteps, DirectionTrace, LayerTrace, PackedState, StepRows, Trace, gather_rows,
+    per_direction, reverse_time, time_of,
 };
 use crate::kernels::{self, Kernels};
 use crate::model::{LayerCell, LayerTensors, LstmModel};
@@ -262,13 +262,7 @@ fn packed_input_relevance(
             .collect(),
         0,
     );
-    let x = Tensor::cat(
-        steps
-            .iter()
-            .map(|&t| StepRows::at(Some(active), t, batch).step_of(inputs, t))
-            .collect(),
-        0,
-    );
+    let (x, _) = gather_rows(inputs, active, &steps);
     let mut r = kernels::matmul(kernels, q, w_x_t.clone()).mul(x);
     // The shares, each step's rows: (Σ n_t, 1) per direction that has any.
     for d in dirs {

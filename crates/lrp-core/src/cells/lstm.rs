@@ -87,6 +87,11 @@ pub(crate) fn run_direction(
         run.active,
         run.kernels,
     );
+    // The step kernel covers logistic gates; a gate rule other than `all` reads the gates'
+    // values, which only the tensor path keeps.
+    let fused = run
+        .kernels
+        .filter(|_| run.gates == GateActivation::Sigmoid && !run.keep_gates);
     for s in 0..t_len {
         let t = time_of(run.direction, s, t_len);
         let rows = StepRows::at(run.active, t, batch);
@@ -99,9 +104,6 @@ pub(crate) fn run_direction(
             weights.w_h.clone(),
             projection.step(s),
         );
-        let fused = run
-            .kernels
-            .filter(|_| run.gates == GateActivation::Sigmoid && !run.keep_gates);
         let unfused = match fused {
             Some(kernels) => kernels.0.lstm_step(pre, c_prev.clone(), run.keep),
             None => Err(Box::new((pre, c_prev.clone()))),

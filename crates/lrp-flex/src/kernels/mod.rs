@@ -54,16 +54,14 @@ impl StepKernels for FlexKernels {
         if width != 4 * hidden || c_prev.dims() != shape {
             return Err(Box::new((pre, c_prev)));
         }
-        let (pre, c_prev) = match (flex(pre), flex(c_prev)) {
-            (Ok(pre), Ok(c_prev)) if pre.dtype() == c_prev.dtype() => (pre, c_prev),
-            (pre, c_prev) => return Err(Box::new((back(pre), back(c_prev)))),
-        };
-        let outputs = match pre.dtype() {
+        let ([pre, c_prev], dtype) = flex_floats([pre, c_prev]).map_err(|inputs| {
+            let [pre, c_prev] = *inputs;
+            Box::new((pre, c_prev))
+        })?;
+        let outputs = match dtype {
             DType::F64 => step_typed::<f64>(&pre, &c_prev, hidden, keep),
-            DType::F32 => step_typed::<f32>(&pre, &c_prev, hidden, keep),
-            _ => return Err(Box::new((wrap(pre), wrap(c_prev)))),
+            _ => step_typed::<f32>(&pre, &c_prev, hidden, keep),
         };
-        let dtype = pre.dtype();
         let mut outputs = outputs.into_iter().map(|b| wrap(tensor(b, shape, dtype)));
         let mut next = || outputs.next().expect("one buffer per output");
         let (h, c) = (next(), next());
@@ -77,26 +75,30 @@ impl StepKernels for FlexKernels {
         eps: f64,
     ) -> Result<(Tensor<2>, Tensor<2>), Unfused<LstmRelevanceInputs>> {
         let shape = step.r_h.dims();
-        let all = [step.r_h, step.r_c, step.fc, step.ig, step.c, step.g_pre].map(flex);
-        let dtype = all[0].as_ref().ok().map(FlexTensor::dtype);
-        let want = Shape::new(shape);
-        let same = all.iter().all(|t| {
-            t.as_ref()
-                .is_ok_and(|t| Some(t.dtype()) == dtype && *t.layout().shape() == want)
-        });
-        if !same || !matches!(dtype, Some(DType::F64 | DType::F32)) {
-            let [r_h, r_c, fc, ig, c, g_pre] = all.map(back);
-            return Err(Box::new(LstmRelevanceInputs {
+        let LstmRelevanceInputs {
+            r_h,
+            r_c,
+            fc,
+            ig,
+            c,
+            g_pre,
+        } = step;
+        let all = [r_h, r_c, fc, ig, c, g_pre];
+        let give_back = |inputs: Box<[Tensor<2>; 6]>| {
+            let [r_h, r_c, fc, ig, c, g_pre] = *inputs;
+            Box::new(LstmRelevanceInputs {
                 r_h,
                 r_c,
                 fc,
                 ig,
                 c,
                 g_pre,
-            }));
+            })
+        };
+        if all.iter().any(|t| t.dims() != shape) {
+            return Err(give_back(Box::new(all)));
         }
-        let dtype = dtype.expect("checked above");
-        let t = all.map(|t| dense(t.expect("checked above")));
+        let (t, dtype) = flex_floats(all).map_err(give_back)?;
         let (r_c_prev, q_g) = match dtype {
             DType::F64 => relevance_typed::<f64>(&t, eps),
             _ => relevance_typed::<f32>(&t, eps),
@@ -113,53 +115,32 @@ impl StepKernels for FlexKernels {
         b: Tensor<2>,
         c: Tensor<2>,
     ) -> Result<Tensor<2>, Unfused<[Tensor<2>; 3]>> {
-        matmul_add(a, b, Some(c)).map_err(|inputs| {
-            let (a, b, c) = *inputs;
-            Box::new([a, b, c.expect("given back as given")])
-        })
+        let ([m, k], [k_b, n], [c_rows, c_cols]) = (a.dims(), b.dims(), c.dims());
+        if k != k_b || c_cols != n || (c_rows != m && c_rows != 1) {
+            return Err(Box::new([a, b, c]));
+        }
+        let ([a, b, c], dtype) = flex_floats([a, b, c])?;
+        Ok(product(&a, &b, Some(&c), dtype))
     }
 
     fn matmul(&self, a: Tensor<2>, b: Tensor<2>) -> Result<Tensor<2>, Unfused<[Tensor<2>; 2]>> {
-        matmul_add(a, b, None).map_err(|inputs| {
-            let (a, b, _) = *inputs;
-            Box::new([a, b])
-        })
+        if a.dims()[1] != b.dims()[0] {
+            return Err(Box::new([a, b]));
+        }
+        let ([a, b], dtype) = flex_floats([a, b])?;
+        Ok(product(&a, &b, None, dtype))
     }
 }
 
-/// `a · b (+ c)` for Flex tensors of one float dtype (see [`StepKernels::matmul_add`]).
-fn matmul_add(
-    a: Tensor<2>,
-    b: Tensor<2>,
-    c: Option<Tensor<2>>,
-) -> Result<Tensor<2>, Unfused<(Tensor<2>, Tensor<2>, Option<Tensor<2>>)>> {
-    let ([m, k], [k_b, n]) = (a.dims(), b.dims());
-    let c_fits = c
-        .as_ref()
-        .is_none_or(|c| matches!(c.dims(), [rows, cols] if cols == n && (rows == m || rows == 1)));
-    if k != k_b || !c_fits {
-        return Err(Box::new((a, b, c)));
-    }
-    let (a, b, c) = (flex(a), flex(b), c.map(flex));
-    let dtype = a.as_ref().ok().map(FlexTensor::dtype);
-    let same = [Some(&b), c.as_ref()]
-        .into_iter()
-        .flatten()
-        .all(|t| t.as_ref().is_ok_and(|t| Some(t.dtype()) == dtype));
-    let (a, b, c) = match (a, b, c) {
-        (Ok(a), Ok(b), c) if same && matches!(dtype, Some(DType::F64 | DType::F32)) => (
-            dense(a),
-            dense(b),
-            c.map(|c| dense(c.expect("checked above"))),
-        ),
-        (a, b, c) => return Err(Box::new((back(a), back(b), c.map(back)))),
-    };
-    let dtype = dtype.expect("checked above");
+/// `a · b (+ c)` as a new Flex tensor, for contiguous Flex tensors of `dtype` (f64 or f32) whose
+/// shapes fit (see [`StepKernels::matmul_add`]).
+fn product(a: &FlexTensor, b: &FlexTensor, c: Option<&FlexTensor>, dtype: DType) -> Tensor<2> {
+    let (m, n) = (a.layout().shape()[0], b.layout().shape()[1]);
     let out = match dtype {
-        DType::F64 => gemm_into::<f64>(&a, &b, c.as_ref(), m),
-        _ => gemm_into::<f32>(&a, &b, c.as_ref(), m),
+        DType::F64 => gemm_into::<f64>(a, b, c, m),
+        _ => gemm_into::<f32>(a, b, c, m),
     };
-    Ok(wrap(tensor(out, [m, n], dtype)))
+    wrap(tensor(out, [m, n], dtype))
 }
 
 /// `a · b`, plus `c` (its one row repeated when it has one) when given, by the `gemm` crate —
@@ -247,7 +228,6 @@ fn step_typed<E: Elements>(
     hidden: usize,
     keep: bool,
 ) -> Vec<Bytes> {
-    let (pre, c_prev) = (dense_ref(pre), dense_ref(c_prev));
     let n = c_prev.layout().num_elements();
     let count = if keep { 5 } else { 2 };
     let mut bufs: Vec<Vec<E>> = (0..count).map(|_| vec![E::ZERO; n]).collect();
@@ -257,8 +237,8 @@ fn step_typed<E: Elements>(
         let (h, c) = (next(), next());
         let kept = keep.then(|| (next(), next(), next()));
         let inputs = StepInputs {
-            pre: elements(&pre),
-            c_prev: elements(&c_prev),
+            pre: elements(pre),
+            c_prev: elements(c_prev),
             hidden,
         };
         lstm::step(isa(), &inputs, &mut StepOutputs { h, c, kept });
@@ -294,6 +274,24 @@ fn flex(t: Tensor<2>) -> Result<FlexTensor, Unfused<Tensor<2>>> {
     }
 }
 
+/// `tensors` as contiguous ([`dense`]) Flex tensors and their dtype, when every one is a Flex
+/// float tensor without autodiff and all share one dtype, f64 or f32; else the tensors back,
+/// unchanged. `N ≥ 1`.
+fn flex_floats<const N: usize>(
+    tensors: [Tensor<2>; N],
+) -> Result<([FlexTensor; N], DType), Unfused<[Tensor<2>; N]>> {
+    let all = tensors.map(flex);
+    let dtype = all[0].as_ref().ok().map(FlexTensor::dtype);
+    let runs = matches!(dtype, Some(DType::F64 | DType::F32))
+        && all
+            .iter()
+            .all(|t| t.as_ref().is_ok_and(|t| Some(t.dtype()) == dtype));
+    match dtype {
+        Some(dtype) if runs => Ok((all.map(|t| dense(t.expect("checked above"))), dtype)),
+        _ => Err(Box::new(all.map(back))),
+    }
+}
+
 /// The tensor again, from what [`flex`] returned.
 fn back(t: Result<FlexTensor, Unfused<Tensor<2>>>) -> Tensor<2> {
     t.map_or_else(|t| *t, wrap)
@@ -317,10 +315,6 @@ fn dense(t: FlexTensor) -> FlexTensor {
     } else {
         t.to_contiguous()
     }
-}
-
-fn dense_ref(t: &FlexTensor) -> FlexTensor {
-    dense(t.clone())
 }
 
 /// The elements of a contiguous tensor, in row-major order.
