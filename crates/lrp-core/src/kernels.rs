@@ -34,6 +34,19 @@ pub struct LstmStepOutputs {
     pub kept: Option<(Tensor<2>, Tensor<2>, Tensor<2>)>,
 }
 
+/// The inputs of one LSTM step: its pre-activations `(B, 4H)` in two parts, in the model's
+/// internal layout `[−z_i, −z_f, −z_o, −2 z_g]` (see `tensor_ops::lstm_gates`), and the previous
+/// cell state `(B, H)`. The pre-activations are `pre_h + pre_x`, summed per element.
+#[derive(Debug, Clone)]
+pub struct LstmStepInputs {
+    /// The recurrent half `h_{t−1} W_h`; `None` at the first step, where `h_0 = 0`.
+    pub pre_h: Option<Tensor<2>>,
+    /// The input half `x_t W_x + b`.
+    pub pre_x: Tensor<2>,
+    /// `c_{t−1}`.
+    pub c_prev: Tensor<2>,
+}
+
 /// The inputs of one LSTM relevance step under signal-take-all, all `(B, H)`.
 #[derive(Debug, Clone)]
 pub struct LstmRelevanceInputs {
@@ -62,19 +75,18 @@ pub trait StepKernels: Send + Sync {
     /// Whether the kernels run tensors of `dtype` on `device`; asked once per model.
     fn supports(&self, device: &Device, dtype: DType) -> bool;
 
-    /// The element-wise tail of an LSTM step with logistic gates. `pre` `(B, 4H)` holds the
-    /// pre-activations in the model's internal layout `[−z_i, −z_f, −z_o, −2 z_g]` (see
-    /// `tensor_ops::lstm_gates`), `c_prev` `(B, H)` the previous cell state. Computes, per
-    /// element, `σ = 1 / (exp(pre) + 1)` for all four blocks, `i ⊙ g = 2 (i ⊙ σ_g) − i`,
-    /// `f ⊙ c_{t−1}`, `c_t`, `tanh(c_t) = 2 / (exp(−2 c_t) + 1) − 1` and `h_t = tanh(c_t) ⊙ o`;
-    /// with `keep` also `z_g = pre_g · (−½)`. Returns `Err((pre, c_prev))` for inputs it does
-    /// not run.
+    /// The element-wise tail of an LSTM step with logistic gates (see [`LstmStepInputs`]).
+    /// Computes, per element, `pre = pre_h + pre_x`, `σ = 1 / (exp(pre) + 1)` for all four
+    /// blocks, `i ⊙ g = 2 (i ⊙ σ_g) − i`, `f ⊙ c_{t−1}`, `c_t`,
+    /// `tanh(c_t) = 2 / (exp(−2 c_t) + 1) − 1` and `h_t = tanh(c_t) ⊙ o`; with `keep` also
+    /// `z_g = pre_g · (−½)`. Summing the two halves here, in the pass that reads them anyway,
+    /// spares copying the input half into the recurrent product's output first. Returns the
+    /// inputs back when it does not run them.
     fn lstm_step(
         &self,
-        pre: Tensor<2>,
-        c_prev: Tensor<2>,
+        step: LstmStepInputs,
         keep: bool,
-    ) -> Result<LstmStepOutputs, Unfused<(Tensor<2>, Tensor<2>)>>;
+    ) -> Result<LstmStepOutputs, Unfused<LstmStepInputs>>;
 
     /// One LSTM relevance step under signal-take-all with the ε-rule at `eps > 0` and
     /// `bias_factor = 0`: `R = R_c + R_h`, `q_c = R / (c + eps · s(c))`, `R_{c,t−1} = fc ⊙ q_c`,

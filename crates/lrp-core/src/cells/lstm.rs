@@ -21,7 +21,7 @@ use burn::tensor::Tensor;
 
 use crate::config::GateRule;
 use crate::forward::{CellSteps, DirectionRun, DirectionTrace, PackedState, StepRows, time_of};
-use crate::kernels::{self, Kernels, LstmRelevanceInputs, LstmStepOutputs};
+use crate::kernels::{self, Kernels, LstmRelevanceInputs, LstmStepInputs, LstmStepOutputs};
 use crate::model::{DirectionTensors, LstmCellTensors};
 use crate::params::GateActivation;
 use crate::projection::InputProjection;
@@ -97,23 +97,34 @@ pub(crate) fn run_direction(
         let rows = StepRows::at(run.active, t, batch);
         let h_prev = h_state.rows(rows.n);
         let c_prev = c_state.rows(rows.n);
-        // h_{t−1} W_h + (x_t W_x + b), the latter computed ahead for a chunk of steps.
-        let pre = kernels::matmul_add(
-            run.kernels,
-            h_prev.clone(),
-            weights.w_h.clone(),
-            projection.step(s),
-        );
+        // h_{t−1} W_h + (x_t W_x + b), the latter computed ahead for a chunk of steps; h_0 = 0,
+        // so the first step's pre-activations are the input half alone (exactly: the product
+        // would be zeros).
+        let pre_x = projection.step(s);
+        let h_part = (s > 0).then(|| h_prev.clone());
         let unfused = match fused {
-            Some(kernels) => kernels.0.lstm_step(pre, c_prev.clone(), run.keep),
-            None => Err(Box::new((pre, c_prev.clone()))),
+            Some(kernels) => {
+                let step = LstmStepInputs {
+                    pre_h: h_part.map(|h| kernels::matmul(Some(kernels), h, weights.w_h.clone())),
+                    pre_x,
+                    c_prev: c_prev.clone(),
+                };
+                kernels.0.lstm_step(step, run.keep).map_err(|inputs| {
+                    let LstmStepInputs { pre_h, pre_x, .. } = *inputs;
+                    match pre_h {
+                        Some(pre_h) => pre_h.add(pre_x),
+                        None => pre_x,
+                    }
+                })
+            }
+            None => Err(match h_part {
+                Some(h) => kernels::matmul_add(run.kernels, h, weights.w_h.clone(), pre_x),
+                None => pre_x,
+            }),
         };
         let (out, gates) = match unfused {
             Ok(out) => (out, None),
-            Err(inputs) => {
-                let (pre, c_prev) = *inputs;
-                step_tensor_ops(pre, c_prev, cell, &run)
-            }
+            Err(pre) => step_tensor_ops(pre, c_prev.clone(), cell, &run),
         };
         let LstmStepOutputs {
             h: mut h_new,

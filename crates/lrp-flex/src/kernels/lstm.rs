@@ -7,20 +7,30 @@
 //! vectorises them on the CPU it runs on. The arithmetic is the same in all three (Rust never
 //! contracts `a * b + c` into a fused multiply-add), so results do not depend on the CPU.
 
+use std::mem::MaybeUninit;
+
 use super::real::Real;
 
-/// The row-major `(B, 4H)` pre-activations and `(B, H)` previous cell state of a step.
+/// The row-major `(B, 4H)` pre-activations of a step, `pre_h + pre_x` (`pre_x` alone without
+/// `pre_h`), and its `(B, H)` previous cell state.
 pub(crate) struct StepInputs<'a, E> {
-    pub pre: &'a [E],
+    pub pre_x: &'a [E],
+    pub pre_h: Option<&'a [E]>,
     pub c_prev: &'a [E],
     pub hidden: usize,
 }
 
+/// A kernel's output: every element is written, none read, so the buffer need not be
+/// initialised first (zero-filling five `(B, H)` outputs per step was one more pass over memory
+/// for each).
+pub(crate) type Out<'a, E> = &'a mut [MaybeUninit<E>];
+
 /// The `(B, H)` outputs of a step; `kept` = `(f ⊙ c_{t−1}, i ⊙ g, z_g)` for the relevance pass.
+/// [`step`] writes every element of each.
 pub(crate) struct StepOutputs<'a, E> {
-    pub h: &'a mut [E],
-    pub c: &'a mut [E],
-    pub kept: Option<(&'a mut [E], &'a mut [E], &'a mut [E])>,
+    pub h: Out<'a, E>,
+    pub c: Out<'a, E>,
+    pub kept: Option<(Out<'a, E>, Out<'a, E>, Out<'a, E>)>,
 }
 
 /// The `(B, H)` inputs of a relevance step (see `StepKernels::lstm_relevance_step`).
@@ -78,12 +88,12 @@ pub(crate) fn step<E: Real>(
     }
 }
 
-/// Runs one relevance step into `(r_c_prev, q_g)`.
+/// Runs one relevance step into `(r_c_prev, q_g)`, writing every element of both.
 pub(crate) fn relevance<E: Real>(
     isa: Isa,
     inputs: &RelevanceInputs<'_, E>,
-    r_c_prev: &mut [E],
-    q_g: &mut [E],
+    r_c_prev: Out<'_, E>,
+    q_g: Out<'_, E>,
 ) {
     let n = r_c_prev.len();
     let lens = [
@@ -118,7 +128,10 @@ fn check_step<E>(inputs: &StepInputs<'_, E>, outputs: &StepOutputs<'_, E>) {
         h > 0 && n.is_multiple_of(h),
         "step: {n} outputs for hidden size {h}"
     );
-    assert_eq!(inputs.pre.len(), 4 * n, "step: pre-activations");
+    assert_eq!(inputs.pre_x.len(), 4 * n, "step: pre-activations");
+    if let Some(pre_h) = inputs.pre_h {
+        assert_eq!(pre_h.len(), 4 * n, "step: recurrent pre-activations");
+    }
     assert_eq!(inputs.c_prev.len(), n, "step: previous cell state");
     assert_eq!(outputs.c.len(), n, "step: cell state");
     if let Some((fc, ig, g_pre)) = &outputs.kept {
@@ -143,22 +156,41 @@ fn step_avx2<E: Real>(inputs: &StepInputs<'_, E>, outputs: &mut StepOutputs<'_, 
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512dq,avx512vl,avx2,fma")]
-fn relevance_avx512<E: Real>(inputs: &RelevanceInputs<'_, E>, r_c_prev: &mut [E], q_g: &mut [E]) {
+fn relevance_avx512<E: Real>(
+    inputs: &RelevanceInputs<'_, E>,
+    r_c_prev: Out<'_, E>,
+    q_g: Out<'_, E>,
+) {
     relevance_elements(inputs, r_c_prev, q_g)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-fn relevance_avx2<E: Real>(inputs: &RelevanceInputs<'_, E>, r_c_prev: &mut [E], q_g: &mut [E]) {
+fn relevance_avx2<E: Real>(inputs: &RelevanceInputs<'_, E>, r_c_prev: Out<'_, E>, q_g: Out<'_, E>) {
     relevance_elements(inputs, r_c_prev, q_g)
 }
 
 #[inline(always)]
 fn step_rows<E: Real>(inputs: &StepInputs<'_, E>, outputs: &mut StepOutputs<'_, E>) {
+    match inputs.pre_h {
+        Some(pre_h) => step_rows_of::<E, true>(inputs, pre_h, outputs),
+        None => step_rows_of::<E, false>(inputs, inputs.pre_x, outputs),
+    }
+}
+
+/// The rows of a step; with `SUM` the pre-activations are `pre_h + pre_x`, else `pre_x` alone
+/// (`pre_h` is then not read). Two instances, so that neither loop tests per element.
+#[inline(always)]
+fn step_rows_of<E: Real, const SUM: bool>(
+    inputs: &StepInputs<'_, E>,
+    pre_h: &[E],
+    outputs: &mut StepOutputs<'_, E>,
+) {
     let h = inputs.hidden;
     let rows = inputs
-        .pre
+        .pre_x
         .chunks_exact(4 * h)
+        .zip(pre_h.chunks_exact(4 * h))
         .zip(inputs.c_prev.chunks_exact(h));
     match &mut outputs.kept {
         Some((fc, ig, g_pre)) => {
@@ -169,8 +201,9 @@ fn step_rows<E: Real>(inputs: &StepInputs<'_, E>, outputs: &mut StepOutputs<'_, 
                 .zip(fc.chunks_exact_mut(h))
                 .zip(ig.chunks_exact_mut(h))
                 .zip(g_pre.chunks_exact_mut(h));
-            for ((pre, c_prev), ((((h_out, c_out), fc), ig), g_pre)) in rows.zip(outs) {
-                step_row_kept(pre, c_prev, h_out, c_out, fc, ig, g_pre);
+            for (((x, hp), c_prev), ((((h_out, c_out), fc), ig), g_pre)) in rows.zip(outs) {
+                let pre = PreRow::<E, SUM>::new(x, hp, h);
+                step_row_kept(&pre, c_prev, h_out, c_out, fc, ig, g_pre);
             }
         }
         None => {
@@ -178,11 +211,48 @@ fn step_rows<E: Real>(inputs: &StepInputs<'_, E>, outputs: &mut StepOutputs<'_, 
                 .h
                 .chunks_exact_mut(h)
                 .zip(outputs.c.chunks_exact_mut(h));
-            for ((pre, c_prev), (h_out, c_out)) in rows.zip(outs) {
-                step_row(pre, c_prev, h_out, c_out);
+            for (((x, hp), c_prev), (h_out, c_out)) in rows.zip(outs) {
+                let pre = PreRow::<E, SUM>::new(x, hp, h);
+                step_row(&pre, c_prev, h_out, c_out);
             }
         }
     }
+}
+
+/// One row's pre-activations: the four blocks `[−z_i, −z_f, −z_o, −2 z_g]` of `n` elements of
+/// `pre_x` and, with `SUM`, of `pre_h`, added as `pre_h + pre_x` (the tensor path's order).
+struct PreRow<'a, E, const SUM: bool> {
+    x: [&'a [E]; 4],
+    h: [&'a [E]; 4],
+}
+
+impl<'a, E: Real, const SUM: bool> PreRow<'a, E, SUM> {
+    #[inline(always)]
+    fn new(x: &'a [E], h: &'a [E], n: usize) -> Self {
+        PreRow {
+            x: blocks(x, n),
+            h: blocks(h, n),
+        }
+    }
+
+    /// Element `j` of block `b`.
+    #[inline(always)]
+    fn at(&self, b: usize, j: usize) -> E {
+        if SUM {
+            self.h[b][j] + self.x[b][j]
+        } else {
+            self.x[b][j]
+        }
+    }
+}
+
+/// The four `n`-element blocks of a `4n`-element row.
+#[inline(always)]
+fn blocks<E>(row: &[E], n: usize) -> [&[E]; 4] {
+    let (zi, rest) = row.split_at(n);
+    let (zf, rest) = rest.split_at(n);
+    let (zo, zg) = rest.split_at(n);
+    [zi, zf, zo, &zg[..n]]
 }
 
 /// `1 / (exp(x) + 1)`: a gate from its negated pre-activation, as the tensor path forms it.
@@ -203,43 +273,49 @@ fn cell<E: Real>(zi: E, zf: E, zo: E, zg: E, c_prev: E) -> (E, E, E, E) {
 }
 
 #[inline(always)]
-fn step_row<E: Real>(pre: &[E], c_prev: &[E], h_out: &mut [E], c_out: &mut [E]) {
+fn step_row<E: Real, const SUM: bool>(
+    pre: &PreRow<'_, E, SUM>,
+    c_prev: &[E],
+    h_out: Out<'_, E>,
+    c_out: Out<'_, E>,
+) {
     let n = h_out.len();
-    let (zi, rest) = pre.split_at(n);
-    let (zf, rest) = rest.split_at(n);
-    let (zo, zg) = rest.split_at(n);
-    let (zg, c_prev, c_out) = (&zg[..n], &c_prev[..n], &mut c_out[..n]);
+    let (c_prev, c_out) = (&c_prev[..n], &mut c_out[..n]);
     for j in 0..n {
-        let (_, _, c, h) = cell(zi[j], zf[j], zo[j], zg[j], c_prev[j]);
-        c_out[j] = c;
-        h_out[j] = h;
+        let (_, _, c, h) = cell(
+            pre.at(0, j),
+            pre.at(1, j),
+            pre.at(2, j),
+            pre.at(3, j),
+            c_prev[j],
+        );
+        c_out[j].write(c);
+        h_out[j].write(h);
     }
 }
 
 #[inline(always)]
-fn step_row_kept<E: Real>(
-    pre: &[E],
+fn step_row_kept<E: Real, const SUM: bool>(
+    pre: &PreRow<'_, E, SUM>,
     c_prev: &[E],
-    h_out: &mut [E],
-    c_out: &mut [E],
-    fc_out: &mut [E],
-    ig_out: &mut [E],
-    g_pre_out: &mut [E],
+    h_out: Out<'_, E>,
+    c_out: Out<'_, E>,
+    fc_out: Out<'_, E>,
+    ig_out: Out<'_, E>,
+    g_pre_out: Out<'_, E>,
 ) {
     let n = h_out.len();
-    let (zi, rest) = pre.split_at(n);
-    let (zf, rest) = rest.split_at(n);
-    let (zo, zg) = rest.split_at(n);
-    let (zg, c_prev, c_out) = (&zg[..n], &c_prev[..n], &mut c_out[..n]);
+    let (c_prev, c_out) = (&c_prev[..n], &mut c_out[..n]);
     let (fc_out, ig_out, g_pre_out) = (&mut fc_out[..n], &mut ig_out[..n], &mut g_pre_out[..n]);
     for j in 0..n {
-        let (ig, fc, c, h) = cell(zi[j], zf[j], zo[j], zg[j], c_prev[j]);
-        c_out[j] = c;
-        h_out[j] = h;
-        fc_out[j] = fc;
-        ig_out[j] = ig;
+        let zg = pre.at(3, j);
+        let (ig, fc, c, h) = cell(pre.at(0, j), pre.at(1, j), pre.at(2, j), zg, c_prev[j]);
+        c_out[j].write(c);
+        h_out[j].write(h);
+        fc_out[j].write(fc);
+        ig_out[j].write(ig);
         // The candidate's columns hold −2 z_g: z_g = pre · (−½), exactly.
-        g_pre_out[j] = zg[j] * E::NEG_HALF;
+        g_pre_out[j].write(zg * E::NEG_HALF);
     }
 }
 
@@ -250,7 +326,11 @@ fn denominator<E: Real>(z: E, eps: E) -> E {
 }
 
 #[inline(always)]
-fn relevance_elements<E: Real>(inputs: &RelevanceInputs<'_, E>, r_c_prev: &mut [E], q_g: &mut [E]) {
+fn relevance_elements<E: Real>(
+    inputs: &RelevanceInputs<'_, E>,
+    r_c_prev: Out<'_, E>,
+    q_g: Out<'_, E>,
+) {
     let n = r_c_prev.len();
     let eps = inputs.eps;
     let (r_h, r_c, fc, ig) = (
@@ -262,14 +342,24 @@ fn relevance_elements<E: Real>(inputs: &RelevanceInputs<'_, E>, r_c_prev: &mut [
     let (c, g_pre, q_g) = (&inputs.c[..n], &inputs.g_pre[..n], &mut q_g[..n]);
     for j in 0..n {
         let q_c = (r_c[j] + r_h[j]) / denominator(c[j], eps);
-        r_c_prev[j] = fc[j] * q_c;
-        q_g[j] = (ig[j] * q_c) / denominator(g_pre[j], eps);
+        r_c_prev[j].write(fc[j] * q_c);
+        q_g[j].write((ig[j] * q_c) / denominator(g_pre[j], eps));
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An output buffer filled with NaN, so that an element a kernel leaves unwritten shows.
+    fn unwritten(n: usize) -> Vec<MaybeUninit<f64>> {
+        vec![MaybeUninit::new(f64::NAN); n]
+    }
+
+    fn written(buf: &[MaybeUninit<f64>]) -> Vec<f64> {
+        // SAFETY: `unwritten` initialised every element.
+        buf.iter().map(|v| unsafe { v.assume_init() }).collect()
+    }
 
     /// The same step as the tensor path would compute it, with `std`'s `exp`.
     fn reference(pre: &[f64], c_prev: &[f64], h: usize) -> Vec<[f64; 5]> {
@@ -304,8 +394,10 @@ mod tests {
     #[test]
     fn every_instruction_set_computes_the_tensor_paths_step() {
         let (rows, h) = (3, 37);
-        let (pre, c_prev) = inputs(rows, h);
-        let want = reference(&pre, &c_prev, h);
+        let (pre_x, c_prev) = inputs(rows, h);
+        // A recurrent half, for the steps after the first: pre = pre_h + pre_x.
+        let pre_h: Vec<f64> = pre_x.iter().rev().map(|v| v * 0.3).collect();
+        let sum: Vec<f64> = pre_h.iter().zip(&pre_x).map(|(a, b)| a + b).collect();
         let mut isas = vec![Isa::Baseline];
         #[cfg(target_arch = "x86_64")]
         {
@@ -316,41 +408,53 @@ mod tests {
                 isas.push(Isa::Avx512);
             }
         }
-        let mut first: Option<Vec<f64>> = None;
-        for isa in isas {
-            let n = rows * h;
-            let mut bufs = vec![vec![0.0; n]; 5];
-            let [hh, c, fc, ig, gp] = &mut bufs[..] else {
-                unreachable!()
-            };
-            let mut outputs = StepOutputs {
-                h: hh,
-                c,
-                kept: Some((fc, ig, gp)),
-            };
-            step(
-                isa,
-                &StepInputs {
-                    pre: &pre,
+        for (recurrent, pre) in [(None, &pre_x), (Some(&pre_h[..]), &sum)] {
+            let want = reference(pre, &c_prev, h);
+            let mut first: Option<Vec<f64>> = None;
+            for &isa in &isas {
+                let n = rows * h;
+                let mut bufs = vec![unwritten(n); 5];
+                let [hh, c, fc, ig, gp] = &mut bufs[..] else {
+                    unreachable!()
+                };
+                let mut outputs = StepOutputs {
+                    h: hh,
+                    c,
+                    kept: Some((fc, ig, gp)),
+                };
+                let inputs = StepInputs {
+                    pre_x: &pre_x,
+                    pre_h: recurrent,
                     c_prev: &c_prev,
                     hidden: h,
-                },
-                &mut outputs,
-            );
-            for (k, w) in want.iter().enumerate() {
-                for (m, &v) in w.iter().enumerate() {
-                    let got = bufs[m][k];
-                    assert!(
-                        (got - v).abs() <= 4e-16 * v.abs().max(1.0),
-                        "{isa:?} [{m}][{k}]: {got} vs {v}"
-                    );
+                };
+                step(isa, &inputs, &mut outputs);
+                let bufs: Vec<Vec<f64>> = bufs.iter().map(|b| written(b)).collect();
+                for (k, w) in want.iter().enumerate() {
+                    for (m, &v) in w.iter().enumerate() {
+                        let got = bufs[m][k];
+                        assert!(
+                            (got - v).abs() <= 4e-16 * v.abs().max(1.0),
+                            "{isa:?} [{m}][{k}]: {got} vs {v}"
+                        );
+                    }
                 }
-            }
-            // Every instruction set gives the same bits.
-            let flat: Vec<f64> = bufs.concat();
-            match &first {
-                None => first = Some(flat),
-                Some(f) => assert_eq!(f, &flat, "{isa:?}"),
+                // Without `kept`, the same states.
+                let (mut h2, mut c2) = (unwritten(n), unwritten(n));
+                let mut outputs = StepOutputs {
+                    h: &mut h2,
+                    c: &mut c2,
+                    kept: None,
+                };
+                step(isa, &inputs, &mut outputs);
+                assert_eq!(written(&h2), bufs[0], "{isa:?}: h without kept values");
+                assert_eq!(written(&c2), bufs[1], "{isa:?}: c without kept values");
+                // Every instruction set gives the same bits.
+                let flat: Vec<f64> = bufs.concat();
+                match &first {
+                    None => first = Some(flat),
+                    Some(f) => assert_eq!(f, &flat, "{isa:?}"),
+                }
             }
         }
     }
@@ -367,8 +471,7 @@ mod tests {
         c[0] = 0.0;
         c[1] = -0.0;
         let eps = 1e-3;
-        let mut r_c_prev = vec![0.0; n];
-        let mut q_g = vec![0.0; n];
+        let (mut r_c_out, mut q_g_out) = (unwritten(n), unwritten(n));
         let inputs = RelevanceInputs {
             r_h: &r_h,
             r_c: &r_c,
@@ -378,7 +481,8 @@ mod tests {
             g_pre: &g_pre,
             eps,
         };
-        relevance(Isa::detect(), &inputs, &mut r_c_prev, &mut q_g);
+        relevance(Isa::detect(), &inputs, &mut r_c_out, &mut q_g_out);
+        let (r_c_prev, q_g) = (written(&r_c_out), written(&q_g_out));
         for j in 0..n {
             let den = |z: f64| if z < 0.0 { z - eps } else { z + eps };
             let q_c = (r_c[j] + r_h[j]) / den(c[j]);

@@ -16,7 +16,9 @@ use std::sync::OnceLock;
 use burn::backend::flex::{FlexTensor, Layout};
 use burn::backend::{BackendTensor, DispatchAutodiffContext, DispatchTensor, DispatchTensorKind};
 use burn::tensor::{Bytes, DType, Device, Shape, Tensor};
-use lrp_core::kernels::{LstmRelevanceInputs, LstmStepOutputs, StepKernels, Unfused};
+use lrp_core::kernels::{
+    LstmRelevanceInputs, LstmStepInputs, LstmStepOutputs, StepKernels, Unfused,
+};
 
 use lstm::{Isa, RelevanceInputs, StepInputs, StepOutputs};
 use real::Real;
@@ -44,23 +46,56 @@ impl StepKernels for FlexKernels {
 
     fn lstm_step(
         &self,
-        pre: Tensor<2>,
-        c_prev: Tensor<2>,
+        step: LstmStepInputs,
         keep: bool,
-    ) -> Result<LstmStepOutputs, Unfused<(Tensor<2>, Tensor<2>)>> {
-        let [rows, width] = pre.dims();
+    ) -> Result<LstmStepOutputs, Unfused<LstmStepInputs>> {
+        let [rows, width] = step.pre_x.dims();
         let hidden = width / 4;
         let shape = [rows, hidden];
-        if width != 4 * hidden || c_prev.dims() != shape {
-            return Err(Box::new((pre, c_prev)));
+        let fits = width == 4 * hidden
+            && step.c_prev.dims() == shape
+            && step
+                .pre_h
+                .as_ref()
+                .is_none_or(|p| p.dims() == [rows, width]);
+        if !fits {
+            return Err(Box::new(step));
         }
-        let ([pre, c_prev], dtype) = flex_floats([pre, c_prev]).map_err(|inputs| {
-            let [pre, c_prev] = *inputs;
-            Box::new((pre, c_prev))
-        })?;
+        let LstmStepInputs {
+            pre_h,
+            pre_x,
+            c_prev,
+        } = step;
+        // The tensors as Flex tensors of one dtype, or all of them back.
+        let (pre_x, c_prev, pre_h, dtype) = match pre_h {
+            None => {
+                let ([pre_x, c_prev], dtype) = flex_floats([pre_x, c_prev]).map_err(|inputs| {
+                    let [pre_x, c_prev] = *inputs;
+                    Box::new(LstmStepInputs {
+                        pre_h: None,
+                        pre_x,
+                        c_prev,
+                    })
+                })?;
+                (pre_x, c_prev, None, dtype)
+            }
+            Some(pre_h) => {
+                let ([pre_x, c_prev, pre_h], dtype) =
+                    flex_floats([pre_x, c_prev, pre_h]).map_err(|inputs| {
+                        let [pre_x, c_prev, pre_h] = *inputs;
+                        Box::new(LstmStepInputs {
+                            pre_h: Some(pre_h),
+                            pre_x,
+                            c_prev,
+                        })
+                    })?;
+                (pre_x, c_prev, Some(pre_h), dtype)
+            }
+        };
+        let inputs = (&pre_x, pre_h.as_ref(), &c_prev);
         let outputs = match dtype {
-            DType::F64 => step_typed::<f64>(&pre, &c_prev, hidden, keep),
-            _ => step_typed::<f32>(&pre, &c_prev, hidden, keep),
+            DType::F64 => step_typed::<f64>(inputs, hidden, keep),
+            _ => step_typed::<f32>(inputs, hidden, keep),
         };
         let mut outputs = outputs.into_iter().map(|b| wrap(tensor(b, shape, dtype)));
         let mut next = || outputs.next().expect("one buffer per output");
@@ -222,34 +257,36 @@ trait Elements: Real + burn::tensor::Element + bytemuck::Pod {}
 impl Elements for f64 {}
 impl Elements for f32 {}
 
+/// One step from `(pre_x, pre_h, c_prev)`: the buffers of `h`, `c` and, with `keep`, the
+/// kept `(fc, ig, z_g)`.
 fn step_typed<E: Elements>(
-    pre: &FlexTensor,
-    c_prev: &FlexTensor,
+    (pre_x, pre_h, c_prev): (&FlexTensor, Option<&FlexTensor>, &FlexTensor),
     hidden: usize,
     keep: bool,
 ) -> Vec<Bytes> {
     let n = c_prev.layout().num_elements();
     let count = if keep { 5 } else { 2 };
-    let mut bufs: Vec<Vec<E>> = (0..count).map(|_| vec![E::ZERO; n]).collect();
+    let mut bufs: Vec<Vec<E>> = (0..count).map(|_| Vec::with_capacity(n)).collect();
     {
         let mut it = bufs.iter_mut();
-        let mut next = || it.next().expect("counted above").as_mut_slice();
+        let mut next = || &mut it.next().expect("counted above").spare_capacity_mut()[..n];
         let (h, c) = (next(), next());
         let kept = keep.then(|| (next(), next(), next()));
         let inputs = StepInputs {
-            pre: elements(pre),
+            pre_x: elements(pre_x),
+            pre_h: pre_h.map(elements),
             c_prev: elements(c_prev),
             hidden,
         };
         lstm::step(isa(), &inputs, &mut StepOutputs { h, c, kept });
     }
-    bufs.into_iter().map(Bytes::from_elems).collect()
+    bufs.into_iter().map(|b| written(b, n)).collect()
 }
 
 fn relevance_typed<E: Elements>(t: &[FlexTensor; 6], eps: f64) -> (Bytes, Bytes) {
     let [r_h, r_c, fc, ig, c, g_pre] = t;
     let n = r_h.layout().num_elements();
-    let (mut r_c_prev, mut q_g) = (vec![E::ZERO; n], vec![E::ZERO; n]);
+    let (mut r_c_prev, mut q_g) = (Vec::with_capacity(n), Vec::with_capacity(n));
     let inputs = RelevanceInputs {
         r_h: elements(r_h),
         r_c: elements(r_c),
@@ -259,8 +296,27 @@ fn relevance_typed<E: Elements>(t: &[FlexTensor; 6], eps: f64) -> (Bytes, Bytes)
         g_pre: elements(g_pre),
         eps: E::from_f64(eps),
     };
-    lstm::relevance(isa(), &inputs, &mut r_c_prev, &mut q_g);
-    (Bytes::from_elems(r_c_prev), Bytes::from_elems(q_g))
+    lstm::relevance(
+        isa(),
+        &inputs,
+        &mut r_c_prev.spare_capacity_mut()[..n],
+        &mut q_g.spare_capacity_mut()[..n],
+    );
+    (written(r_c_prev, n), written(q_g, n))
+}
+
+/// The buffer whose first `n` elements a kernel has just written (into its spare capacity), as
+/// bytes.
+fn written<E: Elements>(mut buf: Vec<E>, n: usize) -> Bytes {
+    assert!(
+        buf.is_empty() && buf.capacity() >= n,
+        "an unused output buffer"
+    );
+    // SAFETY: the kernels (`lstm::step`, `lstm::relevance`) write every element of the outputs
+    // they are given — they check the slices' lengths against the inputs' and cover every row
+    // — and here they were given the first `n` elements of this buffer's spare capacity.
+    unsafe { buf.set_len(n) };
+    Bytes::from_elems(buf)
 }
 
 /// A Flex float tensor without autodiff, or the tensor back.
@@ -399,10 +455,15 @@ mod tests {
         // An autodiff tensor goes back to the tensor path.
         let grad = a.clone().autodiff().require_grad();
         let c_prev = t(&[0.0; 2], [2, 1], DType::F64);
-        let pre = t(&ramp(8, 0.1), [2, 4], DType::F64)
+        let pre_x = t(&ramp(8, 0.1), [2, 4], DType::F64)
             .autodiff()
             .require_grad();
-        assert!(FLEX_KERNELS.lstm_step(pre, c_prev, true).is_err());
+        let step = LstmStepInputs {
+            pre_h: None,
+            pre_x,
+            c_prev,
+        };
+        assert!(FLEX_KERNELS.lstm_step(step, true).is_err());
         let b = t(&ramp(12, 1.0), [3, 4], DType::F64);
         assert!(FLEX_KERNELS.matmul(grad, b).is_err());
     }
