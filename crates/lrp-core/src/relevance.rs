@@ -165,6 +165,30 @@ impl LstmModel {
     ) -> (Tensor<3>, Tensor<1>) {
         let [t_len, batch, e] = trace.inputs.dims();
         let h = layer.hidden;
+        // The x_t parts of every step's ε-rules, per direction in one product after its loop:
+        // q_d (T·B, G) × W_d (G, E), with G = H (the candidate only, under `all`) or the cell's
+        // G·H (every gate); the directions' (D·G, E) matrices stacked.
+        let w_x_t = match (&layer.cell, gate_rule) {
+            (LayerCell::Lstm(cell), GateRule::All) => &cell.w_x_g_t,
+            (LayerCell::Lstm(cell), _) => &cell.w_x_gates_t,
+            (LayerCell::Gru(cell), GateRule::All) => &cell.w_x_n_t,
+            (LayerCell::Gru(cell), _) => &cell.w_x_gates_t,
+        };
+        let width = w_x_t.dims()[0] / layer.directions();
+        // Packed steps with relevance on the final state leave each step's computed rows only
+        // (see `DirectionRelevance::packed`): the input relevance is computed over those rows
+        // — Σ n_t instead of T·B — and placed back among zeros at the end.
+        let packed = match (trace.active.as_deref(), upper.first()) {
+            (Some(active), Some(first)) if leaves_packed_rows(Some(active), first) => {
+                let steps: Vec<usize> = (0..t_len).filter(|&t| active[t] > 0).collect();
+                let (x, _) = gather_rows(&trace.inputs, active, &steps);
+                Some((active, steps, x))
+            }
+            _ => None,
+        };
+        // Each direction's backward pass and its input relevance in the same task, so that the
+        // directions' products, stacking and products by x_t run in parallel too; their sum
+        // afterwards is the references' order (R_x = R_x,fw + R_x,bw).
         let dirs = per_direction(layer.directions(), self.parallel_directions, |d| {
             let pass = DirectionPass {
                 trace: &trace.dirs[d],
@@ -178,7 +202,7 @@ impl LstmModel {
                 kernels: self.kernels,
             };
             let upper = upper[d].clone();
-            match (&layer.cell, &trace.dirs[d].steps) {
+            let relevance = match (&layer.cell, &trace.dirs[d].steps) {
                 (LayerCell::Lstm(cell), CellSteps::Lstm(steps)) => match gate_rule {
                     GateRule::All => lstm::direction_relevance(pass, &cell.dirs[d], steps, upper),
                     other => {
@@ -189,101 +213,102 @@ impl LstmModel {
                     gru::direction_relevance(pass, &cell.dirs[d], steps, upper, gate_rule)
                 }
                 _ => unreachable!("a layer's trace is of its own cell kind"),
-            }
+            };
+            assert_eq!(
+                relevance.packed,
+                packed.is_some(),
+                "both directions of a layer receive relevance the same way"
+            );
+            let w_d = w_x_t.clone().slice_dim(0, d * width..(d + 1) * width);
+            let r_x = match &packed {
+                Some((active, steps, x)) => {
+                    packed_input_relevance(&relevance, active, steps, x, w_d, self.kernels)
+                }
+                None => input_relevance(&relevance, &trace.inputs, w_d, self.kernels),
+            };
+            (r_x, relevance.rest)
         });
-        // The x_t parts of every step's and direction's ε-rules in one product:
-        // [q_fw | q_bw] (T·B, D·G) × (D·G, E), with G = H (the candidate only, under `all`) or
-        // the cell's G·H (every gate).
-        let w_x_t = match (&layer.cell, gate_rule) {
-            (LayerCell::Lstm(cell), GateRule::All) => &cell.w_x_g_t,
-            (LayerCell::Lstm(cell), _) => &cell.w_x_gates_t,
-            (LayerCell::Gru(cell), GateRule::All) => &cell.w_x_n_t,
-            (LayerCell::Gru(cell), _) => &cell.w_x_gates_t,
-        };
-        if let (Some(active), true) = (trace.active.as_deref(), dirs.iter().all(|d| d.packed)) {
-            return packed_input_relevance(&dirs, active, &trace.inputs, w_x_t, self.kernels);
-        }
-        let width = w_x_t.dims()[0];
-        let q: Tensor<3> = Tensor::cat(
-            dirs.iter()
-                .map(|d| Tensor::stack(d.quotients.clone(), 0))
-                .collect(),
-            2,
-        );
-        let mut r_x = kernels::matmul(
-            self.kernels,
-            q.reshape([t_len * batch, width]),
-            w_x_t.clone(),
-        )
-        .reshape([t_len, batch, e])
-        .mul(trace.inputs.clone());
-        for d in &dirs {
-            if let Some(shares) = d.shares.iter().cloned().collect::<Option<Vec<Tensor<2>>>>() {
-                let shares: Tensor<3> = Tensor::stack(shares, 0);
-                r_x = r_x.add(shares);
-            } else if d.shares.iter().any(Option::is_some) {
-                // Some steps have a share, others exactly none (padding under eps = 0).
-                let zeros = d.quotients[0].clone().slice_dim(1, 0..1).zeros_like();
-                let shares: Vec<Tensor<2>> = d
-                    .shares
-                    .iter()
-                    .map(|s| s.clone().unwrap_or_else(|| zeros.clone()))
-                    .collect();
-                r_x = r_x.add(Tensor::stack(shares, 0));
-            }
-        }
-        let rest = dirs
+        let (r_x, rest) = dirs
             .into_iter()
-            .map(|d| d.rest)
-            .reduce(|a, b| a.add(b))
+            .reduce(|(r_a, rest_a), (r_b, rest_b)| (r_a.add(r_b), rest_a.add(rest_b)))
             .expect("at least one direction");
-        (r_x, rest)
+        let r_x = match packed {
+            Some((active, _, _)) => place_back(r_x, &active[..t_len], batch),
+            None => r_x,
+        };
+        (r_x.reshape([t_len, batch, e]), rest)
     }
 }
 
-/// The input relevance `(T, B, E)` and rest `(B)` of a layer whose directions left only each
-/// step's computed rows (see [`DirectionRelevance::packed`]): the `x_t` parts of every step's
-/// and direction's ε-rules as one product over the computed rows only — `Σ_t n_t` rows instead
-/// of `T·B` — then placed back among zeros at the padding.
-fn packed_input_relevance(
-    dirs: &[DirectionRelevance],
-    active: &[usize],
+/// Whether a direction's backward pass keeps only each step's computed rows: packed steps
+/// (`active`) with relevance on the final state only. (Relevance on the output sequence
+/// arrives at every row at every step, so there the rows stay together.)
+fn leaves_packed_rows(active: Option<&[usize]>, upper: &Upper) -> bool {
+    active.is_some() && matches!(upper, Upper::Final(_))
+}
+
+/// The relevance of a layer's input `(T·B, E)` from one direction's quotients over every row:
+/// `(q · W_d) ⊙ x` plus the shares, `w_d` `(G, E)`, `inputs` `(T, B, E)`.
+fn input_relevance(
+    d: &DirectionRelevance,
     inputs: &Tensor<3>,
-    w_x_t: &Tensor<2>,
+    w_d: Tensor<2>,
     kernels: Option<Kernels>,
-) -> (Tensor<3>, Tensor<1>) {
+) -> Tensor<2> {
     let [t_len, batch, e] = inputs.dims();
-    let steps: Vec<usize> = (0..t_len).filter(|&t| active[t] > 0).collect();
-    // [q_fw | q_bw] of each step's rows, the steps one after another: (Σ n_t, D·G).
-    let q = Tensor::cat(
-        steps
+    let width = w_d.dims()[0];
+    let q: Tensor<3> = Tensor::stack(d.quotients.clone(), 0);
+    let mut r_x = kernels::matmul(kernels, q.reshape([t_len * batch, width]), w_d)
+        .reshape([t_len, batch, e])
+        .mul(inputs.clone());
+    if d.shares.iter().any(Option::is_some) {
+        // Steps without a share have exactly none (padding under eps = 0).
+        let zeros = d.quotients[0].clone().slice_dim(1, 0..1).zeros_like();
+        let shares: Vec<Tensor<2>> = d
+            .shares
             .iter()
-            .map(|&t| Tensor::cat(dirs.iter().map(|d| d.quotients[t].clone()).collect(), 1))
-            .collect(),
-        0,
-    );
-    let (x, _) = gather_rows(inputs, active, &steps);
-    let mut r = kernels::matmul(kernels, q, w_x_t.clone()).mul(x);
-    // The shares, each step's rows: (Σ n_t, 1) per direction that has any.
-    for d in dirs {
-        if d.shares.iter().all(Option::is_none) {
-            continue;
-        }
+            .map(|s| s.clone().unwrap_or_else(|| zeros.clone()))
+            .collect();
+        r_x = r_x.add(Tensor::stack(shares, 0));
+    }
+    r_x.reshape([t_len * batch, e])
+}
+
+/// The relevance of a layer's input over the computed rows only `(Σ n_t, E)`, from one
+/// direction whose quotients hold each step's computed rows (see
+/// [`DirectionRelevance::packed`]): `steps` are the times with any, `x` their rows gathered.
+fn packed_input_relevance(
+    d: &DirectionRelevance,
+    active: &[usize],
+    steps: &[usize],
+    x: &Tensor<2>,
+    w_d: Tensor<2>,
+    kernels: Option<Kernels>,
+) -> Tensor<2> {
+    // The direction's quotients of each step's rows, the steps one after another: (Σ n_t, G).
+    let q = Tensor::cat(steps.iter().map(|&t| d.quotients[t].clone()).collect(), 0);
+    let mut r = kernels::matmul(kernels, q, w_d).mul(x.clone());
+    if d.shares.iter().any(Option::is_some) {
         let shares = steps
             .iter()
             .map(|&t| {
-                d.shares[t].clone().unwrap_or_else(|| {
-                    Tensor::zeros([active[t], 1], (&inputs.device(), inputs.dtype()))
-                })
+                d.shares[t]
+                    .clone()
+                    .unwrap_or_else(|| Tensor::zeros([active[t], 1], (&x.device(), x.dtype())))
             })
             .collect();
         r = r.add(Tensor::cat(shares, 0));
     }
-    // Back among zeros: every step's rows, then its padding rows.
-    let zeros = |rows: usize| Tensor::zeros([rows, e], (&inputs.device(), inputs.dtype()));
-    let mut parts = Vec::with_capacity(2 * t_len);
+    r
+}
+
+/// The computed rows `(Σ n_t, E)` of every step back among zeros at the padding: `(T·B, E)`.
+fn place_back(r: Tensor<2>, active: &[usize], batch: usize) -> Tensor<2> {
+    let e = r.dims()[1];
+    let zeros = |rows: usize| Tensor::zeros([rows, e], (&r.device(), r.dtype()));
+    let mut parts = Vec::with_capacity(2 * active.len());
     let mut at = 0;
-    for &n in active.iter().take(t_len) {
+    for &n in active {
         if n > 0 {
             parts.push(r.clone().slice_dim(0, at..at + n));
             at += n;
@@ -292,13 +317,7 @@ fn packed_input_relevance(
             parts.push(zeros(batch - n));
         }
     }
-    let r_x = Tensor::cat(parts, 0).reshape([t_len, batch, e]);
-    let rest = dirs
-        .iter()
-        .map(|d| d.rest.clone())
-        .reduce(|a, b| a.add(b))
-        .expect("at least one direction");
-    (r_x, rest)
+    Tensor::cat(parts, 0)
 }
 
 /// Relevance on a layer's merged output (`(B, out)` final state or `(T, B, out)` sequence) →
@@ -373,6 +392,7 @@ pub(crate) fn backward_through_time(
     let t_len = pass.steps;
     let [batch, h] = trace.final_h.dims();
     let zeros = trace.final_h.zeros_like();
+    let packs = leaves_packed_rows(pass.active, &upper);
     let (mut r_h, sequence) = match upper {
         Upper::Final(r) => (r, None),
         Upper::Sequence(r) => (zeros.clone(), Some(r)),
@@ -385,7 +405,7 @@ pub(crate) fn backward_through_time(
     // Packed steps with relevance only on the final state: the rows a step leaves out keep
     // their relevance as parked views (see `PackedState`), nothing is copied. (Relevance on the
     // output sequence arrives at every row at every step, so there the rows stay together.)
-    let mut packed = (pass.active.is_some() && sequence.is_none()).then(|| {
+    let mut packed = packs.then(|| {
         let r_c = r_c.take().map(PackedState::new);
         (PackedState::new(r_h.clone()), r_c)
     });
