@@ -193,23 +193,31 @@ fn model_on(name: &str, precision: Precision, seconds: f64) -> Option<Runs> {
 }
 
 /// The single-thread child: one explain measurement at batch 100, printed as ms per sample.
-/// `--child BACKEND:PRECISION[:padded]`; `padded` explains the post-padded batch of the table's
-/// padded column instead (for profiling it alone).
+/// `--child BACKEND:PRECISION[:padded|:forward]`; `padded` explains the post-padded batch of the
+/// table's padded column instead, `forward` times the forward pass alone (for profiling either
+/// on its own).
 fn child(o: &Options, what: &str) {
     let mut parts = what.split(':');
     let (Some(name), Some(precision)) = (parts.next(), parts.next()) else {
-        panic!("--child BACKEND:PRECISION[:padded]");
+        panic!("--child BACKEND:PRECISION[:padded|:forward]");
     };
-    let padded = parts.next() == Some("padded");
+    let variant = parts.next();
+    let padded = variant == Some("padded");
     let precision: Precision = precision.parse().expect("a precision");
     let runs = model_on(name, precision, o.seconds).expect("the parent ran this backend");
     let mut rng = Rng::new(3);
     let x = runs.input(100, &mut rng);
     let lengths: Vec<usize> = (0..100).map(|_| 5 + rng.below(T - 5 + 1)).collect();
-    let time = runs.explain(|| match padded {
-        true => Input::features(x.clone()).with_lengths(lengths.clone()),
-        false => Input::features(x.clone()),
-    });
+    let time = if variant == Some("forward") {
+        harness::measure(o.seconds, || {
+            let _ = runs.model.forward(x.clone()).expect("forward").into_data();
+        })
+    } else {
+        runs.explain(|| match padded {
+            true => Input::features(x.clone()).with_lengths(lengths.clone()),
+            false => Input::features(x.clone()),
+        })
+    };
     println!("{}", time.as_secs_f64() * 1e3 / 100.0);
 }
 
