@@ -36,11 +36,9 @@ pub(crate) struct DirectionRelevance {
     /// computed after the loop — `(B, H)` for the candidate only (`all`), `(B, G·H)` for every
     /// gate (other rules), gates in the cell's relevance order.
     pub quotients: Vec<Tensor<2>>,
-    /// Their bias/stabiliser shares `(B, 1)` by time; `None` where they are exactly 0.
+    /// Their bias/stabiliser shares `(B, 1)` by time; `None` where they are exactly 0. Where
+    /// the pass [`leaves_packed_rows`], both hold each step's computed rows only (`(n_t, ·)`).
     pub shares: Vec<Option<Tensor<2>>>,
-    /// Whether the quotients and shares hold only each step's computed rows (`(n_t, ·)`, packed
-    /// steps with relevance on the final state only) instead of all `B`.
-    pub packed: bool,
     /// Relevance left on the initial state, and absorbed at zero denominators, `(B)`.
     pub rest: Tensor<1>,
 }
@@ -176,7 +174,7 @@ impl LstmModel {
         };
         let width = w_x_t.dims()[0] / layer.directions();
         // Packed steps with relevance on the final state leave each step's computed rows only
-        // (see `DirectionRelevance::packed`): the input relevance is computed over those rows
+        // (see `leaves_packed_rows`): the input relevance is computed over those rows
         // — Σ n_t instead of T·B — and placed back among zeros at the end.
         let packed = match (trace.active.as_deref(), upper.first()) {
             (Some(active), Some(first)) if leaves_packed_rows(Some(active), first) => {
@@ -202,6 +200,11 @@ impl LstmModel {
                 kernels: self.kernels,
             };
             let upper = upper[d].clone();
+            assert_eq!(
+                leaves_packed_rows(pass.active, &upper),
+                packed.is_some(),
+                "both directions of a layer receive relevance the same way"
+            );
             let relevance = match (&layer.cell, &trace.dirs[d].steps) {
                 (LayerCell::Lstm(cell), CellSteps::Lstm(steps)) => match gate_rule {
                     GateRule::All => lstm::direction_relevance(pass, &cell.dirs[d], steps, upper),
@@ -214,11 +217,6 @@ impl LstmModel {
                 }
                 _ => unreachable!("a layer's trace is of its own cell kind"),
             };
-            assert_eq!(
-                relevance.packed,
-                packed.is_some(),
-                "both directions of a layer receive relevance the same way"
-            );
             let w_d = w_x_t.clone().slice_dim(0, d * width..(d + 1) * width);
             let r_x = match &packed {
                 Some((active, steps, x)) => {
@@ -275,8 +273,8 @@ fn input_relevance(
 }
 
 /// The relevance of a layer's input over the computed rows only `(Σ n_t, E)`, from one
-/// direction whose quotients hold each step's computed rows (see
-/// [`DirectionRelevance::packed`]): `steps` are the times with any, `x` their rows gathered.
+/// direction whose quotients hold each step's computed rows (see [`leaves_packed_rows`]):
+/// `steps` are the times with any, `x` their rows gathered.
 fn packed_input_relevance(
     d: &DirectionRelevance,
     active: &[usize],
@@ -392,7 +390,7 @@ pub(crate) fn backward_through_time(
     let t_len = pass.steps;
     let [batch, h] = trace.final_h.dims();
     let zeros = trace.final_h.zeros_like();
-    let packs = leaves_packed_rows(pass.active, &upper);
+    let leaves_packed = leaves_packed_rows(pass.active, &upper);
     let (mut r_h, sequence) = match upper {
         Upper::Final(r) => (r, None),
         Upper::Sequence(r) => (zeros.clone(), Some(r)),
@@ -402,10 +400,9 @@ pub(crate) fn backward_through_time(
     let mut shares = vec![None; t_len];
     // Relevance at exactly-zero denominators (eps = 0 only), `(B, 1)`, reported in `rest`.
     let mut absorbed: Option<Tensor<2>> = None;
-    // Packed steps with relevance only on the final state: the rows a step leaves out keep
-    // their relevance as parked views (see `PackedState`), nothing is copied. (Relevance on the
-    // output sequence arrives at every row at every step, so there the rows stay together.)
-    let mut packed = packs.then(|| {
+    // The rows a step leaves out keep their relevance as parked views (see `PackedState`),
+    // nothing is copied.
+    let mut packed = leaves_packed.then(|| {
         let r_c = r_c.take().map(PackedState::new);
         (PackedState::new(r_h.clone()), r_c)
     });
@@ -464,13 +461,11 @@ pub(crate) fn backward_through_time(
         r_h = out.r_h_prev;
         r_c = out.r_c_prev;
     }
-    let is_packed = packed.is_some();
     if let Some((h_state, c_state)) = packed {
         r_h = h_state.into_full();
         r_c = c_state.map(PackedState::into_full);
     }
     DirectionRelevance {
-        packed: is_packed,
         quotients: quotients
             .into_iter()
             .map(|q| q.expect("every time step is visited once"))
