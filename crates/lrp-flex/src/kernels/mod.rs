@@ -66,32 +66,20 @@ impl StepKernels for FlexKernels {
             pre_x,
             c_prev,
         } = step;
-        // The tensors as Flex tensors of one dtype, or all of them back.
-        let (pre_x, c_prev, pre_h, dtype) = match pre_h {
-            None => {
-                let ([pre_x, c_prev], dtype) = flex_floats([pre_x, c_prev]).map_err(|inputs| {
-                    let [pre_x, c_prev] = *inputs;
-                    Box::new(LstmStepInputs {
-                        pre_h: None,
-                        pre_x,
-                        c_prev,
-                    })
-                })?;
-                (pre_x, c_prev, None, dtype)
-            }
-            Some(pre_h) => {
-                let ([pre_x, c_prev, pre_h], dtype) =
-                    flex_floats([pre_x, c_prev, pre_h]).map_err(|inputs| {
-                        let [pre_x, c_prev, pre_h] = *inputs;
-                        Box::new(LstmStepInputs {
-                            pre_h: Some(pre_h),
-                            pre_x,
-                            c_prev,
-                        })
-                    })?;
-                (pre_x, c_prev, Some(pre_h), dtype)
-            }
-        };
+        // One conversion for both cases: without a recurrent half, `pre_x` stands in for it
+        // (another handle on the same buffer) and is dropped after the check.
+        let recurrent = pre_h.is_some();
+        let third = pre_h.unwrap_or_else(|| pre_x.clone());
+        let ([pre_x, c_prev, third], dtype) =
+            flex_floats([pre_x, c_prev, third]).map_err(|inputs| {
+                let [pre_x, c_prev, third] = *inputs;
+                Box::new(LstmStepInputs {
+                    pre_h: recurrent.then_some(third),
+                    pre_x,
+                    c_prev,
+                })
+            })?;
+        let pre_h = recurrent.then_some(third);
         let inputs = (&pre_x, pre_h.as_ref(), &c_prev);
         let outputs = match dtype {
             DType::F64 => step_typed::<f64>(inputs, hidden, keep),
