@@ -142,7 +142,9 @@ class Model:
             units per direction, whether it reads both ways.
         readout: how the head reads the last recurrent layer (``final``, ``last``, ``mean``,
             ``max``, ``per-step``).
-        warnings: assumptions the file could not settle (a PyTorch head's readout).
+        warnings: assumptions the file could not settle (a PyTorch head's readout) and known
+            departures from the framework's own output (Keras' ``GlobalMaxPooling1D`` on a
+            masked model), one line each.
     """
 
     def __init__(self, native: _native.NativeModel) -> None:

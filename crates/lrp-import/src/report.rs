@@ -25,7 +25,8 @@ pub struct ImportReport {
     /// Everything else worth knowing: skipped layers, the skipped final activation.
     pub notes: Vec<String>,
     /// Assumptions made where the file does not say, which change the explanation if wrong
-    /// (a PyTorch head's readout): a user interface shows these, one line each.
+    /// (a PyTorch head's readout), and known departures from the framework's own output (Keras'
+    /// `GlobalMaxPooling1D` on a masked model): a user interface shows these, one line each.
     pub warnings: Vec<String>,
 }
 

@@ -498,3 +498,32 @@ fn a_legacy_h5_without_model_config_asks_for_the_architecture() {
         "{err:?}"
     );
 }
+
+#[test]
+fn a_masked_model_pooled_by_global_max_pooling_warns_that_keras_pools_the_padding() {
+    // (file, whether the model has a mask and a GlobalMaxPooling1D)
+    let cases = [
+        ("keras3/l_embed_mask_bilstm_seq_maxpool.keras", true),
+        ("keras3/l_embed_mask_bilstm_seq_maxpool.h5", true),
+        (
+            "keras3/round3/u4_mask_lstm_back_gru_maxpool_mlp.keras",
+            true,
+        ),
+        // Max pooling without a mask, a mask without max pooling.
+        ("keras3/j_bilstm_seq_maxpool.keras", false),
+        ("keras3/d_masking_bilstm_sum_mlp.keras", false),
+    ];
+    for (rel, warns) in cases {
+        let report = read_model(fixture_path(rel), &LoadOptions::default())
+            .unwrap_or_else(|e| panic!("{rel}: {e}"))
+            .report;
+        let warned = report
+            .warnings
+            .iter()
+            .any(|w| w.contains("GlobalMaxPooling1D") && w.contains("model.predict"));
+        assert_eq!(warned, warns, "{rel}: {:?}", report.warnings);
+        if !warns {
+            assert!(report.warnings.is_empty(), "{rel}: {:?}", report.warnings);
+        }
+    }
+}

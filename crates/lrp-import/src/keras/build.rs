@@ -190,6 +190,9 @@ pub(crate) fn build(
     let mut recurrent: Vec<(RecurrentLayer, bool)> = Vec::new();
     let mut head: Vec<DenseLayer> = Vec::new();
     let mut readout = Readout::Final;
+    // The name of a GlobalMaxPooling1D, whose Keras layer ignores the mask (see the warning
+    // after the loop).
+    let mut max_pool: Option<&str> = None;
     let mut occurrences: HashMap<&'static str, usize> = HashMap::new();
     let mut next = |class: &'static str| {
         let n = occurrences.entry(class).or_insert(0);
@@ -317,6 +320,9 @@ pub(crate) fn build(
                     )));
                 }
                 readout = if *max { Readout::Max } else { Readout::Mean };
+                if *max {
+                    max_pool = Some(name);
+                }
                 notes.push(if *max {
                     format!(
                         "`{name}` (GlobalMaxPooling1D): the max over real steps; Keras' own \
@@ -422,6 +428,21 @@ pub(crate) fn build(
             mask_value,
         },
     };
+    // A masked model's padded steps are where lstm-lrp and Keras part: a departure from the
+    // framework's own output that every run should name, not only `inspect`.
+    let masked = match &input {
+        InputLayer::Embedding { mask_zero, .. } => *mask_zero,
+        InputLayer::Features { mask_value, .. } => mask_value.is_some(),
+    };
+    let warnings = match max_pool {
+        Some(name) if masked => vec![format!(
+            "`{name}` (GlobalMaxPooling1D) ignores the model's mask in Keras: on a padded \
+             sequence Keras also pools its padded steps' outputs, lstm-lrp only the real steps, \
+             so the explained logits of padded sequences are Keras' prediction for the sequence \
+             unpadded and can differ from `model.predict` on the padded batch"
+        )],
+        _ => vec![],
+    };
     let params = ModelParams::new(input, recurrent.into_iter().map(|(l, _)| l).collect(), head)?
         .with_readout(readout);
     if let Some(last) = params.head().last()
@@ -452,7 +473,7 @@ pub(crate) fn build(
             layers: describe_layers(&params),
             conversions,
             notes,
-            warnings: vec![],
+            warnings,
         },
         params,
         format: None,
