@@ -224,3 +224,56 @@ fn round3_keras_fixtures_pass() {
         }
     }
 }
+
+/// Round 4 (`fixtures/keras3/round4/`): standalone `Activation`, `ReLU` and `Softmax` layers after
+/// Dense layers (hidden and last, a per-step head, a linear one skipped) read as those layers'
+/// activations — each from its `.keras` and its `.h5`, against Keras' own outputs — and the
+/// activation layers lstm-lrp cannot explain refused by name.
+#[test]
+fn round4_activation_layers_match_keras_or_are_refused_by_name() {
+    for stem in [
+        "v1_bilstm_dense_activation_relu_softmax",
+        "v2_gru_relu_layer_softmax_layer",
+        "v3_lstm_activation_tanh_sigmoid",
+        "v4_lstm_per_step_softmax",
+        "v5_lstm_linear_activation",
+    ] {
+        for ext in ["keras", "h5"] {
+            let model = format!("fixtures/keras3/round4/{stem}.{ext}");
+            let reference = format!("fixtures/keras3/round4/{stem}.io.safetensors");
+            let out = check(&["--model", &model, "--reference", &reference]);
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            assert!(
+                out.status.success() && stdout.trim_end().ends_with("ok"),
+                "{model}: {stdout}{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            assert!(stdout.contains("forward: 4 samples"), "{model}: {stdout}");
+        }
+    }
+    for (stem, expected) in [
+        (
+            "x1_activation_after_lstm",
+            "layer `activation` (Activation): `relu` is only supported after a Dense layer",
+        ),
+        (
+            "x2_activation_after_activated_dense",
+            "layer `activation` (Activation): `relu` after a Dense layer that has its own",
+        ),
+        (
+            "x3_relu_max_value",
+            "layer `re_lu` (ReLU): only ReLU() with its defaults",
+        ),
+        (
+            "x4_activation_elu",
+            "layer `activation` (Activation): activation `elu`",
+        ),
+    ] {
+        let model = format!("fixtures/keras3/round4/{stem}.keras");
+        let reference = "fixtures/keras3/round4/v5_lstm_linear_activation.io.safetensors";
+        let out = check(&["--model", &model, "--reference", reference]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{model} was accepted");
+        assert!(stderr.contains(expected), "{model}: {stderr}");
+    }
+}

@@ -159,7 +159,7 @@ fn gate_activation(spec: &LstmSpec, version: KerasVersion) -> Result<GateActivat
     }
 }
 
-fn dense_activation(name: &str, activation: &str) -> Result<Activation> {
+fn dense_activation(name: &str, class: &str, activation: &str) -> Result<Activation> {
     Ok(match activation {
         "linear" => Activation::Linear,
         "relu" => Activation::Relu,
@@ -168,8 +168,8 @@ fn dense_activation(name: &str, activation: &str) -> Result<Activation> {
         "sigmoid" => Activation::Sigmoid,
         other => {
             return Err(ImportError::Unsupported(format!(
-                "layer `{name}` (Dense): activation `{other}` (linear, relu, tanh, and softmax or \
-                 sigmoid on the last layer)"
+                "layer `{name}` ({class}): activation `{other}` (linear, relu, tanh, and softmax \
+                 or sigmoid on the last layer)"
             )));
         }
     })
@@ -386,9 +386,38 @@ pub(crate) fn build(
                 head.push(DenseLayer {
                     w: kernel,
                     b,
-                    activation: dense_activation(name, activation)?,
+                    activation: dense_activation(name, "Dense", activation)?,
                 });
                 size = Some(*units);
+            }
+            LayerSpec::Activation {
+                name,
+                class,
+                activation,
+            } => {
+                if activation == "linear" {
+                    notes.push(format!("`{name}` ({class}) skipped: linear, the identity"));
+                    continue;
+                }
+                // An activation layer is the activation of the Dense layer before it, which
+                // must not have one of its own (the rules know one per layer).
+                let Some(dense) = head.last_mut() else {
+                    return Err(ImportError::Unsupported(format!(
+                        "layer `{name}` ({class}): `{activation}` is only supported after a \
+                         Dense layer"
+                    )));
+                };
+                if dense.activation != Activation::Linear {
+                    return Err(ImportError::Unsupported(format!(
+                        "layer `{name}` ({class}): `{activation}` after a Dense layer that has \
+                         its own activation ({:?})",
+                        dense.activation
+                    )));
+                }
+                dense.activation = dense_activation(name, class, activation)?;
+                notes.push(format!(
+                    "`{name}` ({class}) `{activation}`: the activation of the Dense layer before it"
+                ));
             }
             LayerSpec::Skipped { name, class } => {
                 let why = if class == "NotEqual" || class == "Any" {

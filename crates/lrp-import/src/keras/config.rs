@@ -82,6 +82,13 @@ pub(crate) enum LayerSpec {
         /// Wrapped in `TimeDistributed` (its weights are the wrapper's).
         time_distributed: bool,
     },
+    /// A standalone activation (`Activation("relu")`, `ReLU()`, `Softmax()`), which applies to
+    /// the Dense layer before it.
+    Activation {
+        name: String,
+        class: String,
+        activation: String,
+    },
     /// Layers that do nothing at inference (Dropout, …), and the Keras 3 mask pseudo-layer.
     Skipped {
         name: String,
@@ -342,6 +349,45 @@ fn parse_layer(layer: &Value) -> Result<LayerSpec> {
             time_distributed: false,
             name,
         },
+        "Activation" => LayerSpec::Activation {
+            activation: activation(cfg, "activation", "linear"),
+            name,
+            class: class.into(),
+        },
+        // The layer forms of the activations, with their default arguments only (a capped,
+        // leaky or shifted ReLU, or a softmax over another axis, is another function).
+        "ReLU" => {
+            let zero = |key: &str| get(cfg, key).is_none_or(|v| v.as_f64() == Some(0.0));
+            let plain =
+                get(cfg, "max_value").is_none() && zero("negative_slope") && zero("threshold");
+            if !plain {
+                return Err(unsupported(
+                    &name,
+                    class,
+                    "only ReLU() with its defaults (no max_value, negative_slope 0, threshold 0)",
+                ));
+            }
+            LayerSpec::Activation {
+                name,
+                class: class.into(),
+                activation: "relu".into(),
+            }
+        }
+        "Softmax" => {
+            let axis = get(cfg, "axis").and_then(Value::as_i64).unwrap_or(-1);
+            if axis != -1 {
+                return Err(unsupported(
+                    &name,
+                    class,
+                    format!("softmax over axis {axis} (only -1)"),
+                ));
+            }
+            LayerSpec::Activation {
+                name,
+                class: class.into(),
+                activation: "softmax".into(),
+            }
+        }
         "NotEqual" | "Any" => LayerSpec::Skipped {
             name,
             class: class.into(),
@@ -356,7 +402,7 @@ fn parse_layer(layer: &Value) -> Result<LayerSpec> {
                 other,
                 "not supported; lstm-lrp explains chains of InputLayer, Embedding, Masking, \
                  LSTM, GRU, Bidirectional, GlobalMaxPooling1D, GlobalAveragePooling1D, Dense, \
-                 TimeDistributed(Dense) and Dropout layers",
+                 TimeDistributed(Dense), Activation and Dropout layers",
             ));
         }
     })
