@@ -211,18 +211,28 @@ fn round3_keras_fixtures_pass() {
         "u4_mask_lstm_back_gru_maxpool_mlp",
         "u5_gru_seq_bigru_before_regression",
     ] {
-        for ext in ["keras", "h5"] {
-            let model = format!("fixtures/keras3/round3/{stem}.{ext}");
-            let reference = format!("fixtures/keras3/round3/{stem}.io.safetensors");
+        passes_from_keras_and_h5("fixtures/keras3/round3", stem);
+    }
+}
+
+/// `check` of `dir/stem.keras` and `dir/stem.h5` against `dir/stem.io.safetensors` passes;
+/// returns the two runs' stdout.
+fn passes_from_keras_and_h5(dir: &str, stem: &str) -> Vec<String> {
+    ["keras", "h5"]
+        .iter()
+        .map(|ext| {
+            let model = format!("{dir}/{stem}.{ext}");
+            let reference = format!("{dir}/{stem}.io.safetensors");
             let out = check(&["--model", &model, "--reference", &reference]);
-            let stdout = String::from_utf8_lossy(&out.stdout);
+            let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
             assert!(
                 out.status.success() && stdout.trim_end().ends_with("ok"),
                 "{model}: {stdout}{}",
                 String::from_utf8_lossy(&out.stderr)
             );
-        }
-    }
+            stdout
+        })
+        .collect()
 }
 
 /// Round 4 (`fixtures/keras3/round4/`): standalone `Activation`, `ReLU` and `Softmax` layers after
@@ -238,17 +248,8 @@ fn round4_activation_layers_match_keras_or_are_refused_by_name() {
         "v4_lstm_per_step_softmax",
         "v5_lstm_linear_activation",
     ] {
-        for ext in ["keras", "h5"] {
-            let model = format!("fixtures/keras3/round4/{stem}.{ext}");
-            let reference = format!("fixtures/keras3/round4/{stem}.io.safetensors");
-            let out = check(&["--model", &model, "--reference", &reference]);
-            let stdout = String::from_utf8_lossy(&out.stdout);
-            assert!(
-                out.status.success() && stdout.trim_end().ends_with("ok"),
-                "{model}: {stdout}{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            assert!(stdout.contains("forward: 4 samples"), "{model}: {stdout}");
+        for stdout in passes_from_keras_and_h5("fixtures/keras3/round4", stem) {
+            assert!(stdout.contains("forward: 4 samples"), "{stem}: {stdout}");
         }
     }
     for (stem, expected) in [
