@@ -237,16 +237,20 @@ fn passes_from_keras_and_h5(dir: &str, stem: &str) -> Vec<String> {
 
 /// Round 4 (`fixtures/keras3/round4/`): standalone `Activation`, `ReLU` and `Softmax` layers after
 /// Dense layers (hidden and last, a per-step head, a linear one skipped) read as those layers'
-/// activations — each from its `.keras` and its `.h5`, against Keras' own outputs — and the
-/// activation layers lstm-lrp cannot explain refused by name.
+/// activations, and `BatchNormalization` (with and without β or γ, twice in one head, in a
+/// per-step head) folded into the Dense layer before it — each from its `.keras` and its `.h5`,
+/// against Keras' own outputs — and the layers lstm-lrp cannot explain refused by name.
 #[test]
-fn round4_activation_layers_match_keras_or_are_refused_by_name() {
+fn round4_head_layers_match_keras_or_are_refused_by_name() {
     for stem in [
         "v1_bilstm_dense_activation_relu_softmax",
         "v2_gru_relu_layer_softmax_layer",
         "v3_lstm_activation_tanh_sigmoid",
         "v4_lstm_per_step_softmax",
         "v5_lstm_linear_activation",
+        "v6_lstm_dense_batchnorm_relu",
+        "v7_bigru_batchnorm_variants",
+        "v8_per_step_batchnorm",
     ] {
         for stdout in passes_from_keras_and_h5("fixtures/keras3/round4", stem) {
             assert!(stdout.contains("forward: 4 samples"), "{stem}: {stdout}");
@@ -268,6 +272,14 @@ fn round4_activation_layers_match_keras_or_are_refused_by_name() {
         (
             "x4_activation_elu",
             "layer `activation` (Activation): activation `elu`",
+        ),
+        (
+            "x5_batchnorm_after_lstm",
+            "layer `batch_normalization` (BatchNormalization): only supported after a Dense layer",
+        ),
+        (
+            "x6_batchnorm_after_relu",
+            "layer `batch_normalization` (BatchNormalization) after a Dense layer's Relu",
         ),
     ] {
         let model = format!("fixtures/keras3/round4/{stem}.keras");

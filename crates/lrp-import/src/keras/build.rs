@@ -159,6 +159,66 @@ fn gate_activation(spec: &LstmSpec, version: KerasVersion) -> Result<GateActivat
     }
 }
 
+/// Folds an inference-time `BatchNormalization` of the layer's outputs into the layer:
+/// `γ (x·w + b − μ) / √(σ² + ε) + β` = `x·w' + b'` with `w'_{:,j} = w_{:,j} a_j`,
+/// `b'_j = (b_j − μ_j) a_j + β_j`, `a_j = γ_j / √(σ²_j + ε)` — the function unchanged, and a
+/// linear layer that the ε-rule explains as one (as the LRP canonizers merging batch norm into
+/// the layer before it do). `weights` are Keras' `[γ], [β], μ, σ²` (γ with `scale`, β with
+/// `center`).
+fn fold_batch_norm(
+    dense: &mut DenseLayer,
+    name: &str,
+    weights: &[Weight],
+    epsilon: f64,
+    (center, scale): (bool, bool),
+) -> Result<()> {
+    if dense.activation != Activation::Linear {
+        return Err(ImportError::Unsupported(format!(
+            "layer `{name}` (BatchNormalization) after a Dense layer's {:?} activation (only \
+             between a Dense layer and its activation can it be folded)",
+            dense.activation
+        )));
+    }
+    let units = dense.b.len();
+    let expected = 2 + usize::from(center) + usize::from(scale);
+    if weights.len() != expected {
+        return Err(ImportError::Format(format!(
+            "BatchNormalization `{name}` has {} weight arrays, expected {expected} (center \
+             {center}, scale {scale})",
+            weights.len()
+        )));
+    }
+    let mut arrays = weights.iter();
+    let mut next = || vector(arrays.next().expect("counted above"), units);
+    let gamma = if scale { next()? } else { vec![1.0; units] };
+    let beta = if center { next()? } else { vec![0.0; units] };
+    let (mean, variance) = (next()?, next()?);
+    let mut factors = Vec::with_capacity(units);
+    for j in 0..units {
+        let a = gamma[j] / (variance[j] + epsilon).sqrt();
+        if !a.is_finite() {
+            return Err(ImportError::Format(format!(
+                "BatchNormalization `{name}`: feature {j} has variance {} and epsilon {epsilon}, \
+                 so its scale γ/√(σ²+ε) is not finite",
+                variance[j]
+            )));
+        }
+        factors.push(a);
+    }
+    let [rows, cols] = dense.w.shape();
+    let mut w = std::mem::replace(&mut dense.w, Matrix::zeros(0, 0)).into_data();
+    for row in w.chunks_exact_mut(cols) {
+        for (x, a) in row.iter_mut().zip(&factors) {
+            *x *= a;
+        }
+    }
+    dense.w = Matrix::new(rows, cols, w)?;
+    for (j, b) in dense.b.iter_mut().enumerate() {
+        *b = (*b - mean[j]) * factors[j] + beta[j];
+    }
+    Ok(())
+}
+
 fn dense_activation(name: &str, class: &str, activation: &str) -> Result<Activation> {
     Ok(match activation {
         "linear" => Activation::Linear,
@@ -417,6 +477,25 @@ pub(crate) fn build(
                 dense.activation = dense_activation(name, class, activation)?;
                 notes.push(format!(
                     "`{name}` ({class}) `{activation}`: the activation of the Dense layer before it"
+                ));
+            }
+            LayerSpec::BatchNorm {
+                name,
+                epsilon,
+                center,
+                scale,
+            } => {
+                let w = layout.layer(name, "BatchNormalization", next("BatchNormalization"))?;
+                let dense = head.last_mut().ok_or_else(|| {
+                    ImportError::Unsupported(format!(
+                        "layer `{name}` (BatchNormalization): only supported after a Dense layer \
+                         (it is folded into that layer)"
+                    ))
+                })?;
+                fold_batch_norm(dense, name, &w, *epsilon, (*center, *scale))?;
+                notes.push(format!(
+                    "`{name}` (BatchNormalization) folded into the Dense layer before it: \
+                     w·γ/√(σ²+ε), (b − μ)·γ/√(σ²+ε) + β"
                 ));
             }
             LayerSpec::Skipped { name, class } => {

@@ -89,6 +89,15 @@ pub(crate) enum LayerSpec {
         class: String,
         activation: String,
     },
+    /// `BatchNormalization` over the features (axis −1): at inference an affine map per
+    /// feature, folded into the Dense layer before it.
+    BatchNorm {
+        name: String,
+        epsilon: f64,
+        /// Whether it has `beta` (`center`) and `gamma` (`scale`).
+        center: bool,
+        scale: bool,
+    },
     /// Layers that do nothing at inference (Dropout, …), and the Keras 3 mask pseudo-layer.
     Skipped {
         name: String,
@@ -388,6 +397,34 @@ fn parse_layer(layer: &Value) -> Result<LayerSpec> {
                 activation: "softmax".into(),
             }
         }
+        "BatchNormalization" => {
+            // Keras 2 may write the axis as a one-element list.
+            let axis = match get(cfg, "axis") {
+                None => Some(-1),
+                Some(Value::Array(a)) if a.len() == 1 => a[0].as_i64(),
+                Some(v) => v.as_i64(),
+            };
+            if axis != Some(-1) {
+                return Err(unsupported(
+                    &name,
+                    class,
+                    "normalising another axis than the features (axis -1)",
+                ));
+            }
+            let epsilon = match get(cfg, "epsilon") {
+                None => 1e-3,
+                Some(v) => v
+                    .as_f64()
+                    .filter(|e| e.is_finite() && *e >= 0.0)
+                    .ok_or_else(|| unsupported(&name, class, format!("epsilon {v}")))?,
+            };
+            LayerSpec::BatchNorm {
+                epsilon,
+                center: bool_field(cfg, "center", true),
+                scale: bool_field(cfg, "scale", true),
+                name,
+            }
+        }
         "NotEqual" | "Any" => LayerSpec::Skipped {
             name,
             class: class.into(),
@@ -402,7 +439,7 @@ fn parse_layer(layer: &Value) -> Result<LayerSpec> {
                 other,
                 "not supported; lstm-lrp explains chains of InputLayer, Embedding, Masking, \
                  LSTM, GRU, Bidirectional, GlobalMaxPooling1D, GlobalAveragePooling1D, Dense, \
-                 TimeDistributed(Dense), Activation and Dropout layers",
+                 TimeDistributed(Dense), Activation, BatchNormalization and Dropout layers",
             ));
         }
     })
