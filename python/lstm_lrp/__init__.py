@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, ClassVar, Optional, Union
 
@@ -41,6 +42,7 @@ __all__ = [
     "Explanation",
     "StepExplanation",
     "Model",
+    "ModelAssumptionWarning",
     "available_devices",
     "load",
     "__version__",
@@ -51,6 +53,12 @@ __version__: str = _native.__version__
 PathLike = Union[str, "os.PathLike[str]"]
 #: A PyTorch head entry: ``"fc1"``, ``"fc1:relu"`` or ``("fc1", "relu")``.
 HeadEntry = Union[str, "tuple[str, str]"]
+
+
+class ModelAssumptionWarning(UserWarning):
+    """Issued by :func:`load` for each of :attr:`Model.warnings`: an assumption the file could
+    not settle (a PyTorch head's readout) or a known departure from the framework's own output
+    (Keras' ``GlobalMaxPooling1D`` on a masked model). The CLI prints the same lines."""
 
 
 def available_devices() -> list[str]:
@@ -96,6 +104,10 @@ def load(
     Returns:
         The model, ready to explain on any device (placed on one at first use).
 
+    Warns:
+        ModelAssumptionWarning: once per line of the model's ``warnings`` (what the file
+            leaves open, or where the explanation knowingly departs from the framework).
+
     Raises:
         FileNotFoundError, PermissionError, OSError: the file cannot be read.
         ValueError: a malformed file, an unsupported architecture (GRU, pooling, …; the
@@ -122,7 +134,10 @@ def load(
         embedding=_optional_str("embedding", embedding),
         readout=_optional_str("readout", readout),
     )
-    return Model(native)
+    model = Model(native)
+    for line in model.warnings:
+        warnings.warn(line, ModelAssumptionWarning, stacklevel=2)
+    return model
 
 
 class Model:

@@ -4,6 +4,8 @@ logits against the frameworks' own outputs and relevance against the reference's
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 from conftest import assert_close, fixture, read_safetensors
@@ -123,7 +125,10 @@ def test_pytorch_modules_named_explicitly() -> None:
     # p10 stacks a GRU under an LSTM: found by their keys, or named bottom first.
     path = fixture("pytorch/p10_gru_lstm_stack.state_dict.pt")
     io, _ = read_safetensors(fixture("pytorch/p10_gru_lstm_stack.io.safetensors"))
-    found, named = lstm_lrp.load(path), lstm_lrp.load(path, rnn="gru,lstm")
+    with pytest.warns(lstm_lrp.ModelAssumptionWarning, match="assumed readout `final`"):
+        found = lstm_lrp.load(path)
+    with pytest.warns(lstm_lrp.ModelAssumptionWarning, match="assumed readout `final`"):
+        named = lstm_lrp.load(path, rnn="gru,lstm")
     assert found.cells == named.cells == ["GRU", "LSTM"]
     assert_close(found.forward(io["x"]), io["logits_f64"], 1e-9)
     np.testing.assert_array_equal(named.forward(io["x"]), found.forward(io["x"]))
@@ -208,6 +213,16 @@ def test_keras3_gru_go_backwards_and_pooling(name: str) -> None:
     io, _ = read_safetensors(fixture(f"keras3/{name}.io.safetensors"))
     assert_close(model.forward(io["x"]), io["output"], 1e-5)
     assert model.explain(io["x"]).relevance.shape[:2] == io["x"].shape[:2]
+
+
+def test_a_masked_max_pooled_keras_model_warns_that_keras_pools_the_padding() -> None:
+    with pytest.warns(lstm_lrp.ModelAssumptionWarning, match="GlobalMaxPooling1D") as caught:
+        model = lstm_lrp.load(fixture("keras3/l_embed_mask_bilstm_seq_maxpool.keras"))
+    assert [str(w.message) for w in caught] == model.warnings and len(model.warnings) == 1
+    # Max pooling without a mask: nothing to warn about.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", lstm_lrp.ModelAssumptionWarning)
+        assert not lstm_lrp.load(fixture("keras3/j_bilstm_seq_maxpool.keras")).warnings
 
 
 def test_format_can_be_forced() -> None:

@@ -477,7 +477,8 @@ pub(crate) fn read_declared_state_dict(
         )),
         (None, None) => warnings.push(format!(
             "assumed readout `final`: the head reads {final_form}; if it reads output[:, -1], a \
-             mean or max over the outputs, or every step, say so with --readout last|mean|max|per-step"
+             mean or max over the outputs, or every step, say so with --readout \
+             last|mean|max|per-step (Python: readout=\"last\", …)"
         )),
     }
     if !leftover.is_empty() {
