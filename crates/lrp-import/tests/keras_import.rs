@@ -132,6 +132,27 @@ fn weights_h5_alone_is_inferred_when_unambiguous_and_refused_otherwise() {
         .to_string();
         assert!(err.contains("give the model configuration"), "{m}: {err}");
     }
+    // A batch norm (and an Activation layer) in the head: its place and the activations are
+    // only in the configuration.
+    let bn = fixture_path("keras3/round4/v6_lstm_dense_batchnorm_relu.weights.h5");
+    let err = read_model(&bn, &LoadOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("give the model configuration") && err.contains("the head's activations"),
+        "{err}"
+    );
+    let config = keras_config_from_file(fixture_path(
+        "keras3/round4/v6_lstm_dense_batchnorm_relu.keras",
+    ))
+    .unwrap();
+    let options = LoadOptions {
+        keras_config: Some(config),
+        ..LoadOptions::default()
+    };
+    let with_config = read_model(&bn, &options).unwrap();
+    let keras = load("keras3/round4/v6_lstm_dense_batchnorm_relu.keras");
+    assert_eq!(with_config.params, keras);
 }
 
 #[test]

@@ -163,6 +163,14 @@ pub(crate) fn infer(file: &File, format: String) -> Result<ImportedModel> {
                     "`{key}`: its padding settings are not stored with the weights"
                 )));
             }
+            // Which activation, and which layer a batch norm follows, only the configuration
+            // says.
+            "activation" | "re_lu" | "softmax" | "batch_normalization" => {
+                return Err(ambiguous(format!(
+                    "`{key}`: the head's activations and the order of its layers are not stored \
+                     with the weights"
+                )));
+            }
             "global_max_pooling1d" | "global_average_pooling1d" | "time_distributed" => {
                 return Err(ambiguous(format!(
                     "`{key}`: the recurrent layers' return_sequences and go_backwards are not \
