@@ -110,8 +110,9 @@ def load(
 
     Raises:
         FileNotFoundError, PermissionError, OSError: the file cannot be read.
-        ValueError: a malformed file, an unsupported architecture (GRU, pooling, …; the
-            message names the layer), an unknown option value.
+        ValueError: a malformed file, an unsupported architecture (a Conv1D or
+            LayerNormalization layer, a projected LSTM, …; the message names the layer; the
+            CLI's ``lstm-lrp inspect --help`` lists what is read), an unknown option value.
         TypeError: an argument of the wrong type.
     """
     if lstm is not None and rnn is not None:
