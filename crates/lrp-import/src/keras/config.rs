@@ -130,6 +130,21 @@ fn str_field(cfg: &Value, key: &str, default: &str) -> String {
         .to_string()
 }
 
+/// Whether a layer's `axis` setting is the features' axis: absent (the default), −1, or (Keras
+/// 2) the list `[-1]`; not for any other axis, list or value.
+fn on_feature_axis(cfg: &Value) -> bool {
+    match get(cfg, "axis") {
+        None => true,
+        Some(Value::Array(a)) if a.len() == 1 => a[0].as_i64() == Some(-1),
+        Some(v) => v.as_i64() == Some(-1),
+    }
+}
+
+/// A layer's `axis` setting as written, for messages.
+fn axis_setting(cfg: &Value) -> String {
+    get(cfg, "axis").map_or_else(|| "-1".into(), Value::to_string)
+}
+
 fn bool_field(cfg: &Value, key: &str, default: bool) -> bool {
     get(cfg, key).and_then(Value::as_bool).unwrap_or(default)
 }
@@ -383,12 +398,11 @@ fn parse_layer(layer: &Value) -> Result<LayerSpec> {
             }
         }
         "Softmax" => {
-            let axis = get(cfg, "axis").and_then(Value::as_i64).unwrap_or(-1);
-            if axis != -1 {
+            if !on_feature_axis(cfg) {
                 return Err(unsupported(
                     &name,
                     class,
-                    format!("softmax over axis {axis} (only -1)"),
+                    format!("softmax over axis {} (only -1)", axis_setting(cfg)),
                 ));
             }
             LayerSpec::Activation {
@@ -398,17 +412,14 @@ fn parse_layer(layer: &Value) -> Result<LayerSpec> {
             }
         }
         "BatchNormalization" => {
-            // Keras 2 may write the axis as a one-element list.
-            let axis = match get(cfg, "axis") {
-                None => Some(-1),
-                Some(Value::Array(a)) if a.len() == 1 => a[0].as_i64(),
-                Some(v) => v.as_i64(),
-            };
-            if axis != Some(-1) {
+            if !on_feature_axis(cfg) {
                 return Err(unsupported(
                     &name,
                     class,
-                    "normalising another axis than the features (axis -1)",
+                    format!(
+                        "normalising axis {} instead of the features (axis -1)",
+                        axis_setting(cfg)
+                    ),
                 ));
             }
             let epsilon = match get(cfg, "epsilon") {
@@ -681,6 +692,26 @@ mod tests {
             lstm = node(tensor("m")),
             d = node(tensor("lstm")),
         )
+    }
+
+    #[test]
+    fn softmax_and_batch_norm_layers_read_only_the_feature_axis() {
+        let layer = |class: &str, axis: &str| {
+            let json = format!(r#"{{"class_name": "{class}", "config": {{"name": "n"{axis}}}}}"#);
+            parse_layer(&serde_json::from_str(&json).unwrap())
+        };
+        for class in ["Softmax", "BatchNormalization"] {
+            for axis in ["", r#", "axis": -1"#, r#", "axis": [-1]"#] {
+                assert!(layer(class, axis).is_ok(), "{class}{axis}");
+            }
+            for axis in [r#", "axis": 1"#, r#", "axis": [1]"#, r#", "axis": [1, 2]"#] {
+                let err = layer(class, axis).unwrap_err().to_string();
+                assert!(
+                    err.contains("layer `n`") && err.contains("axis"),
+                    "{class}{axis}: {err}"
+                );
+            }
+        }
     }
 
     #[test]
