@@ -383,13 +383,9 @@ pub(crate) fn build(
                 if *max {
                     max_pool = Some(name);
                 }
+                // (For a masked model, the difference to Keras' max is a warning, below.)
                 notes.push(if *max {
-                    format!(
-                        "`{name}` (GlobalMaxPooling1D): the max over real steps; Keras' own \
-                         layer ignores the mask, so on padded input Keras also pools the padded \
-                         steps' outputs (lstm-lrp explains each sequence as Keras scores it \
-                         unpadded)"
-                    )
+                    format!("`{name}` (GlobalMaxPooling1D): the max over real steps")
                 } else {
                     format!(
                         "`{name}` (GlobalAveragePooling1D): the mean over real steps, as Keras'"
