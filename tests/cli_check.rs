@@ -290,3 +290,63 @@ fn round4_head_layers_match_keras_or_are_refused_by_name() {
         assert!(stderr.contains(expected), "{model}: {stderr}");
     }
 }
+
+/// PyTorch round 3 (`fixtures/pytorch/round3/`): training checkpoints are read without their
+/// optimizer states (`inspect` says which it skipped), a bfloat16 state dict with
+/// `nn.DataParallel`'s `module.` prefix is read as saved, each against PyTorch's own logits; a
+/// TorchScript module and an optimizer state alone are refused, saying what they are.
+#[test]
+fn pytorch_round3_checkpoints_match_torch_or_are_refused_by_kind() {
+    let dir = "fixtures/pytorch/round3";
+    for (stem, skipped) in [
+        (
+            "c1_checkpoint_adam",
+            Some("optimizer state `optimizer_state_dict` (30 tensors) not read"),
+        ),
+        (
+            "c2_checkpoint_sgd_list",
+            Some("optimizer state `optimizers.0` (10 tensors) not read"),
+        ),
+        ("c3_dataparallel_bf16", None),
+    ] {
+        let model = format!("{dir}/{stem}.pt");
+        let reference = format!("{dir}/{stem}.io.safetensors");
+        let out = check(&["--model", &model, "--reference", &reference]);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success()
+                && stdout.contains("forward: 4 samples")
+                && stdout.trim_end().ends_with("ok"),
+            "{model}: {stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let inspect = Command::new(env!("CARGO_BIN_EXE_lstm-lrp"))
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .args(["inspect", "--model", &model])
+            .output()
+            .expect("run lstm-lrp");
+        let report = String::from_utf8_lossy(&inspect.stdout);
+        assert!(inspect.status.success(), "{model}: {report}");
+        match skipped {
+            Some(note) => assert!(report.contains(note), "{model}: {report}"),
+            None => assert!(!report.contains("optimizer state"), "{model}: {report}"),
+        }
+    }
+    for (stem, expected) in [
+        (
+            "c4_torchscript",
+            "the file is a TorchScript module (`__torch__.Classifier`, saved with torch.jit.save)",
+        ),
+        (
+            "c5_optimizer_only",
+            "the file is an optimizer's state dict (keys `state` and `param_groups`",
+        ),
+    ] {
+        let model = format!("{dir}/{stem}.pt");
+        let reference = format!("{dir}/c1_checkpoint_adam.io.safetensors");
+        let out = check(&["--model", &model, "--reference", &reference]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{model} was accepted");
+        assert!(stderr.contains(expected), "{model}: {stderr}");
+    }
+}

@@ -152,6 +152,11 @@ def test_refused_models_say_what_to_do() -> None:
     )
     _raises(
         ValueError,
+        "TorchScript module",
+        lambda: lstm_lrp.load(fixture("pytorch/round3/c4_torchscript.pt")),
+    )
+    _raises(
+        ValueError,
         "ambiguous",
         lambda: lstm_lrp.load(fixture("keras3/c_embed_bilstmseq_lstm.weights.h5")),
     )

@@ -121,6 +121,14 @@ def test_pytorch_regression(form: str) -> None:
     assert_close(model.forward(io["x"]), io["logits_f64"], 1e-9)
 
 
+def test_pytorch_training_checkpoint_without_its_optimizer_state() -> None:
+    # A training loop's checkpoint: the model's and Adam's state dicts side by side.
+    model = lstm_lrp.load(fixture("pytorch/round3/c1_checkpoint_adam.pt"), readout="final")
+    io, _ = read_safetensors(fixture("pytorch/round3/c1_checkpoint_adam.io.safetensors"))
+    assert_close(model.forward(io["x"], lengths=io["lengths"]), io["logits"], 1e-5)
+    assert "optimizer state `optimizer_state_dict` (30 tensors) not read" in model.report
+
+
 def test_pytorch_modules_named_explicitly() -> None:
     # p10 stacks a GRU under an LSTM: found by their keys, or named bottom first.
     path = fixture("pytorch/p10_gru_lstm_stack.state_dict.pt")

@@ -17,7 +17,8 @@ Supported models:
     that are the identity at inference (Dropout, SpatialDropout1D, GaussianNoise, ...).
   PyTorch state dicts (.pt, .pth, .safetensors): nn.LSTM / nn.GRU modules (stacked,
     bidirectional; no proj_size), an optional nn.Embedding, and nn.Linear heads (--head, with
-    relu or tanh between them), read as --readout says (final, last, mean, max, per-step).
+    relu or tanh between them), read as --readout says (final, last, mean, max, per-step);
+    also from a training checkpoint (a dict holding the state dict; optimizer states skipped).
   The canonical safetensors layout (see lstm_lrp::import::read_canonical); burn modules through
     the Rust API.";
 

@@ -294,12 +294,22 @@ fn read_model_as(path: &Path, options: &LoadOptions) -> Result<(ModelFormat, Imp
 }
 
 fn read_torch(path: &Path, options: &LoadOptions) -> Result<ImportedModel> {
-    let tensors = torch::read_state_dict(path)?;
-    read_torch_state_dict(
-        tensors,
+    let checkpoint = torch::read_checkpoint(path)?;
+    let mut imported = read_torch_state_dict(
+        checkpoint.tensors,
         &options.torch,
         "PyTorch state dict (torch.save)".into(),
-    )
+    )?;
+    for (name, count) in checkpoint
+        .optimizer_states
+        .into_iter()
+        .filter(|(_, n)| *n > 0)
+    {
+        imported.report.notes.push(format!(
+            "optimizer state `{name}` ({count} tensors) not read: it is not part of the model"
+        ));
+    }
+    Ok(imported)
 }
 
 fn read_safetensors(

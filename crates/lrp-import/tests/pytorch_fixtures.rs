@@ -7,7 +7,7 @@ mod common;
 mod torch_common;
 
 use common::TempDir;
-use lrp_import::formats::torch::{TorchError, read_state_dict};
+use lrp_import::formats::torch::{TorchError, read_checkpoint, read_state_dict};
 use lrp_import::sniff::{FileKind, read_prefix, sniff};
 use lrp_import::{ImportError, LoadOptions, ModelFormat, detect_format, read_model};
 use torch_common::{Tensors, fixture, fixture_path, get, names, read_safetensors};
@@ -223,4 +223,54 @@ fn torch_files_are_recognised_from_their_content() {
     }
     let absent = tmp.path().join("absent.pt");
     assert!(matches!(read_state_dict(&absent), Err(TorchError::Io(_))));
+}
+
+/// A training checkpoint (`round3/c1`: the model's and Adam's state dicts side by side):
+/// `read_checkpoint` leaves out exactly the optimizer's 30 tensors, which `read_state_dict`
+/// reads; an optimizer state alone and a TorchScript module are refused as what they are.
+#[test]
+fn read_checkpoint_skips_exactly_the_optimizer_state() {
+    let path = fixture_path("round3/c1_checkpoint_adam.pt");
+    let all = read_state_dict(&path).unwrap();
+    let checkpoint = read_checkpoint(&path).unwrap();
+    assert_eq!(
+        checkpoint.optimizer_states,
+        vec![("optimizer_state_dict".to_string(), 30)]
+    );
+    let model: Vec<&str> = checkpoint.tensors.iter().map(|(n, _)| n.as_str()).collect();
+    assert!(
+        model.len() == 10 && model.iter().all(|n| n.starts_with("model_state_dict.")),
+        "{model:?}"
+    );
+    let optimizer: Vec<&(String, _)> = all
+        .iter()
+        .filter(|(n, _)| !model.contains(&n.as_str()))
+        .collect();
+    assert_eq!(optimizer.len(), 30);
+    assert!(
+        optimizer
+            .iter()
+            .all(|(n, _)| n.starts_with("optimizer_state_dict.state.")),
+        "{optimizer:?}"
+    );
+    // The model's tensors are the same values either way.
+    for (name, tensor) in &checkpoint.tensors {
+        let twin = &all.iter().find(|(n, _)| n == name).unwrap().1;
+        assert_eq!(
+            (&tensor.shape, &tensor.data),
+            (&twin.shape, &twin.data),
+            "{name}"
+        );
+    }
+
+    let only = fixture_path("round3/c5_optimizer_only.pt");
+    assert!(matches!(
+        read_checkpoint(&only),
+        Err(TorchError::OptimizerState)
+    ));
+    assert!(!read_state_dict(&only).unwrap().is_empty());
+    match read_checkpoint(fixture_path("round3/c4_torchscript.pt")) {
+        Err(TorchError::TorchScript { class }) => assert_eq!(class, "__torch__.Classifier"),
+        other => panic!("{other:?}"),
+    }
 }

@@ -7,6 +7,10 @@
 //!   a plain container (dict, list, tuple) or a plain scalar; a pickled object of any class is
 //!   named in the error. (A checkpoint dict such as `{"model": state_dict, "epoch": 3}` is
 //!   accepted and flattened to dotted names, `model.lstm.weight_ih_l0`.)
+//! - **Optimizer states skipped** ([`read_checkpoint`]): a training checkpoint saves the
+//!   optimizer's `state_dict()` beside the model's, and its per-parameter buffers are tensors
+//!   too (Adam's two moments per parameter). They are not part of the model; read as its
+//!   tensors, they would be left over and refused as unknown layers.
 //! - **One tensor per name.** The crate flattens nested dicts to dotted names in a hash map,
 //!   so `{"a.b": t1, "a": {"b": t2}}` silently kept one of the two (which one depended on the
 //!   hash order). The pickle's tree is listed once more ([`PytorchReader::read_pickle_data`],
@@ -25,10 +29,11 @@
 
 mod globals;
 
+use std::collections::HashMap;
 use std::fs::File;
 use std::path::Path;
 
-use pytorch_reader::{DType, PytorchError, PytorchReader};
+use pytorch_reader::{DType, PickleValue, PytorchError, PytorchReader};
 use thiserror::Error;
 
 use crate::HostArray;
@@ -58,6 +63,17 @@ pub enum TorchError {
         /// The Python type found (e.g. `mymodule.LSTMClassifier`).
         class: String,
     },
+    /// The file is a TorchScript module (`torch.jit.save`): compiled code and its constants,
+    /// not a state dict.
+    #[error(
+        "the file is a TorchScript module (`{class}`, saved with torch.jit.save), not a state \
+         dict: save torch.save(module.state_dict(), path) from the scripted or the original \
+         module instead (TorchScript code is never run)"
+    )]
+    TorchScript {
+        /// The scripted module's type (e.g. `__torch__.torch.nn.modules.rnn.LSTM`).
+        class: String,
+    },
     /// The checkpoint's pickle could not be walked, or its container opened.
     #[error("the checkpoint's pickle cannot be read: {0}")]
     Pickle(String),
@@ -70,6 +86,14 @@ pub enum TorchError {
     /// Two tensors flatten to the same dotted name (`{"a.b": t1, "a": {"b": t2}}`).
     #[error("two tensors in the checkpoint are both called `{0}` once its dicts are flattened")]
     DuplicateName(String),
+    /// The file is an optimizer's state dict (`torch.save(optimizer.state_dict())`), which
+    /// holds no model weights.
+    #[error(
+        "the file is an optimizer's state dict (keys `state` and `param_groups`: \
+         torch.save(optimizer.state_dict())), not a model's; give the file saved with \
+         torch.save(model.state_dict(), path)"
+    )]
+    OptimizerState,
     /// The checkpoint holds no tensor.
     #[error("the checkpoint holds no tensors (expected a state dict of an nn.Module)")]
     NoTensors,
@@ -98,8 +122,9 @@ pub enum TorchError {
     },
 }
 
-/// The first global the checkpoint's pickle names that a state dict of tensors does not use.
-fn foreign_global(path: &Path) -> Result<Option<String>, TorchError> {
+/// The refusal for a checkpoint whose pickle names a global that a state dict of tensors does
+/// not use (the first such global), if any.
+fn foreign_global(path: &Path) -> Result<Option<TorchError>, TorchError> {
     let mut file = File::open(path)?;
     let len = file.metadata()?.len();
     let prefix = read_prefix(&mut file)?;
@@ -115,8 +140,20 @@ fn foreign_global(path: &Path) -> Result<Option<String>, TorchError> {
                     "a zip checkpoint needs exactly one `data.pkl` entry".into(),
                 ));
             };
+            // `torch.jit.save` writes the module's compiled code and its constants beside the
+            // pickle; `torch.save` never does.
+            let scripted = names
+                .iter()
+                .any(|n| n.ends_with("/constants.pkl") || n.contains("/code/__torch__/"));
             let bytes = archive.read(pickle)?;
-            pickle_globals(&bytes[..], 1)
+            let globals =
+                pickle_globals(&bytes[..], 1).map_err(|e| TorchError::Pickle(e.to_string()))?;
+            let foreign = globals.into_iter().find(|g| !is_state_dict_global(g));
+            return Ok(match (foreign, scripted) {
+                (Some(class), true) => Some(TorchError::TorchScript { class }),
+                (Some(class), false) => Some(TorchError::NotAStateDict { class }),
+                (None, _) => None,
+            });
         }
         // The legacy stream: the magic number, protocol version and system info pickles, then
         // the saved object.
@@ -124,15 +161,39 @@ fn foreign_global(path: &Path) -> Result<Option<String>, TorchError> {
         _ => return Ok(None), // not a checkpoint: the crate says so
     }
     .map_err(|e| TorchError::Pickle(e.to_string()))?;
-    Ok(globals.into_iter().find(|g| !is_state_dict_global(g)))
+    Ok(globals
+        .into_iter()
+        .find(|g| !is_state_dict_global(g))
+        .map(|class| TorchError::NotAStateDict { class }))
 }
 
-/// The first dotted name that two tensors of the checkpoint's tree share, walking it as the
-/// crate does to name them (dict keys, list and tuple indices).
-fn duplicate_name(path: &Path) -> Result<Option<String>, TorchError> {
-    use pytorch_reader::PickleValue;
+/// What the walk over a checkpoint's pickle tree finds besides the tensors themselves.
+#[derive(Debug, Default)]
+struct TreeSurvey {
+    /// The first dotted name two tensors share.
+    duplicate: Option<String>,
+    /// The dotted names of the optimizer state dicts below the root.
+    optimizer_states: Vec<String>,
+    /// Whether the root itself is an optimizer state dict.
+    root_is_optimizer: bool,
+}
+
+/// Whether a dict is a `torch.optim.Optimizer.state_dict()`: exactly the keys `state` (a dict
+/// from parameter index to that parameter's buffers) and `param_groups` (a list of dicts).
+fn is_optimizer_state(entries: &HashMap<String, PickleValue>) -> bool {
+    entries.len() == 2
+        && matches!(entries.get("state"), Some(PickleValue::Dict(_)))
+        && matches!(entries.get("param_groups"), Some(PickleValue::List(_)))
+}
+
+/// Walks the checkpoint's tree as the crate does to name its tensors (dict keys, list and tuple
+/// indices): the first dotted name two tensors share, and the optimizer state dicts in it.
+fn survey_tree(path: &Path) -> Result<TreeSurvey, TorchError> {
     let root = PytorchReader::read_pickle_data(path, None).map_err(TorchError::Reader)?;
     let mut names = Vec::new();
+    let mut optimizer_states = Vec::new();
+    let root_is_optimizer =
+        matches!(&root, PickleValue::Dict(entries) if is_optimizer_state(entries));
     // An explicit stack: the tree may be as deep as the crate allows (1000 levels).
     let mut stack = vec![(root, String::new())];
     while let Some((value, name)) = stack.pop() {
@@ -145,6 +206,10 @@ fn duplicate_name(path: &Path) -> Result<Option<String>, TorchError> {
         };
         match value {
             PickleValue::Dict(entries) => {
+                // Its tensors are still named, for the duplicate check.
+                if !name.is_empty() && is_optimizer_state(&entries) {
+                    optimizer_states.push(name.clone());
+                }
                 for (key, v) in entries {
                     let n = child(&key);
                     stack.push((v, n));
@@ -161,10 +226,15 @@ fn duplicate_name(path: &Path) -> Result<Option<String>, TorchError> {
         }
     }
     names.sort_unstable();
-    Ok(names
-        .windows(2)
-        .find(|w| w[0] == w[1])
-        .map(|w| w[0].clone()))
+    optimizer_states.sort_unstable();
+    Ok(TreeSurvey {
+        duplicate: names
+            .windows(2)
+            .find(|w| w[0] == w[1])
+            .map(|w| w[0].clone()),
+        optimizer_states,
+        root_is_optimizer,
+    })
 }
 
 fn element_type(dtype: DType) -> ElementType {
@@ -185,8 +255,20 @@ fn element_type(dtype: DType) -> ElementType {
     }
 }
 
+/// A training checkpoint's model tensors (see [`read_checkpoint`]).
+#[derive(Debug, Clone)]
+pub struct Checkpoint {
+    /// The tensors, sorted by their dotted names, the skipped optimizer states' left out.
+    pub tensors: Vec<(String, HostArray<f64>)>,
+    /// The optimizer state dicts skipped (`torch.optim.Optimizer.state_dict()`, saved beside the
+    /// model in a training checkpoint): each one's dotted name and how many tensors it holds.
+    /// Their tensors (Adam's moments: twice the model's size) are never read.
+    pub optimizer_states: Vec<(String, usize)>,
+}
+
 /// Reads the tensors of the state dict in `path`, sorted by name, as `f64` (integer tensors
-/// such as `num_batches_tracked` convert exactly up to 2^53).
+/// such as `num_batches_tracked` convert exactly up to 2^53). Every tensor is read, an optimizer
+/// state's included; [`read_checkpoint`] leaves those out.
 ///
 /// ```
 /// use lrp_import::formats::torch::{TorchError, read_state_dict};
@@ -202,9 +284,20 @@ fn element_type(dtype: DType) -> ElementType {
 pub fn read_state_dict(
     path: impl AsRef<Path>,
 ) -> Result<Vec<(String, HostArray<f64>)>, TorchError> {
-    let path = path.as_ref();
-    if let Some(class) = foreign_global(path)? {
-        return Err(TorchError::NotAStateDict { class });
+    read(path.as_ref(), false).map(|c| c.tensors)
+}
+
+/// Reads a checkpoint as [`read_state_dict`] does, but skips the optimizer state dicts in it
+/// (a dict with exactly the keys `state` and `param_groups`, below the root): a training
+/// checkpoint such as `{"model_state_dict": …, "optimizer_state_dict": …, "epoch": 3}` holds the
+/// optimizer's per-parameter buffers as tensors, which are not part of the model.
+pub fn read_checkpoint(path: impl AsRef<Path>) -> Result<Checkpoint, TorchError> {
+    read(path.as_ref(), true)
+}
+
+fn read(path: &Path, skip_optimizer: bool) -> Result<Checkpoint, TorchError> {
+    if let Some(refusal) = foreign_global(path)? {
+        return Err(refusal);
     }
     let file_len = std::fs::metadata(path)?.len();
     let reader = PytorchReader::new(path).map_err(TorchError::Reader)?;
@@ -213,8 +306,27 @@ pub fn read_state_dict(
         return Err(TorchError::NoTensors);
     }
     tensors.sort_by(|a, b| a.0.cmp(&b.0));
-    if let Some(name) = duplicate_name(path)? {
+    let survey = survey_tree(path)?;
+    if let Some(name) = survey.duplicate {
         return Err(TorchError::DuplicateName(name));
+    }
+    if skip_optimizer && survey.root_is_optimizer {
+        return Err(TorchError::OptimizerState);
+    }
+    let mut optimizer_states = Vec::new();
+    if skip_optimizer {
+        for state in survey.optimizer_states {
+            let inside = |name: &str| {
+                name.strip_prefix(state.as_str())
+                    .is_some_and(|rest| rest.starts_with('.'))
+            };
+            let before = tensors.len();
+            tensors.retain(|(name, _)| !inside(name));
+            optimizer_states.push((state, before - tensors.len()));
+        }
+        if tensors.is_empty() {
+            return Err(TorchError::NoTensors);
+        }
     }
     let limit = file_len.saturating_mul(MAX_EXPANSION);
     let mut total = 0u64;
@@ -233,7 +345,7 @@ pub fn read_state_dict(
     } else {
         Endian::Big
     };
-    tensors
+    let tensors = tensors
         .into_iter()
         .map(|(name, tensor)| {
             let bytes = tensor.read().map_err(|source| TorchError::Tensor {
@@ -244,5 +356,9 @@ pub fn read_state_dict(
             let shape = tensor.shape().to_vec();
             Ok((name, HostArray { shape, data }))
         })
-        .collect()
+        .collect::<Result<_, TorchError>>()?;
+    Ok(Checkpoint {
+        tensors,
+        optimizer_states,
+    })
 }
