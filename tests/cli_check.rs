@@ -291,8 +291,9 @@ fn round4_head_layers_match_keras_or_are_refused_by_name() {
     }
 }
 
-/// PyTorch round 3 (`fixtures/pytorch/round3/`): training checkpoints are read without their
-/// optimizer states (`inspect` says which it skipped), a bfloat16 state dict with
+/// PyTorch round 3 (`fixtures/pytorch/round3/`): training checkpoints (plain and Lightning's)
+/// are read without their optimizer states and metrics (`inspect` says what it skipped), a
+/// bfloat16 state dict with
 /// `nn.DataParallel`'s `module.` prefix is read as saved, each against PyTorch's own logits; a
 /// TorchScript module and an optimizer state alone are refused, saying what they are.
 #[test]
@@ -308,8 +309,22 @@ fn pytorch_round3_checkpoints_match_torch_or_are_refused_by_kind() {
             Some("optimizer state `optimizers.0` (10 tensors) not read"),
         ),
         ("c3_dataparallel_bf16", None),
+        // Lightning: the optimizer state in a list, the callbacks' scores as 0-d tensors.
+        (
+            "c6_lightning",
+            Some(
+                "optimizer state `optimizer_states.0` (30 tensors) not read: it is not part of \
+                 the model\n  5 tensors outside the checkpoint's state dict not read (metrics or \
+                 counters, not layers): `callbacks` (5)",
+            ),
+        ),
     ] {
-        let model = format!("{dir}/{stem}.pt");
+        let ext = if stem.contains("lightning") {
+            "ckpt"
+        } else {
+            "pt"
+        };
+        let model = format!("{dir}/{stem}.{ext}");
         let reference = format!("{dir}/{stem}.io.safetensors");
         let out = check(&["--model", &model, "--reference", &reference]);
         let stdout = String::from_utf8_lossy(&out.stdout);
@@ -340,6 +355,11 @@ fn pytorch_round3_checkpoints_match_torch_or_are_refused_by_kind() {
         (
             "c5_optimizer_only",
             "the file is an optimizer's state dict (keys `state` and `param_groups`",
+        ),
+        // Nothing is skipped when no state dict holds the model: the score is named.
+        (
+            "c8_flat_mixed",
+            "module `best_acc` (best_acc []: no module lstm-lrp knows) is not on the path found",
         ),
     ] {
         let model = format!("{dir}/{stem}.pt");

@@ -5,6 +5,7 @@
 //! handed to `pytorch-reader` by path, which opens it itself; for a zip checkpoint that means
 //! its central directory (a few KB) is read twice, once here to tell it from a `.keras` archive.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
@@ -294,19 +295,52 @@ fn read_model_as(path: &Path, options: &LoadOptions) -> Result<(ModelFormat, Imp
 }
 
 fn read_torch(path: &Path, options: &LoadOptions) -> Result<ImportedModel> {
-    let checkpoint = torch::read_checkpoint(path)?;
+    let torch::Checkpoint {
+        mut tensors,
+        optimizer_states,
+        loose,
+    } = torch::read_checkpoint(path)?;
+    // A training framework's metrics beside the state dict (Lightning's callbacks keep
+    // `best_model_score` as a tensor) are not layers: they are skipped when the recurrent
+    // modules are in a state dict. When they are not (a flat dict mixing tensors and other
+    // values), every tensor is loose and all are kept.
+    let loose: BTreeSet<String> = loose.into_iter().collect();
+    let skip_loose = !loose.is_empty()
+        && tensors
+            .iter()
+            .any(|(name, _)| name.ends_with("weight_ih_l0") && !loose.contains(name));
+    if skip_loose {
+        tensors.retain(|(name, _)| !loose.contains(name));
+    }
     let mut imported = read_torch_state_dict(
-        checkpoint.tensors,
+        tensors,
         &options.torch,
         "PyTorch state dict (torch.save)".into(),
     )?;
-    for (name, count) in checkpoint
-        .optimizer_states
-        .into_iter()
-        .filter(|(_, n)| *n > 0)
-    {
-        imported.report.notes.push(format!(
+    let notes = &mut imported.report.notes;
+    for (name, count) in optimizer_states.into_iter().filter(|(_, n)| *n > 0) {
+        notes.push(format!(
             "optimizer state `{name}` ({count} tensors) not read: it is not part of the model"
+        ));
+    }
+    if skip_loose {
+        // Named by the checkpoint's top-level entries: Lightning's callback names alone run
+        // to a hundred characters.
+        let mut by_entry: BTreeMap<&str, usize> = BTreeMap::new();
+        for name in &loose {
+            *by_entry
+                .entry(name.split_once('.').map_or(name.as_str(), |(top, _)| top))
+                .or_default() += 1;
+        }
+        let entries: Vec<String> = by_entry
+            .iter()
+            .map(|(entry, n)| format!("`{entry}` ({n})"))
+            .collect();
+        notes.push(format!(
+            "{} tensors outside the checkpoint's state dict not read (metrics or counters, not \
+             layers): {}",
+            loose.len(),
+            entries.join(", ")
         ));
     }
     Ok(imported)

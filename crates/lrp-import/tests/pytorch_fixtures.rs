@@ -274,3 +274,44 @@ fn read_checkpoint_skips_exactly_the_optimizer_state() {
         other => panic!("{other:?}"),
     }
 }
+
+/// The tensors outside every state dict of a checkpoint: none in a training checkpoint whose
+/// other entries hold no tensors, a Lightning checkpoint's five callback scores (0-d tensors,
+/// one of them in a dict of tensors only, `best_k_models`), and every tensor of a flat dict
+/// that mixes tensors with other values.
+#[test]
+fn loose_tensors_are_those_in_no_state_dict() {
+    let c1 = read_checkpoint(fixture_path("round3/c1_checkpoint_adam.pt")).unwrap();
+    assert!(c1.loose.is_empty(), "{:?}", c1.loose);
+    let c6 = read_checkpoint(fixture_path("round3/c6_lightning.ckpt")).unwrap();
+    assert_eq!(c6.loose.len(), 5, "{:?}", c6.loose);
+    assert!(
+        c6.loose.iter().all(|n| n.starts_with("callbacks.")
+            && [
+                "best_score",
+                "best_model_score",
+                "current_score",
+                "kth_value",
+                ".ckpt"
+            ]
+            .iter()
+            .any(|end| n.ends_with(end))),
+        "{:?}",
+        c6.loose
+    );
+    assert!(
+        c6.tensors
+            .iter()
+            .any(|(n, _)| n == "state_dict.model.lstm.weight_ih_l0")
+    );
+
+    // c8, {"rnn.weight_ih_l0": …, …, "epoch": 3, "best_acc": tensor(0.75)}: the root mixes
+    // tensors and an int, so it is no state dict and every tensor is loose.
+    let c8 = read_checkpoint(fixture_path("round3/c8_flat_mixed.pt")).unwrap();
+    let all: Vec<&str> = c8.tensors.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(c8.loose, all);
+    assert!(
+        all.contains(&"best_acc") && all.contains(&"rnn.weight_ih_l0"),
+        "{all:?}"
+    );
+}

@@ -29,7 +29,7 @@
 
 mod globals;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::path::Path;
 
@@ -176,6 +176,9 @@ struct TreeSurvey {
     optimizer_states: Vec<String>,
     /// Whether the root itself is an optimizer state dict.
     root_is_optimizer: bool,
+    /// The names of the tensors that sit in a dict of tensors only (a state dict, or a
+    /// framework's dict of metrics), each such dict's tensors in one group.
+    tensor_dicts: Vec<Vec<String>>,
 }
 
 /// Whether a dict is a `torch.optim.Optimizer.state_dict()`: exactly the keys `state` (a dict
@@ -186,12 +189,17 @@ fn is_optimizer_state(entries: &HashMap<String, PickleValue>) -> bool {
         && matches!(entries.get("param_groups"), Some(PickleValue::List(_)))
 }
 
+fn is_tensor(value: &PickleValue) -> bool {
+    matches!(value, PickleValue::Unsupported(ty) if ty == "torch.Tensor")
+}
+
 /// Walks the checkpoint's tree as the crate does to name its tensors (dict keys, list and tuple
 /// indices): the first dotted name two tensors share, and the optimizer state dicts in it.
 fn survey_tree(path: &Path) -> Result<TreeSurvey, TorchError> {
     let root = PytorchReader::read_pickle_data(path, None).map_err(TorchError::Reader)?;
     let mut names = Vec::new();
     let mut optimizer_states = Vec::new();
+    let mut tensor_dicts = Vec::new();
     let root_is_optimizer =
         matches!(&root, PickleValue::Dict(entries) if is_optimizer_state(entries));
     // An explicit stack: the tree may be as deep as the crate allows (1000 levels).
@@ -210,6 +218,17 @@ fn survey_tree(path: &Path) -> Result<TreeSurvey, TorchError> {
                 if !name.is_empty() && is_optimizer_state(&entries) {
                     optimizer_states.push(name.clone());
                 }
+                // A state dict is an OrderedDict of tensors; the `_metadata` attribute
+                // `Module.state_dict()` sets on it (each module's version) reads as one more key.
+                let tensors: Vec<String> = entries
+                    .iter()
+                    .filter(|(k, v)| is_tensor(v) || k.as_str() != "_metadata")
+                    .map(|(k, v)| is_tensor(v).then(|| child(k)))
+                    .collect::<Option<_>>()
+                    .unwrap_or_default();
+                if !tensors.is_empty() {
+                    tensor_dicts.push(tensors);
+                }
                 for (key, v) in entries {
                     let n = child(&key);
                     stack.push((v, n));
@@ -221,7 +240,7 @@ fn survey_tree(path: &Path) -> Result<TreeSurvey, TorchError> {
                     stack.push((v, n));
                 }
             }
-            PickleValue::Unsupported(ty) if ty == "torch.Tensor" => names.push(name),
+            v if is_tensor(&v) => names.push(name),
             _ => {}
         }
     }
@@ -234,6 +253,7 @@ fn survey_tree(path: &Path) -> Result<TreeSurvey, TorchError> {
             .map(|w| w[0].clone()),
         optimizer_states,
         root_is_optimizer,
+        tensor_dicts,
     })
 }
 
@@ -264,6 +284,13 @@ pub struct Checkpoint {
     /// model in a training checkpoint): each one's dotted name and how many tensors it holds.
     /// Their tensors (Adam's moments: twice the model's size) are never read.
     pub optimizer_states: Vec<(String, usize)>,
+    /// The names of the tensors (in `tensors`) that are in no state dict: not in a dict that
+    /// holds only tensors, at least one of them with a dimension. These are a training
+    /// framework's metrics and counters, such as the `best_model_score` of a Lightning
+    /// checkpoint's callbacks; a layer's weights are never loose in a checkpoint that saves
+    /// `model.state_dict()`. Empty for a plain state dict; every tensor for a flat dict that
+    /// mixes tensors with other values (`{"lstm.weight_ih_l0": …, "epoch": 3}`).
+    pub loose: Vec<String>,
 }
 
 /// Reads the tensors of the state dict in `path`, sorted by name, as `f64` (integer tensors
@@ -328,6 +355,22 @@ fn read(path: &Path, skip_optimizer: bool) -> Result<Checkpoint, TorchError> {
             return Err(TorchError::NoTensors);
         }
     }
+    let mut in_state_dict = HashSet::new();
+    let rank = |name: &str| {
+        tensors
+            .binary_search_by(|(n, _)| n.as_str().cmp(name))
+            .map_or(0, |i| tensors[i].1.shape().len())
+    };
+    for group in &survey.tensor_dicts {
+        if group.iter().any(|name| rank(name) > 0) {
+            in_state_dict.extend(group.iter().map(String::as_str));
+        }
+    }
+    let loose: Vec<String> = tensors
+        .iter()
+        .filter(|(name, _)| !in_state_dict.contains(name.as_str()))
+        .map(|(name, _)| name.clone())
+        .collect();
     let limit = file_len.saturating_mul(MAX_EXPANSION);
     let mut total = 0u64;
     for (name, tensor) in &tensors {
@@ -360,5 +403,6 @@ fn read(path: &Path, skip_optimizer: bool) -> Result<Checkpoint, TorchError> {
     Ok(Checkpoint {
         tensors,
         optimizer_states,
+        loose,
     })
 }
