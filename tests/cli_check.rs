@@ -291,11 +291,39 @@ fn round4_head_layers_match_keras_or_are_refused_by_name() {
     }
 }
 
+/// `check` of `dir/stem.ext` against `dir/stem.io.safetensors` (4 samples) passes, and `inspect`
+/// of it reports `note`, or nothing containing `absent` when there is no note.
+fn passes_with_note(dir: &str, stem: &str, ext: &str, note: Option<&str>, absent: &str) {
+    let model = format!("{dir}/{stem}.{ext}");
+    let reference = format!("{dir}/{stem}.io.safetensors");
+    let out = check(&["--model", &model, "--reference", &reference]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success()
+            && stdout.contains("forward: 4 samples")
+            && stdout.trim_end().ends_with("ok"),
+        "{model}: {stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let inspect = Command::new(env!("CARGO_BIN_EXE_lstm-lrp"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["inspect", "--model", &model])
+        .output()
+        .expect("run lstm-lrp");
+    let report = String::from_utf8_lossy(&inspect.stdout);
+    assert!(inspect.status.success(), "{model}: {report}");
+    match note {
+        Some(note) => assert!(report.contains(note), "{model}: {report}"),
+        None => assert!(!report.contains(absent), "{model}: {report}"),
+    }
+}
+
 /// PyTorch round 3 (`fixtures/pytorch/round3/`): training checkpoints (plain and Lightning's)
-/// are read without their optimizer states and metrics (`inspect` says what it skipped), a
-/// bfloat16 state dict with
-/// `nn.DataParallel`'s `module.` prefix is read as saved, each against PyTorch's own logits; a
-/// TorchScript module and an optimizer state alone are refused, saying what they are.
+/// are read without their optimizer states, metrics and configuration objects (`inspect` says
+/// what it skipped), a bfloat16 state dict with `nn.DataParallel`'s `module.` prefix is read as
+/// saved, and so is a state dict whose file stem has 21 characters (zip 9's archive-start
+/// detection refuses it), each against PyTorch's own logits; a TorchScript module, an optimizer
+/// state alone and a whole module beside its configuration are refused, saying what they are.
 #[test]
 fn pytorch_round3_checkpoints_match_torch_or_are_refused_by_kind() {
     let dir = "fixtures/pytorch/round3";
@@ -318,34 +346,32 @@ fn pytorch_round3_checkpoints_match_torch_or_are_refused_by_kind() {
                  counters, not layers): `callbacks` (5)",
             ),
         ),
+        // Lightning's hyperparameters as objects: a dataclass and an argparse.Namespace.
+        (
+            "c7_lightning_hparam_objects",
+            Some(
+                "Python objects in the checkpoint not read (values beside the state dict, with \
+                 no tensors): `hyper_parameters.args` (argparse.Namespace), \
+                 `hyper_parameters.config` (__main__.Config)",
+            ),
+        ),
+        // Values that torch.save pickles as calls: numpy scalars, a torch.device (and a set).
+        (
+            "c10_numpy_scalars_device_set",
+            Some(
+                "Python objects in the checkpoint not read (values beside the state dict, with \
+                 no tensors): `best_acc` (numpy._core.multiarray.scalar), `device` \
+                 (torch.device), `lr` (numpy._core.multiarray.scalar)",
+            ),
+        ),
+        ("c11_21_character_stem", None),
     ] {
         let ext = if stem.contains("lightning") {
             "ckpt"
         } else {
             "pt"
         };
-        let model = format!("{dir}/{stem}.{ext}");
-        let reference = format!("{dir}/{stem}.io.safetensors");
-        let out = check(&["--model", &model, "--reference", &reference]);
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            out.status.success()
-                && stdout.contains("forward: 4 samples")
-                && stdout.trim_end().ends_with("ok"),
-            "{model}: {stdout}{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let inspect = Command::new(env!("CARGO_BIN_EXE_lstm-lrp"))
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .args(["inspect", "--model", &model])
-            .output()
-            .expect("run lstm-lrp");
-        let report = String::from_utf8_lossy(&inspect.stdout);
-        assert!(inspect.status.success(), "{model}: {report}");
-        match skipped {
-            Some(note) => assert!(report.contains(note), "{model}: {report}"),
-            None => assert!(!report.contains("optimizer state"), "{model}: {report}"),
-        }
+        passes_with_note(dir, stem, ext, skipped, "optimizer state");
     }
     for (stem, expected) in [
         (
@@ -360,6 +386,12 @@ fn pytorch_round3_checkpoints_match_torch_or_are_refused_by_kind() {
         (
             "c8_flat_mixed",
             "module `best_acc` (best_acc []: no module lstm-lrp knows) is not on the path found",
+        ),
+        // The configuration alone would be read; the module is a pickled object.
+        (
+            "c9_module_with_config",
+            "the file holds a pickled `__main__.Classifier`, which a checkpoint of tensors does \
+             not (a module saved with torch.save(model)",
         ),
     ] {
         let model = format!("{dir}/{stem}.pt");

@@ -83,8 +83,9 @@ def load(
         path: Keras 3 ``.keras``, Keras 2/3 ``.h5``/``.hdf5``, Keras 3 ``.weights.h5``, a
             PyTorch ``nn.LSTM`` state dict (``.pt``/``.pth`` from ``torch.save``, or
             ``.safetensors``; a training checkpoint, Lightning's ``.ckpt`` too, is read without
-            its optimizer state and metrics), or the canonical safetensors layout. A pickled
-            whole module or a TorchScript file is refused (their code is never executed).
+            its optimizer state, metrics and configuration values), or the canonical
+            safetensors layout. A pickled whole module, a pickled call or a TorchScript file is
+            refused (pickled code is never executed).
         format: force a format instead of detecting it: ``canonical``, ``keras``,
             ``keras-h5``, ``keras-weights``, ``torch``, ``torch-safetensors``.
         keras_config: the architecture for a ``.weights.h5`` file: its ``.keras`` file or

@@ -129,6 +129,20 @@ def test_pytorch_training_checkpoint_without_its_optimizer_state() -> None:
     assert "optimizer state `optimizer_state_dict` (30 tensors) not read" in model.report
 
 
+def test_pytorch_checkpoint_values_and_a_21_character_stem() -> None:
+    # Numpy scalars and a torch.device beside the state dict are skipped and named; a state
+    # dict saved under a 21-character file stem (which zip's start detection refuses) is read.
+    for stem, note in [
+        ("round3/c10_numpy_scalars_device_set", "`device` (torch.device)"),
+        ("round3/c11_21_character_stem", None),
+    ]:
+        model = lstm_lrp.load(fixture(f"pytorch/{stem}.pt"), readout="final")
+        io, _ = read_safetensors(fixture(f"pytorch/{stem}.io.safetensors"))
+        assert_close(model.forward(io["x"]), io["logits"], 1e-5)
+        if note is not None:
+            assert note in model.report
+
+
 def test_pytorch_modules_named_explicitly() -> None:
     # p10 stacks a GRU under an LSTM: found by their keys, or named bottom first.
     path = fixture("pytorch/p10_gru_lstm_stack.state_dict.pt")

@@ -299,6 +299,7 @@ fn read_torch(path: &Path, options: &LoadOptions) -> Result<ImportedModel> {
         mut tensors,
         optimizer_states,
         loose,
+        objects,
     } = torch::read_checkpoint(path)?;
     // A training framework's metrics beside the state dict (Lightning's callbacks keep
     // `best_model_score` as a tensor) are not layers: they are skipped when the recurrent
@@ -341,6 +342,21 @@ fn read_torch(path: &Path, options: &LoadOptions) -> Result<ImportedModel> {
              layers): {}",
             loose.len(),
             entries.join(", ")
+        ));
+    }
+    if !objects.is_empty() {
+        let mut shown: Vec<String> = objects
+            .iter()
+            .take(4)
+            .map(|(name, class)| format!("`{name}` ({class})"))
+            .collect();
+        if objects.len() > 4 {
+            shown.push(format!("and {} more", objects.len() - 4));
+        }
+        notes.push(format!(
+            "Python objects in the checkpoint not read (values beside the state dict, with no \
+             tensors): {}",
+            shown.join(", ")
         ));
     }
     Ok(imported)

@@ -315,3 +315,60 @@ fn loose_tensors_are_those_in_no_state_dict() {
         "{all:?}"
     );
 }
+
+#[test]
+fn objects_beside_the_state_dict_are_listed_by_name() {
+    // c7: Lightning's `hyper_parameters` hold a dataclass and an argparse.Namespace.
+    let c7 = read_checkpoint(fixture_path("round3/c7_lightning_hparam_objects.ckpt")).unwrap();
+    let objects: Vec<(&str, &str)> = c7
+        .objects
+        .iter()
+        .map(|(n, c)| (n.as_str(), c.as_str()))
+        .collect();
+    assert_eq!(
+        objects,
+        [
+            ("hyper_parameters.args", "argparse.Namespace"),
+            ("hyper_parameters.config", "__main__.Config"),
+        ]
+    );
+    // c10: numpy scalars and a torch.device are objects too (the set reads as a list).
+    let c10 = read_checkpoint(fixture_path("round3/c10_numpy_scalars_device_set.pt")).unwrap();
+    let names: Vec<&str> = c10.objects.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["best_acc", "device", "lr"]);
+    assert!(
+        c10.tensors
+            .iter()
+            .any(|(n, _)| n == "state_dict.rnn.weight_ih_l0")
+    );
+    // A plain state dict has none.
+    let c1 = read_checkpoint(fixture_path("round3/c1_checkpoint_adam.pt")).unwrap();
+    assert!(c1.objects.is_empty(), "{:?}", c1.objects);
+    // c9: a whole module beside its configuration is still refused, by the module's class.
+    match read_checkpoint(fixture_path("round3/c9_module_with_config.pt")) {
+        Err(TorchError::NotAStateDict { class }) => assert_eq!(class, "__main__.Classifier"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_state_dict_whose_first_entry_header_matches_the_zip64_records_is_read() {
+    // `c11_21_character_stem/data.pkl`: its central header (46 + 30 bytes) is as long as the
+    // ZIP64 end record and locator (56 + 20 bytes) torch.save writes before the end record.
+    let path = fixture_path("round3/c11_21_character_stem.pt");
+    let zip_default = zip::ZipArchive::new(std::fs::File::open(&path).unwrap());
+    assert!(
+        zip_default.is_err(),
+        "zip's own detection of the archive's start now reads this file: \
+         formats/torch/zip_repair.rs and formats::zip::AT_START may go"
+    );
+    let tensors = read_state_dict(&path).unwrap();
+    assert_eq!(tensors.len(), 10);
+    assert!(tensors.iter().any(|(n, _)| n == "rnn.weight_hh_l0_reverse"));
+    let imported = read_model(&path, &LoadOptions::default()).unwrap();
+    assert!(
+        imported.report.notes.is_empty(),
+        "{:?}",
+        imported.report.notes
+    );
+}

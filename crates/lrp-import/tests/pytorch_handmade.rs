@@ -36,6 +36,71 @@ fn assert_refused_global(result: Result<torch_common::Tensors, TorchError>, glob
     }
 }
 
+/// `{"w": tensor, "cfg": <class>}` with the object built as `build` writes it after the class's
+/// global.
+fn beside_a_tensor(module: &str, class: &str, build: impl Fn(&mut Pk)) -> Vec<u8> {
+    let mut p = Pk::new(2);
+    p.op(b'}').mark();
+    p.str("w").tensor("FloatStorage", "0", 2, 0, &[2], &[1]);
+    p.str("cfg").global(module, class);
+    build(&mut p);
+    p.op(b'u');
+    torch_zip(
+        &p.stop(),
+        &[("0", f32_bytes(&[1.0, 2.0]))],
+        Some("little"),
+        ZipOpts::torch(),
+    )
+}
+
+#[test]
+fn plain_objects_beside_a_state_dict_are_read_past_and_calls_are_not() {
+    let tmp = TempDir::new("torch-objects");
+    // A dataclass as the pickler writes it: `cls ) NEWOBJ {…} BUILD`. Read, the object left out.
+    let instance = |p: &mut Pk| {
+        p.op(b')')
+            .op(0x81)
+            .op(b'}')
+            .str("hidden")
+            .int(8)
+            .op(b's')
+            .op(b'b');
+    };
+    let file = beside_a_tensor("__main__", "Config", instance);
+    let tensors = read_bytes(&tmp, &file).unwrap();
+    assert_eq!(names(&tensors), ["w"]);
+    // Called (`REDUCE`) instead, the class is refused, and so is a function.
+    let call = |p: &mut Pk| {
+        p.str("id").op(0x85).op(b'R');
+    };
+    assert_refused_global(
+        read_bytes(&tmp, &beside_a_tensor("__main__", "Config", call)),
+        "__main__.Config",
+    );
+    assert_refused_global(
+        read_bytes(&tmp, &beside_a_tensor("posix", "system", call)),
+        "posix.system",
+    );
+    // A class stored as a value, not instantiated, is refused.
+    let as_value = |_: &mut Pk| {};
+    assert_refused_global(
+        read_bytes(&tmp, &beside_a_tensor("__main__", "Config", as_value)),
+        "__main__.Config",
+    );
+    // Values torch.save writes as calls are read past: a numpy scalar, a torch.device, a set
+    // under protocol 2's Python 2 name.
+    let device = |p: &mut Pk| {
+        p.str("cpu").op(0x85).op(b'R');
+    };
+    let tensors = read_bytes(&tmp, &beside_a_tensor("torch", "device", device)).unwrap();
+    assert_eq!(names(&tensors), ["w"]);
+    let set = |p: &mut Pk| {
+        p.op(b']').mark().int(1).int(2).op(b'e').op(0x85).op(b'R');
+    };
+    let tensors = read_bytes(&tmp, &beside_a_tensor("__builtin__", "set", set)).unwrap();
+    assert_eq!(names(&tensors), ["w"]);
+}
+
 #[test]
 fn system_calls_are_refused_at_the_root_and_nested() {
     let tmp = TempDir::new("torch-system");

@@ -57,6 +57,16 @@ pub enum ZipError {
     },
 }
 
+/// Where the archive starts: at the file's first byte, as every format read here (`.keras`,
+/// `.npz`, `torch.save`) writes it. zip 9's default, detecting the start, gets it wrong for
+/// PyTorch's files whose first entry's central header is as long as the ZIP64 records
+/// `torch.save` writes before the end record (76 bytes: a 30-character entry name, the one of
+/// every state dict saved with a 21-character file stem, such as `model_checkpoint_best.pt`): it
+/// takes the central directory to start at the second entry and refuses the archive.
+pub(crate) const AT_START: ::zip::read::Config = ::zip::read::Config {
+    archive_offset: ::zip::read::ArchiveOffset::Known(0),
+};
+
 /// A zip archive read from `R` (a file or bytes in memory).
 ///
 /// ```
@@ -88,8 +98,16 @@ impl<R: Read + Seek> Archive<R> {
         let io = |e: std::io::Error| ZipError::Archive(e.into());
         let len = reader.seek(std::io::SeekFrom::End(0)).map_err(io)?;
         reader.rewind().map_err(io)?;
+        // From the first byte if the archive reads so, else as zip detects its start (a file
+        // damaged or with data prepended); the central directory is small, read twice at most.
+        let config = if ::zip::ZipArchive::with_config(AT_START, &mut reader).is_ok() {
+            AT_START
+        } else {
+            ::zip::read::Config::default()
+        };
+        reader.rewind().map_err(io)?;
         Ok(Self {
-            inner: ::zip::ZipArchive::new(reader).map_err(ZipError::Archive)?,
+            inner: ::zip::ZipArchive::with_config(config, reader).map_err(ZipError::Archive)?,
             len,
         })
     }

@@ -28,6 +28,7 @@
 //! the crate; tensor data is read once.
 
 mod globals;
+mod zip_repair;
 
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
@@ -40,7 +41,7 @@ use crate::HostArray;
 use crate::formats::dtype::{self, ElementType, Endian};
 use crate::formats::zip::{Archive, ZipError};
 use crate::sniff::{FileKind, read_prefix, sniff};
-use globals::{is_state_dict_global, pickle_globals};
+use globals::{GlobalUse, is_state_dict_global, pickle_globals};
 
 /// The tensors of a checkpoint may hold at most this many times the file's bytes (a state
 /// dict's tensors each cover at most their storage; tied weights share one).
@@ -55,9 +56,10 @@ pub enum TorchError {
     Reader(#[source] PytorchError),
     /// The checkpoint holds a pickled Python object rather than a state dict.
     #[error(
-        "the file holds a pickled `{class}` object, not a state dict (it was saved with \
-         torch.save(model); save torch.save(model.state_dict(), path) instead — pickled \
-         objects are never loaded, since that would run their code)"
+        "the file holds a pickled `{class}`, which a checkpoint of tensors does not (a module \
+         saved with torch.save(model), or a call or value lstm-lrp does not read): save \
+         torch.save(model.state_dict(), path) instead — pickled objects are never loaded, \
+         since that would run their code"
     )]
     NotAStateDict {
         /// The Python type found (e.g. `mymodule.LSTMClassifier`).
@@ -122,13 +124,44 @@ pub enum TorchError {
     },
 }
 
-/// The refusal for a checkpoint whose pickle names a global that a state dict of tensors does
-/// not use (the first such global), if any.
-fn foreign_global(path: &Path) -> Result<Option<TorchError>, TorchError> {
+/// The globals a checkpoint's pickle names that a state dict of tensors does not use.
+struct Foreign {
+    /// In the order the pickle names them.
+    globals: Vec<GlobalUse>,
+    /// Whether the file is a TorchScript archive.
+    scripted: bool,
+}
+
+/// Globals called to build plain values, never a module, that a checkpoint may hold beside its
+/// state dict: those of `torch.load(weights_only=True)`'s default allowlist that are not
+/// tensors (`torch.device`, `torch.Size`, sets, complex numbers, byte arrays, counters), under
+/// protocol 2's Python 2 names (`__builtin__`) too, and numpy scalars (`np.float64(0.75)`, a
+/// metric computed with numpy) with their dtype. Numpy arrays and enums are not among them.
+fn is_value_global(global: &str) -> bool {
+    let global = global
+        .strip_prefix("__builtin__.")
+        .map_or(global.to_string(), |name| format!("builtins.{name}"));
+    matches!(
+        global.as_str(),
+        "torch.device"
+            | "torch.Size"
+            | "builtins.set"
+            | "builtins.frozenset"
+            | "builtins.complex"
+            | "builtins.bytearray"
+            | "collections.Counter"
+            | "numpy.dtype"
+            | "numpy.core.multiarray.scalar"
+            | "numpy._core.multiarray.scalar"
+    )
+}
+
+/// The checkpoint's foreign globals (see [`Foreign`]).
+fn foreign_globals(path: &Path) -> Result<Foreign, TorchError> {
     let mut file = File::open(path)?;
     let len = file.metadata()?.len();
     let prefix = read_prefix(&mut file)?;
-    let globals = match sniff(&prefix, Some(len)) {
+    let (globals, scripted) = match sniff(&prefix, Some(len)) {
         FileKind::Zip => {
             let mut archive = Archive::new(File::open(path)?)?;
             let names = archive.names();
@@ -146,25 +179,61 @@ fn foreign_global(path: &Path) -> Result<Option<TorchError>, TorchError> {
                 .iter()
                 .any(|n| n.ends_with("/constants.pkl") || n.contains("/code/__torch__/"));
             let bytes = archive.read(pickle)?;
-            let globals =
-                pickle_globals(&bytes[..], 1).map_err(|e| TorchError::Pickle(e.to_string()))?;
-            let foreign = globals.into_iter().find(|g| !is_state_dict_global(g));
-            return Ok(match (foreign, scripted) {
-                (Some(class), true) => Some(TorchError::TorchScript { class }),
-                (Some(class), false) => Some(TorchError::NotAStateDict { class }),
-                (None, _) => None,
-            });
+            (pickle_globals(&bytes[..], 1), scripted)
         }
         // The legacy stream: the magic number, protocol version and system info pickles, then
         // the saved object.
-        FileKind::TorchLegacy => pickle_globals(File::open(path)?, 4),
-        _ => return Ok(None), // not a checkpoint: the crate says so
+        FileKind::TorchLegacy => (pickle_globals(File::open(path)?, 4), false),
+        // Not a checkpoint: the crate says so.
+        _ => (Ok(Vec::new()), false),
+    };
+    let globals = globals.map_err(|e| TorchError::Pickle(e.to_string()))?;
+    Ok(Foreign {
+        globals: globals
+            .into_iter()
+            .filter(|g| !is_state_dict_global(&g.name))
+            .collect(),
+        scripted,
+    })
+}
+
+/// The refusal for a checkpoint with foreign globals, unless each one builds plain values or is
+/// the class of objects the crate kept whole below the root and nothing else: instances made
+/// without a call (`NEWOBJ`) and given their attributes, as the pickler writes a configuration
+/// value beside the state dict (a dataclass, an `argparse.Namespace`). Anything called, a
+/// `posix.system("…")` anywhere, is refused; so is a pickled `nn.Module`, which the crate reads
+/// as its state dict instead of keeping it whole, so its class is never among those objects.
+fn refusal(foreign: &Foreign, survey: Option<&TreeSurvey>) -> Option<TorchError> {
+    let first = foreign.globals.first()?.name.clone();
+    if foreign.scripted {
+        return Some(TorchError::TorchScript { class: first });
     }
-    .map_err(|e| TorchError::Pickle(e.to_string()))?;
-    Ok(globals
-        .into_iter()
-        .find(|g| !is_state_dict_global(g))
-        .map(|class| TorchError::NotAStateDict { class }))
+    let Some(survey) = survey else {
+        return Some(TorchError::NotAStateDict { class: first });
+    };
+    let kept: HashSet<&str> = survey
+        .objects
+        .iter()
+        .filter(|(name, _)| !name.is_empty())
+        .map(|(_, class)| class.as_str())
+        .collect();
+    let accepted = |g: &GlobalUse| {
+        is_value_global(&g.name) || (g.only_instantiated && kept.contains(g.name.as_str()))
+    };
+    // A name is accepted only if every one of its occurrences is.
+    let refused: HashSet<&str> = foreign
+        .globals
+        .iter()
+        .filter(|g| !accepted(g))
+        .map(|g| g.name.as_str())
+        .collect();
+    foreign
+        .globals
+        .iter()
+        .find(|g| refused.contains(g.name.as_str()))
+        .map(|g| TorchError::NotAStateDict {
+            class: g.name.clone(),
+        })
 }
 
 /// What the walk over a checkpoint's pickle tree finds besides the tensors themselves.
@@ -176,6 +245,8 @@ struct TreeSurvey {
     optimizer_states: Vec<String>,
     /// Whether the root itself is an optimizer state dict.
     root_is_optimizer: bool,
+    /// The objects the crate kept whole (neither tensors nor containers): dotted name, class.
+    objects: Vec<(String, String)>,
     /// The names of the tensors that sit in a dict of tensors only (a state dict, or a
     /// framework's dict of metrics), each such dict's tensors in one group.
     tensor_dicts: Vec<Vec<String>>,
@@ -200,6 +271,7 @@ fn survey_tree(path: &Path) -> Result<TreeSurvey, TorchError> {
     let mut names = Vec::new();
     let mut optimizer_states = Vec::new();
     let mut tensor_dicts = Vec::new();
+    let mut objects = Vec::new();
     let root_is_optimizer =
         matches!(&root, PickleValue::Dict(entries) if is_optimizer_state(entries));
     // An explicit stack: the tree may be as deep as the crate allows (1000 levels).
@@ -241,11 +313,14 @@ fn survey_tree(path: &Path) -> Result<TreeSurvey, TorchError> {
                 }
             }
             v if is_tensor(&v) => names.push(name),
+            PickleValue::Unsupported(class) => objects.push((name, class)),
             _ => {}
         }
     }
     names.sort_unstable();
     optimizer_states.sort_unstable();
+    // By name: the crate reads dicts in hash order.
+    objects.sort_unstable();
     Ok(TreeSurvey {
         duplicate: names
             .windows(2)
@@ -254,6 +329,7 @@ fn survey_tree(path: &Path) -> Result<TreeSurvey, TorchError> {
         optimizer_states,
         root_is_optimizer,
         tensor_dicts,
+        objects,
     })
 }
 
@@ -291,6 +367,10 @@ pub struct Checkpoint {
     /// `model.state_dict()`. Empty for a plain state dict; every tensor for a flat dict that
     /// mixes tensors with other values (`{"lstm.weight_ih_l0": …, "epoch": 3}`).
     pub loose: Vec<String>,
+    /// The Python objects in the checkpoint, not read: dotted name and class. Configuration
+    /// values saved beside the state dict, such as Lightning's hyperparameters (a dataclass,
+    /// an `argparse.Namespace`); they hold no tensor the model could need.
+    pub objects: Vec<(String, String)>,
 }
 
 /// Reads the tensors of the state dict in `path`, sorted by name, as `f64` (integer tensors
@@ -323,7 +403,17 @@ pub fn read_checkpoint(path: impl AsRef<Path>) -> Result<Checkpoint, TorchError>
 }
 
 fn read(path: &Path, skip_optimizer: bool) -> Result<Checkpoint, TorchError> {
-    if let Some(refusal) = foreign_global(path)? {
+    let copy = zip_repair::readable_copy(path)?;
+    let path = copy.as_deref().unwrap_or(path);
+    let foreign = foreign_globals(path)?;
+    // With foreign globals, the tree is walked first to see where they are; a tree the crate
+    // cannot walk is refused for them.
+    let early = if foreign.globals.is_empty() || foreign.scripted {
+        None
+    } else {
+        survey_tree(path).ok()
+    };
+    if let Some(refusal) = refusal(&foreign, early.as_ref()) {
         return Err(refusal);
     }
     let file_len = std::fs::metadata(path)?.len();
@@ -333,7 +423,10 @@ fn read(path: &Path, skip_optimizer: bool) -> Result<Checkpoint, TorchError> {
         return Err(TorchError::NoTensors);
     }
     tensors.sort_by(|a, b| a.0.cmp(&b.0));
-    let survey = survey_tree(path)?;
+    let survey = match early {
+        Some(survey) => survey,
+        None => survey_tree(path)?,
+    };
     if let Some(name) = survey.duplicate {
         return Err(TorchError::DuplicateName(name));
     }
@@ -404,5 +497,6 @@ fn read(path: &Path, skip_optimizer: bool) -> Result<Checkpoint, TorchError> {
         tensors,
         optimizer_states,
         loose,
+        objects: survey.objects,
     })
 }
