@@ -402,3 +402,49 @@ fn pytorch_round3_checkpoints_match_torch_or_are_refused_by_kind() {
         assert!(stderr.contains(expected), "{model}: {stderr}");
     }
 }
+
+/// PyTorch round 4 (`fixtures/pytorch/round4/`): weight-normalised weights, in both of PyTorch's
+/// APIs and along rows, columns and the whole matrix, are folded (`inspect` says which), and
+/// float16, shared-storage, non-contiguous, GPU-tagged and `torch.compile`d state dicts are read
+/// as saved, each against PyTorch's own logits; spectral norm, in either API, is refused by name.
+#[test]
+fn pytorch_round4_weight_norm_and_storages_match_torch() {
+    let dir = "fixtures/pytorch/round4";
+    for (stem, note) in [
+        (
+            "w1_weight_norm_parametrizations",
+            Some(
+                "weight norm folded into `fc.weight`, `rnn.weight_hh_l0`, \
+                 `rnn.weight_ih_l0_reverse`",
+            ),
+        ),
+        (
+            "w2_weight_norm_deprecated",
+            Some("weight norm folded into `fc.weight`, `rnn.weight_ih_l1`"),
+        ),
+        ("s1_float16", None),
+        ("s2_shared_storage_views", None),
+        ("s3_non_contiguous", None),
+        ("s4_cuda_location", None),
+        ("s5_torch_compile_prefix", None),
+    ] {
+        passes_with_note(dir, stem, "pt", note, "weight norm");
+    }
+    for (stem, expected) in [
+        (
+            "w3_spectral_norm",
+            "a parametrization of `fc.weight` other than weight norm",
+        ),
+        (
+            "w4_spectral_norm_deprecated",
+            "`fc.weight_orig`, `fc.weight_u`, `fc.weight_v`: spectral norm",
+        ),
+    ] {
+        let model = format!("{dir}/{stem}.pt");
+        let reference = format!("{dir}/w1_weight_norm_parametrizations.io.safetensors");
+        let out = check(&["--model", &model, "--reference", &reference]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{model} was accepted");
+        assert!(stderr.contains(expected), "{model}: {stderr}");
+    }
+}

@@ -129,12 +129,14 @@ def test_pytorch_training_checkpoint_without_its_optimizer_state() -> None:
     assert "optimizer state `optimizer_state_dict` (30 tensors) not read" in model.report
 
 
-def test_pytorch_checkpoint_values_and_a_21_character_stem() -> None:
+def test_pytorch_checkpoint_values_weight_norm_and_a_21_character_stem() -> None:
     # Numpy scalars and a torch.device beside the state dict are skipped and named; a state
-    # dict saved under a 21-character file stem (which zip's start detection refuses) is read.
+    # dict saved under a 21-character file stem (which zip's start detection refuses) is read;
+    # weight-normalised weights are folded.
     for stem, note in [
         ("round3/c10_numpy_scalars_device_set", "`device` (torch.device)"),
         ("round3/c11_21_character_stem", None),
+        ("round4/w1_weight_norm_parametrizations", "weight norm folded into `fc.weight`"),
     ]:
         model = lstm_lrp.load(fixture(f"pytorch/{stem}.pt"), readout="final")
         io, _ = read_safetensors(fixture(f"pytorch/{stem}.io.safetensors"))

@@ -19,7 +19,7 @@ Supported models:
     bidirectional; no proj_size), an optional nn.Embedding, and nn.Linear heads (--head, with
     relu or tanh between them), read as --readout says (final, last, mean, max, per-step);
     also from a training checkpoint (a dict holding the state dict, Lightning's .ckpt;
-    optimizer states, metrics and configuration values skipped).
+    optimizer states, metrics and configuration values skipped); weight norm folded.
   The canonical safetensors layout (see lstm_lrp::import::read_canonical); burn modules through
     the Rust API.";
 

@@ -28,6 +28,7 @@ mod model_file;
 mod report;
 pub mod sniff;
 mod torch_model;
+mod torch_weight_norm;
 
 pub use canonical::read_canonical;
 pub use error::{ImportError, Result};

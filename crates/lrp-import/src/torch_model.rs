@@ -31,6 +31,7 @@ use crate::HostArray;
 use crate::error::{ImportError, Result};
 use crate::gates::{ForeignLstm, GateOrder, KernelLayout, gru_from_pytorch, to_canonical};
 use crate::report::{ImportReport, ImportedModel, describe_layers};
+use crate::torch_weight_norm::fold_weight_norm;
 
 /// The module names (state-dict prefixes) of a model and how its head reads the recurrent
 /// modules, for when the state dict cannot tell.
@@ -339,6 +340,7 @@ pub(crate) fn read_declared_state_dict(
     format: String,
     declared: Option<Readout>,
 ) -> Result<ImportedModel> {
+    let (tensors, weight_normed) = fold_weight_norm(tensors)?;
     let mut dict = Dict {
         tensors: tensors.into_iter().collect(),
         used: Vec::new(),
@@ -460,6 +462,13 @@ pub(crate) fn read_declared_state_dict(
         .cloned()
         .collect();
     let mut notes: Vec<String> = stack_note.into_iter().collect();
+    if !weight_normed.is_empty() {
+        let names: Vec<String> = weight_normed.iter().map(|n| format!("`{n}`")).collect();
+        notes.push(format!(
+            "weight norm folded into {} (w = g·v/‖v‖, as the module computes it)",
+            names.join(", ")
+        ));
+    }
     let mut warnings = Vec::new();
     let readout = modules.readout.or(declared).unwrap_or(Readout::Final);
     let final_form = if bidirectional {
