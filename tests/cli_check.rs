@@ -404,7 +404,8 @@ fn pytorch_round3_checkpoints_match_torch_or_are_refused_by_kind() {
 }
 
 /// PyTorch round 4 (`fixtures/pytorch/round4/`): weight-normalised weights, in both of PyTorch's
-/// APIs and along rows, columns and the whole matrix, are folded (`inspect` says which), and
+/// APIs, along rows, columns and the whole matrix, and from safetensors too, are folded
+/// (`inspect` says which), and
 /// float16, shared-storage, non-contiguous, GPU-tagged and `torch.compile`d state dicts are read
 /// as saved, each against PyTorch's own logits; spectral norm, in either API, is refused by name.
 #[test]
@@ -430,6 +431,13 @@ fn pytorch_round4_weight_norm_and_storages_match_torch() {
     ] {
         passes_with_note(dir, stem, "pt", note, "weight norm");
     }
+    passes_with_note(
+        dir,
+        "w1_weight_norm_parametrizations",
+        "safetensors",
+        Some("weight norm folded into `fc.weight`, `rnn.weight_hh_l0`"),
+        "",
+    );
     for (stem, expected) in [
         (
             "w3_spectral_norm",

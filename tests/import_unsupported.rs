@@ -12,7 +12,7 @@ use std::process::Command;
 use common::{Io, host};
 use lrp_import::{ImportError, LoadOptions, read_model};
 use lstm_lrp::burn::tensor::{Tensor, TensorData};
-use lstm_lrp::{Activation, LstmModel, Precision, backends};
+use lstm_lrp::{Activation, LstmModel, ModelParams, Precision, backends};
 
 /// A refused model: its stem, the formats it ships in and what the message must contain
 /// (the layer's name in backquotes, its class, and what is wrong).
@@ -73,6 +73,14 @@ const REFUSED: &[Refused] = &[
     torch(
         "u4_lstm_layernorm_linear",
         &["`norm`", "nn.LayerNorm", "not on the path"],
+    ),
+    torch(
+        "u5_lstmcell_linear",
+        &["`cell`", "nn.LSTMCell", "a one-layer nn.LSTM"],
+    ),
+    torch(
+        "u6_grucell_linear",
+        &["`cell`", "nn.GRUCell", "a one-layer nn.GRU"],
     ),
 ];
 
@@ -153,10 +161,6 @@ fn a_second_linear_in_the_head_is_read_when_named() {
         .iter()
         .find(|r| r.stem == "u3_lstm_linear_linear")
         .unwrap();
-    let io = Io::open(r.path("io.safetensors"));
-    let (x, expected) = (io.f("x"), io.f("output").data);
-    let device = backends::default_device();
-    let shape: [usize; 3] = x.shape.clone().try_into().unwrap();
     for form in r.forms {
         let mut options = LoadOptions::default();
         options.torch.head = vec![
@@ -166,16 +170,7 @@ fn a_second_linear_in_the_head_is_read_when_named() {
         let params = read_model(r.path(form), &options)
             .unwrap_or_else(|e| panic!("{form}: {e}"))
             .params;
-        let model = LstmModel::new(&params, &device, Precision::F64).unwrap();
-        let input = Tensor::<3>::from_data(
-            TensorData::new(x.data.clone(), shape),
-            (&device, Precision::F64.dtype()),
-        );
-        let logits = host(model.forward(input).unwrap());
-        assert_eq!(logits.len(), expected.len());
-        for (a, e) in logits.iter().zip(&expected) {
-            assert!((a - e).abs() <= 1e-5, "{form}: {logits:?} vs {expected:?}");
-        }
+        assert_output_matches(&params, &r.path("io.safetensors"), form);
         let o = Command::new(env!("CARGO_BIN_EXE_lstm-lrp"))
             .arg("explain")
             .arg("--model")
@@ -190,5 +185,54 @@ fn a_second_linear_in_the_head_is_read_when_named() {
             "{form} --head proj:relu,fc: {}",
             String::from_utf8_lossy(&o.stderr)
         );
+    }
+}
+
+/// The way out the messages of `u5_lstmcell_linear` and `u6_grucell_linear` suggest (the cell's
+/// tensors renamed `…_l0`: a one-layer nn.LSTM or nn.GRU) gives PyTorch's output of the model
+/// that loops the cell over the steps.
+#[test]
+fn a_cell_renamed_as_a_one_layer_module_gives_the_loops_output() {
+    use lrp_import::formats::safetensors::{float_array, parse};
+    use lrp_import::{TorchModules, read_torch_state_dict};
+    for stem in ["u5_lstmcell_linear", "u6_grucell_linear"] {
+        let r = REFUSED.iter().find(|r| r.stem == stem).unwrap();
+        let bytes = std::fs::read(r.path("safetensors")).unwrap();
+        let st = parse(&bytes).unwrap();
+        let mut names: Vec<String> = st.names().into_iter().map(String::from).collect();
+        names.sort();
+        let tensors = names
+            .iter()
+            .map(|name| {
+                let renamed = match name.strip_prefix("cell.") {
+                    Some(rest) => format!("cell.{rest}_l0"),
+                    None => name.clone(),
+                };
+                (renamed, float_array(&st, name).unwrap())
+            })
+            .collect();
+        let params = read_torch_state_dict(tensors, &TorchModules::default(), "test".into())
+            .unwrap_or_else(|e| panic!("{stem}: {e}"))
+            .params;
+        assert_output_matches(&params, &r.path("io.safetensors"), stem);
+    }
+}
+
+/// The model of `params` gives the `output` of the io file for its `x` (PyTorch's float32
+/// output: within 1e-5).
+fn assert_output_matches(params: &ModelParams, io: &Path, what: &str) {
+    let io = Io::open(io);
+    let (x, expected) = (io.f("x"), io.f("output").data);
+    let device = backends::default_device();
+    let shape: [usize; 3] = x.shape.clone().try_into().unwrap();
+    let model = LstmModel::new(params, &device, Precision::F64).unwrap();
+    let input = Tensor::<3>::from_data(
+        TensorData::new(x.data.clone(), shape),
+        (&device, Precision::F64.dtype()),
+    );
+    let logits = host(model.forward(input).unwrap());
+    assert_eq!(logits.len(), expected.len());
+    for (a, e) in logits.iter().zip(&expected) {
+        assert!((a - e).abs() <= 1e-5, "{what}: {logits:?} vs {expected:?}");
     }
 }

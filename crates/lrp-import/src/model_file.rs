@@ -175,7 +175,13 @@ fn safetensors_format(bytes: &[u8]) -> Result<ModelFormat> {
     if canonical::is_canonical(&file) {
         return Ok(ModelFormat::Canonical);
     }
-    if file.names().iter().any(|n| n.ends_with("weight_ih_l0")) {
+    // A recurrent module's input kernel, also weight-normalised (`….weight_ih_l0.original0`,
+    // `weight_ih_l0_g`), or a cell's, which the state-dict reader names when it refuses it.
+    if file
+        .names()
+        .iter()
+        .any(|n| n.contains("weight_ih_l0") || n.ends_with("weight_ih"))
+    {
         return Ok(ModelFormat::TorchSafetensors);
     }
     Err(ImportError::Format(format!(

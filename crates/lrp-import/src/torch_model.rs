@@ -249,6 +249,37 @@ fn permutations(n: usize) -> Vec<Vec<usize>> {
     out
 }
 
+/// Why a state dict whose recurrence is an `nn.LSTMCell` or `nn.GRUCell` (`weight_ih` and
+/// `weight_hh` without a layer suffix) is not read, if it is one: the loop over time that runs
+/// a cell is the model's own code, which a state dict does not hold.
+fn recurrent_cell(dict: &Dict) -> Option<String> {
+    dict.prefixes_of("weight_ih")
+        .into_iter()
+        .find_map(|prefix| {
+            let ih = dict.tensors.get(&format!("{prefix}weight_ih"))?;
+            let hh = dict.tensors.get(&format!("{prefix}weight_hh"))?;
+            let (&[rows, _], &[hh_rows, hidden]) = (&ih.shape[..], &hh.shape[..]) else {
+                return None;
+            };
+            let kind = match (rows / hidden.max(1), rows % hidden.max(1), hh_rows == rows) {
+                (4, 0, true) => "nn.LSTMCell",
+                (3, 0, true) => "nn.GRUCell",
+                _ => return None,
+            };
+            let name = name_of(&prefix);
+            Some(format!(
+                "`{name}` is an {kind} ({name}.weight_ih is {rows} × {}): a cell's loop over the \
+             sequence is the model's own code, which a state dict does not hold, so lstm-lrp \
+             reads nn.LSTM and nn.GRU modules only. If the loop starts from zero state, runs \
+             forward over every step and the head reads the last h, it is a one-layer {} with \
+             the same weights: rename `{name}.weight_ih`, `weight_hh`, `bias_ih`, `bias_hh` to \
+             `…_l0` (or load them into that module and save its state dict)",
+                ih.shape[1],
+                kind.trim_end_matches("Cell"),
+            ))
+        })
+}
+
 /// The recurrent modules, bottom first: as named, or the one found, or the one chain of the
 /// found ones whose sizes fit.
 fn recurrent_modules(
@@ -265,6 +296,9 @@ fn recurrent_modules(
     }
     let prefixes = dict.prefixes_of("weight_ih_l0");
     if prefixes.is_empty() {
+        if let Some(cell) = recurrent_cell(dict) {
+            return Err(ImportError::Unsupported(cell));
+        }
         return Err(ImportError::Format(
             "no nn.LSTM or nn.GRU found: no tensor named `…weight_ih_l0` (is this a recurrent \
              model's state dict?)"
