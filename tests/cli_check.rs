@@ -291,6 +291,38 @@ fn round4_head_layers_match_keras_or_are_refused_by_name() {
     }
 }
 
+/// Round 5 (`fixtures/keras3/round5/`): `Flatten` of a final state, a pooled sequence or a Dense
+/// output is the identity, each from its `.keras` and its `.h5`, against Keras' own outputs (and
+/// `inspect` says it was skipped); `Flatten` of a whole sequence is refused, saying why.
+#[test]
+fn round5_flatten_of_a_vector_is_read_and_of_a_sequence_refused() {
+    let dir = "fixtures/keras3/round5";
+    for stem in [
+        "y1_lstm_flatten_dense",
+        "y2_gru_avgpool_flatten_softmax",
+        "y3_bilstm_dense_flatten_dense",
+    ] {
+        for ext in ["keras", "h5"] {
+            passes_with_note(
+                dir,
+                stem,
+                ext,
+                Some("(Flatten) skipped: its input is already (batch, features)"),
+                "",
+            );
+        }
+    }
+    let model = format!("{dir}/z1_lstm_sequence_flatten.keras");
+    let reference = format!("{dir}/y1_lstm_flatten_dense.io.safetensors");
+    let out = check(&["--model", &model, "--reference", &reference]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{model} was accepted");
+    assert!(
+        stderr.contains("layer `flatten` (Flatten): it flattens a sequence"),
+        "{model}: {stderr}"
+    );
+}
+
 /// `check` of `dir/stem.ext` against `dir/stem.io.safetensors` (4 samples) passes, and `inspect`
 /// of it reports `note`, or nothing containing `absent` when there is no note.
 fn passes_with_note(dir: &str, stem: &str, ext: &str, note: Option<&str>, absent: &str) {

@@ -14,7 +14,8 @@ Supported models:
     GlobalMaxPooling1D / GlobalAveragePooling1D, Dense and TimeDistributed(Dense) (linear, relu,
     tanh; softmax or sigmoid last), Activation / ReLU() / Softmax() after a Dense layer,
     BatchNormalization between a Dense layer and its activation (folded into it), and layers
-    that are the identity at inference (Dropout, SpatialDropout1D, GaussianNoise, ...).
+    that are the identity at inference (Dropout, SpatialDropout1D, GaussianNoise, ...; Flatten
+    of a final state or a pooled vector).
   PyTorch state dicts (.pt, .pth, .safetensors): nn.LSTM / nn.GRU modules (stacked,
     bidirectional; no proj_size), an optional nn.Embedding, and nn.Linear heads (--head, with
     relu or tanh between them), read as --readout says (final, last, mean, max, per-step);

@@ -494,6 +494,21 @@ pub(crate) fn build(
                      w·γ/√(σ²+ε), (b − μ)·γ/√(σ²+ε) + β"
                 ));
             }
+            LayerSpec::Flatten { name } => {
+                if recurrent.is_empty() || sequence {
+                    return Err(ImportError::Unsupported(format!(
+                        "layer `{name}` (Flatten): it flattens a sequence (batch, steps, \
+                         features) into one vector, so the Dense layer after it weighs every \
+                         step separately, a readout lstm-lrp does not explain; it explains the \
+                         last state (return_sequences=False), a pooling layer \
+                         (GlobalMaxPooling1D, GlobalAveragePooling1D) or a per-step head"
+                    )));
+                }
+                notes.push(format!(
+                    "`{name}` (Flatten) skipped: its input is already (batch, features), the \
+                     identity"
+                ));
+            }
             LayerSpec::Skipped { name, class } => {
                 let why = if class == "NotEqual" || class == "Any" {
                     "a mask computation (of Embedding(mask_zero) or Masking)"

@@ -98,6 +98,11 @@ pub(crate) enum LayerSpec {
         center: bool,
         scale: bool,
     },
+    /// `Flatten`: the identity on a (batch, features) input, as after a recurrent layer's final
+    /// state or a pooling layer; on a sequence, a readout with weights per step (refused).
+    Flatten {
+        name: String,
+    },
     /// Layers that do nothing at inference (Dropout, …), and the Keras 3 mask pseudo-layer.
     Skipped {
         name: String,
@@ -436,6 +441,17 @@ fn parse_layer(layer: &Value) -> Result<LayerSpec> {
                 name,
             }
         }
+        "Flatten" => LayerSpec::Flatten { name },
+        "Sequential" | "Functional" | "Model" => {
+            return Err(unsupported(
+                &name,
+                class,
+                "a model used as a layer of the model; lstm-lrp reads one flat chain of layers: \
+                 build the model from the nested model's layers themselves (for example \
+                 `keras.Sequential([*encoder.layers, *head.layers])`, whose layers keep their \
+                 trained weights) and save that",
+            ));
+        }
         "NotEqual" | "Any" => LayerSpec::Skipped {
             name,
             class: class.into(),
@@ -450,7 +466,8 @@ fn parse_layer(layer: &Value) -> Result<LayerSpec> {
                 other,
                 "not supported; lstm-lrp explains chains of InputLayer, Embedding, Masking, \
                  LSTM, GRU, Bidirectional, GlobalMaxPooling1D, GlobalAveragePooling1D, Dense, \
-                 TimeDistributed(Dense), Activation, BatchNormalization and Dropout layers",
+                 TimeDistributed(Dense), Activation, BatchNormalization, Flatten (of a final \
+                 state) and Dropout layers",
             ));
         }
     })
@@ -810,6 +827,10 @@ mod tests {
             (
                 r#"{"class_name": "LSTM", "config": {"name": "l", "units": 4, "recurrent_activation": "softsign"}}"#,
                 "softsign",
+            ),
+            (
+                r#"{"class_name": "Sequential", "config": {"name": "encoder", "layers": []}}"#,
+                "a model used as a layer of the model",
             ),
         ];
         for (layer, needle) in cases {
