@@ -292,8 +292,9 @@ fn round4_head_layers_match_keras_or_are_refused_by_name() {
 }
 
 /// Round 5 (`fixtures/keras3/round5/`): `Flatten` of a final state, a pooled sequence or a Dense
-/// output is the identity, each from its `.keras` and its `.h5`, against Keras' own outputs (and
-/// `inspect` says it was skipped); `Flatten` of a whole sequence is refused, saying why.
+/// output and `Identity` are the identity, each from its `.keras` and its `.h5`, against Keras'
+/// own outputs (and `inspect` says it was skipped); `Flatten` of a whole sequence is refused,
+/// saying why.
 #[test]
 fn round5_flatten_of_a_vector_is_read_and_of_a_sequence_refused() {
     let dir = "fixtures/keras3/round5";
@@ -311,6 +312,15 @@ fn round5_flatten_of_a_vector_is_read_and_of_a_sequence_refused() {
                 "",
             );
         }
+    }
+    for ext in ["keras", "h5"] {
+        passes_with_note(
+            dir,
+            "y4_gru_identity_dense",
+            ext,
+            Some("`identity` (Identity) skipped: the identity at inference"),
+            "",
+        );
     }
     let model = format!("{dir}/z1_lstm_sequence_flatten.keras");
     let reference = format!("{dir}/y1_lstm_flatten_dense.io.safetensors");

@@ -118,6 +118,7 @@ const INFERENCE_NO_OPS: &[&str] = &[
     "GaussianDropout",
     "AlphaDropout",
     "ActivityRegularization",
+    "Identity",
 ];
 
 fn unsupported(name: &str, class: &str, what: impl AsRef<str>) -> ImportError {
