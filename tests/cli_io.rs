@@ -350,3 +350,48 @@ fn every_input_is_read_once() {
         );
     }
 }
+
+/// `.npz` inputs as numpy writes them (`fixtures/inputs/`): `np.savez(x=…, lengths=…)` explains
+/// as the safetensors file with the same `x` and `lengths`, `np.savez_compressed(path, ids)`
+/// (one array, `arr_0`) as the `.npy` of the same ids; an archive of other files is a model.
+#[test]
+fn npz_inputs_read_as_their_safetensors_and_npy_twins() {
+    let explained = |input: &str| {
+        let o = lstm_lrp(&[
+            "explain",
+            "--model",
+            MODEL,
+            "--input",
+            &format!("fixtures/inputs/{input}"),
+            "--jsonl",
+            "-",
+        ]);
+        assert!(o.status.success(), "{input}: {}", stderr(&o));
+        let lines = json_lines(&String::from_utf8_lossy(&o.stdout));
+        assert_eq!(lines.len(), 4, "{input}");
+        lines
+    };
+    assert_eq!(
+        explained("ids_lengths.npz"),
+        explained("ids_lengths.safetensors")
+    );
+    assert_eq!(
+        explained("ids_positional_compressed.npz"),
+        explained("ids.npy")
+    );
+    // The lengths matter: without them the padding is read as tokens.
+    assert_ne!(explained("ids_lengths.npz"), explained("ids.npy"));
+    let o = lstm_lrp(&[
+        "explain",
+        "--model",
+        MODEL,
+        "--input",
+        "fixtures/keras3/round5/y1_lstm_flatten_dense.keras",
+    ]);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("this is a model file, not an input"),
+        "{}",
+        stderr(&o)
+    );
+}

@@ -22,8 +22,8 @@ impl From<IoError> for CliError {
             IoError::Io { .. } => Some("check the path and its permissions"),
             IoError::Write { .. } => Some("check that the directory exists and is writable"),
             IoError::Content { .. } | IoError::Input { .. } => Some(
-                "inputs are .npy arrays, safetensors with `x`, or JSON lines of token ids, \
-                 word arrays or sentences",
+                "inputs are .npy arrays, safetensors or .npz files with `x`, or JSON lines of \
+                 token ids, word arrays or sentences",
             ),
             IoError::Line { .. } => Some("one JSON array or sentence per line"),
             IoError::Vocab { .. } => Some("one token per line, the line number is its id"),

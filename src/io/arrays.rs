@@ -2,7 +2,11 @@
 
 use lrp_core::burn::tensor::{Device, Tensor, TensorData};
 use lrp_core::{Input, Precision};
+use std::io::{Read, Seek};
+
+use lrp_import::formats::npy;
 use lrp_import::formats::safetensors::{self as st, has, holds_floats};
+use lrp_import::formats::zip::Archive;
 use lrp_import::{HostArray, ImportError};
 use safetensors::SafeTensors;
 
@@ -248,16 +252,7 @@ impl InputArrays {
             InputValues::Tokens(ids)
         };
         let lengths = if has(file, "lengths") {
-            let l = st::int_array(file, "lengths")?;
-            Some(
-                l.data
-                    .iter()
-                    .map(|&v| {
-                        usize::try_from(v)
-                            .map_err(|_| ImportError::Format(format!("`lengths` holds {v}")))
-                    })
-                    .collect::<Result<Vec<_>, _>>()?,
-            )
+            Some(st::int_array(file, "lengths")?)
         } else {
             None
         };
@@ -266,6 +261,83 @@ impl InputArrays {
         } else {
             None
         };
+        Self::assemble(values, lengths, mask)
+    }
+
+    /// The input arrays of an `.npz` archive (`np.savez`, `np.savez_compressed`), named as in a
+    /// safetensors input: `x` (or the one array of `np.savez(path, x)`, which numpy calls
+    /// `arr_0`), optionally `lengths` and `mask`.
+    ///
+    /// # Errors
+    /// A missing `x`, a wrong rank or dtype, negative lengths, a damaged archive or array.
+    pub fn from_npz<R: Read + Seek>(archive: &mut Archive<R>) -> Result<Self, ImportError> {
+        let names = archive.names();
+        let x = if archive.contains("x.npy") {
+            "x.npy"
+        } else if names == ["arr_0.npy"] {
+            "arr_0.npy"
+        } else {
+            return Err(ImportError::MissingTensor {
+                name: "x".into(),
+                present: names
+                    .iter()
+                    .map(|n| n.trim_end_matches(".npy"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            });
+        };
+        let bytes = archive.read(x)?;
+        let values = if npy::holds_floats(&bytes)? {
+            let x = npy::read_f64(&bytes)?;
+            if x.shape.len() != 3 {
+                return Err(rank_error(x.shape, X_RANKS));
+            }
+            InputValues::Features(x)
+        } else {
+            let ids = npy::read_i64(&bytes)?;
+            if ids.shape.len() != 2 {
+                return Err(rank_error(
+                    ids.shape,
+                    "2 dimensions (batch, time) for token ids",
+                ));
+            }
+            InputValues::Tokens(ids)
+        };
+        let mut ints = |name: &str| -> Result<Option<HostArray<i64>>, ImportError> {
+            let entry = format!("{name}.npy");
+            if !archive.contains(&entry) {
+                return Ok(None);
+            }
+            let bytes = archive.read(&entry)?;
+            if npy::holds_floats(&bytes)? {
+                return Err(ImportError::Format(format!(
+                    "`{name}` holds floats; it must hold integers"
+                )));
+            }
+            Ok(Some(npy::read_i64(&bytes)?))
+        };
+        let lengths = ints("lengths")?;
+        let mask = ints("mask")?;
+        Self::assemble(values, lengths, mask)
+    }
+
+    /// The arrays, with `lengths` (B) and `mask` (B, T) checked against `values`.
+    fn assemble(
+        values: InputValues,
+        lengths: Option<HostArray<i64>>,
+        mask: Option<HostArray<i64>>,
+    ) -> Result<Self, ImportError> {
+        let lengths = lengths
+            .map(|l| {
+                l.data
+                    .iter()
+                    .map(|&v| {
+                        usize::try_from(v)
+                            .map_err(|_| ImportError::Format(format!("`lengths` holds {v}")))
+                    })
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .transpose()?;
         let arrays = InputArrays {
             values,
             lengths,

@@ -4,7 +4,7 @@
 //! |---|---|
 //! | JSON lines (ids, word arrays, sentences) | `batch_size` lines at a time, from a file or stdin |
 //! | C-ordered `.npy` | `batch_size` rows at a time (header checked against the file's length) |
-//! | Fortran-ordered `.npy`, safetensors | whole, then cut into batches |
+//! | Fortran-ordered `.npy`, safetensors, `.npz` | whole, then cut into batches |
 //! | `.npy` or safetensors on stdin | whole into memory, then as above |
 //!
 //! Each batch of JSON lines is padded to its own longest sequence ([`pad_tokens`]). The format is
@@ -21,6 +21,7 @@ use lrp_import::formats::npy::{
     NpyError, RowReader, fortran_order, holds_floats, read_f64, read_i64,
 };
 use lrp_import::formats::safetensors::parse;
+use lrp_import::formats::zip::Archive;
 use lrp_import::sniff::{FileKind, read_prefix, sniff};
 
 use crate::io::arrays::{InputArrays, InputValues, NpyValues};
@@ -155,8 +156,8 @@ pub struct InputSource {
     unknown: usize,
 }
 
-const FORMATS_HINT: &str = "expected a .npy array, a safetensors file with `x`, or JSON lines \
-                            of token ids, word arrays or sentences";
+const FORMATS_HINT: &str = "expected a .npy array, a safetensors or .npz file with `x`, or JSON \
+                            lines of token ids, word arrays or sentences";
 
 impl InputSource {
     /// Opens an input; `vocab` maps words to token ids (and names the tokens in outputs).
@@ -255,11 +256,18 @@ impl InputSource {
                 let rank = rows.shape().len();
                 let want = if rows.holds_floats() { 3 } else { 2 };
                 if rank != want {
+                    // Token ids kept in a float array (built with np.zeros, say).
+                    let hint = if rows.holds_floats() && rank == 2 {
+                        "; this one holds floats: token ids must be integers \
+                         (x.astype(np.int64))"
+                    } else {
+                        ""
+                    };
                     return Err(IoError::input(
                         name,
                         format!(
                             "an array of shape {:?}; expected floats (batch, time, features) \
-                             or token ids (batch, time)",
+                             or token ids (batch, time){hint}",
                             rows.shape()
                         ),
                     ));
@@ -275,7 +283,26 @@ impl InputSource {
                     words: None,
                 })
             }
-            FileKind::Hdf5 | FileKind::Zip | FileKind::TorchLegacy => Err(IoError::input(
+            // An `.npz` archive holds only `.npy` entries; any other zip is a model file.
+            FileKind::Zip => {
+                reader
+                    .seek(std::io::SeekFrom::Start(0))
+                    .map_err(|e| IoError::io(name, e))?;
+                let mut archive = Archive::new(reader).map_err(|e| content(e.into()))?;
+                let names = archive.names();
+                if names.is_empty() || !names.iter().all(|n| n.ends_with(".npy")) {
+                    return Err(IoError::input(
+                        name,
+                        format!("this is a model file, not an input ({FORMATS_HINT})"),
+                    ));
+                }
+                let inputs = InputArrays::from_npz(&mut archive).map_err(content)?;
+                Ok(Kind::Arrays {
+                    inputs,
+                    words: None,
+                })
+            }
+            FileKind::Hdf5 | FileKind::TorchLegacy => Err(IoError::input(
                 name,
                 format!("this is a model file, not an input ({FORMATS_HINT})"),
             )),
