@@ -395,3 +395,51 @@ fn npz_inputs_read_as_their_safetensors_and_npy_twins() {
         stderr(&o)
     );
 }
+
+/// A dataset's rows as JSON objects (`{"text": …, "label": …}`, `{"input_ids": […]}`) explain as
+/// the same sequences written as plain JSON lines, and so does a file that starts with a UTF-8
+/// byte-order mark; plain text is refused with how to write it.
+#[test]
+fn object_lines_and_a_byte_order_mark_read_as_plain_json_lines() {
+    let d = dir("objects");
+    let write = |name: &str, text: &str| {
+        let path = d.join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    };
+    let plain = write(
+        "plain.jsonl",
+        "\"the plot was not good\"\n[\"a\", \"week\"]\n[5, 6, 7]\n",
+    );
+    let objects = write(
+        "objects.jsonl",
+        "{\"text\": \"the plot was not good\", \"label\": 0}\n{\"id\": 2, \"tokens\": [\"a\", \
+         \"week\"]}\n{\"input_ids\": [5, 6, 7]}\n",
+    );
+    let bom = write(
+        "bom.jsonl",
+        "\u{feff}\"the plot was not good\"\n[\"a\", \"week\"]\n[5, 6, 7]\n",
+    );
+    let explained = |input: &Path| {
+        let o = explain(&["--input", s(input), "--jsonl", "-"]);
+        assert!(o.status.success(), "{}: {}", s(input), stderr(&o));
+        json_lines(&String::from_utf8_lossy(&o.stdout))
+    };
+    let reference = explained(&plain);
+    assert_eq!(reference.len(), 3);
+    assert_eq!(explained(&objects), reference);
+    assert_eq!(explained(&bom), reference);
+
+    let ambiguous = write("both.jsonl", "{\"text\": \"good\", \"input_ids\": [5]}\n");
+    let o = explain(&["--input", s(&ambiguous)]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("several sequences"), "{}", stderr(&o));
+    let text = write("plain.txt", "the plot was not good\n");
+    let o = explain(&["--input", s(&text)]);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("text whose first line is not JSON"),
+        "{}",
+        stderr(&o)
+    );
+}

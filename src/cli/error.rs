@@ -23,9 +23,9 @@ impl From<IoError> for CliError {
             IoError::Write { .. } => Some("check that the directory exists and is writable"),
             IoError::Content { .. } | IoError::Input { .. } => Some(
                 "inputs are .npy arrays, safetensors or .npz files with `x`, or JSON lines of \
-                 token ids, word arrays or sentences",
+                 sentences, word or token-id arrays, or objects holding one",
             ),
-            IoError::Line { .. } => Some("one JSON array or sentence per line"),
+            IoError::Line { .. } => Some("one JSON array, sentence or object per line"),
             IoError::Vocab { .. } => Some("one token per line, the line number is its id"),
             _ => None,
         };

@@ -21,9 +21,10 @@ use super::setup::{ModelArgs, Setup};
 pub struct ExplainArgs {
     #[command(flatten)]
     model: ModelArgs,
-    /// Input file, or `-` for stdin: safetensors with `x` (floats (B, T, E) or token ids
-    /// (B, T)) and optionally `lengths (B)` or `mask (B, T)`; a .npy array; or JSON lines of
-    /// token-id arrays (with `--vocab` also of word arrays or plain sentences).
+    /// Input file, or `-` for stdin: safetensors or .npz with `x` (floats (B, T, E) or token
+    /// ids (B, T)) and optionally `lengths (B)` or `mask (B, T)`; a .npy array; or JSON lines of
+    /// token-id arrays (with `--vocab` also of word arrays or plain sentences), bare or in an
+    /// object's `text`, `sentence`, `tokens`, `words`, `input_ids` or `ids` field.
     #[arg(long, short, required_unless_present = "text", conflicts_with = "text")]
     input: Option<PathBuf>,
     /// One sentence to explain (needs `--vocab`): lowercased, split on spaces and punctuation.

@@ -157,7 +157,7 @@ pub struct InputSource {
 }
 
 const FORMATS_HINT: &str = "expected a .npy array, a safetensors or .npz file with `x`, or JSON \
-                            lines of token ids, word arrays or sentences";
+                            lines of sentences, word or token-id arrays, or objects holding one";
 
 impl InputSource {
     /// Opens an input; `vocab` maps words to token ids (and names the tokens in outputs).
@@ -309,6 +309,16 @@ impl InputSource {
             FileKind::JsonLines | FileKind::Unknown => {
                 let what = if prefix.iter().all(u8::is_ascii_whitespace) {
                     "the input is empty (no sequence)".to_string()
+                } else if std::str::from_utf8(&prefix)
+                    .map_or_else(|e| e.error_len().is_none(), |_| true)
+                {
+                    // Plain text: sentences must be JSON strings, so that a malformed line is
+                    // an error and not a sentence of its characters.
+                    format!(
+                        "unrecognised input format: text whose first line is not JSON; write \
+                         one sentence per line as a JSON string (\"good week\"), an array of \
+                         words or token ids, or an object with a `text` field ({FORMATS_HINT})"
+                    )
                 } else {
                     format!("unrecognised input format ({FORMATS_HINT})")
                 };
@@ -422,8 +432,8 @@ impl InputSource {
     fn empty(&self) -> IoError {
         IoError::input(
             &self.name,
-            "the input holds no sequence (one JSON array or sentence per line, or arrays with \
-             batch size > 0)",
+            "the input holds no sequence (one JSON array, sentence or object per line, or arrays \
+             with batch size > 0)",
         )
     }
 

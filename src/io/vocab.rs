@@ -146,12 +146,62 @@ pub enum Line {
     Ids(Vec<i64>),
 }
 
-/// Parses one JSON line.
+/// The fields of a JSON object line that hold its sequence (a dataset's row such as
+/// `{"text": "…", "label": 1}`); exactly one must be present, the others are ignored.
+pub const SEQUENCE_FIELDS: &[&str] = &["text", "sentence", "tokens", "words", "input_ids", "ids"];
+
+const EXPECTED: &str = "expected a sentence, an array of words, an array of token ids, or an \
+                        object holding one of them";
+
+/// Parses one JSON line: a sentence, an array of words or of token ids, or an object with
+/// one of [`SEQUENCE_FIELDS`] holding one of those (a leading byte-order mark is ignored).
 ///
 /// # Errors
-/// Text that is not a JSON string, word array or token-id array.
+/// Text that is not one of those, or an object with none or several of the fields.
 pub fn parse_line(line: &str) -> Result<Line, String> {
+    let line = line.trim_start_matches('\u{feff}');
     let value: serde_json::Value = serde_json::from_str(line).map_err(|e| e.to_string())?;
+    match value {
+        serde_json::Value::Object(fields) => {
+            let present: Vec<&str> = SEQUENCE_FIELDS
+                .iter()
+                .copied()
+                .filter(|f| fields.contains_key(*f))
+                .collect();
+            match present[..] {
+                [field] => match &fields[field] {
+                    v @ (serde_json::Value::String(_) | serde_json::Value::Array(_)) => {
+                        sequence(v.clone()).map_err(|e| format!("field `{field}`: {e}"))
+                    }
+                    _ => Err(format!(
+                        "field `{field}`: expected a sentence, an array of words or an array \
+                         of token ids"
+                    )),
+                },
+                [] => Err(format!(
+                    "an object with the keys {}; expected the sequence in one of {}",
+                    quoted(fields.keys().map(String::as_str)),
+                    quoted(SEQUENCE_FIELDS.iter().copied())
+                )),
+                _ => Err(format!(
+                    "an object with several sequences ({}): keep the one the model reads",
+                    quoted(present.iter().copied())
+                )),
+            }
+        }
+        other => sequence(other),
+    }
+}
+
+fn quoted<'a>(names: impl Iterator<Item = &'a str>) -> String {
+    names
+        .map(|n| format!("`{n}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A sentence, a word array or a token-id array.
+fn sequence(value: serde_json::Value) -> Result<Line, String> {
     match value {
         serde_json::Value::String(s) => Ok(Line::Words(tokenize(&s))),
         // An empty array is an (empty) sequence of ids, whatever the vocabulary.
@@ -167,16 +217,41 @@ pub fn parse_line(line: &str) -> Result<Line, String> {
             } else if items.iter().all(|v| v.is_i64()) {
                 Ok(Line::Ids(items.iter().filter_map(|v| v.as_i64()).collect()))
             } else {
-                Err("expected a sentence, an array of words, or an array of token ids".into())
+                Err(EXPECTED.into())
             }
         }
-        _ => Err("expected a sentence, an array of words, or an array of token ids".into()),
+        _ => Err(EXPECTED.into()),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn object_lines_hold_their_sequence_in_one_field() {
+        let words = |line: &str| match parse_line(line) {
+            Ok(Line::Words(w)) => w,
+            Ok(Line::Ids(ids)) => panic!("{line}: ids {ids:?}"),
+            Err(e) => panic!("{line}: {e}"),
+        };
+        assert_eq!(
+            words(r#"{"text": "Good week", "label": 1}"#),
+            ["good", "week"]
+        );
+        assert_eq!(words(r#"{"id": 7, "tokens": ["A", "b"]}"#), ["a", "b"]);
+        assert!(matches!(
+            parse_line(r#"{"input_ids": [4, 5]}"#),
+            Ok(Line::Ids(ids)) if ids == [4, 5]
+        ));
+        // A byte-order mark before the first line (Windows editors, utf-8-sig).
+        assert_eq!(words("\u{feff}\"good\""), ["good"]);
+        let err = |line: &str| parse_line(line).err().unwrap_or_default();
+        assert!(err(r#"{"label": 1}"#).contains("the keys `label`"));
+        assert!(err(r#"{"text": "a", "input_ids": [1]}"#).contains("several sequences"));
+        assert!(err(r#"{"text": 3}"#).contains("field `text`"));
+        assert!(err(r#"{"ids": [1, "a"]}"#).contains("field `ids`"));
+    }
 
     #[test]
     fn sentences_are_lowercased_and_split_on_punctuation() {

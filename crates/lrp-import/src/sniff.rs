@@ -18,7 +18,7 @@ pub enum FileKind {
     Zip,
     /// A PyTorch checkpoint in the legacy (pre-1.6) format.
     TorchLegacy,
-    /// Text whose first non-blank character opens a JSON array or string: JSON lines.
+    /// Text whose first non-blank character opens a JSON array, string or object: JSON lines.
     JsonLines,
     /// None of the above.
     Unknown,
@@ -79,7 +79,7 @@ pub fn sniff(prefix: &[u8], len: Option<u64>) -> FileKind {
     }
     let text = prefix.strip_prefix(b"\xef\xbb\xbf").unwrap_or(prefix);
     match text.iter().find(|b| !b.is_ascii_whitespace()) {
-        Some(b'[' | b'"') => FileKind::JsonLines,
+        Some(b'[' | b'"' | b'{') => FileKind::JsonLines,
         _ => FileKind::Unknown,
     }
 }
