@@ -236,3 +236,42 @@ fn assert_output_matches(params: &ModelParams, io: &Path, what: &str) {
         assert!((a - e).abs() <= 1e-5, "{what}: {logits:?} vs {expected:?}");
     }
 }
+
+/// Naming the head past a module the path does not hold (`--head fc` on u4, whose LayerNorm
+/// sits before `fc`) reads the model, but every run warns that the module was left out: it may
+/// be part of the forward pass.
+#[test]
+fn modules_left_out_by_the_names_given_are_a_warning_on_every_run() {
+    let r = REFUSED
+        .iter()
+        .find(|r| r.stem == "u4_lstm_layernorm_linear")
+        .unwrap();
+    let mut options = LoadOptions::default();
+    options.torch.head = vec![("fc".into(), Activation::Linear)];
+    let report = read_model(r.path("state_dict.pt"), &options)
+        .unwrap()
+        .report;
+    assert!(
+        report
+            .warnings
+            .iter()
+            .any(|w| w.starts_with("tensors not used: norm.bias, norm.weight")),
+        "{:?}",
+        report.warnings
+    );
+    let o = Command::new(env!("CARGO_BIN_EXE_lstm-lrp"))
+        .arg("explain")
+        .arg("--model")
+        .arg(r.path("state_dict.pt"))
+        .args(["--head", "fc", "--print", "0"])
+        .arg("--input")
+        .arg(r.path("io.safetensors"))
+        .output()
+        .expect("run lstm-lrp");
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("tensors not used: norm.bias, norm.weight"),
+        "{stderr}"
+    );
+}

@@ -526,7 +526,14 @@ pub(crate) fn read_declared_state_dict(
     }
     if !leftover.is_empty() {
         if modules.named() {
-            notes.push(format!("tensors not used: {}", leftover.join(", ")));
+            // The user's names win, but a module left out may be part of the computation (an
+            // attention scorer, a normalisation): every run says so, not only `inspect`.
+            warnings.push(format!(
+                "tensors not used: {} — the modules named leave them out; if they take part in \
+                 the model's forward pass (attention, a normalisation, another head), the \
+                 explanation is of a different model",
+                leftover.join(", ")
+            ));
         } else {
             let path: Vec<String> = embedding_prefix
                 .iter()
