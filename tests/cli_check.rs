@@ -449,7 +449,8 @@ fn pytorch_round3_checkpoints_match_torch_or_are_refused_by_kind() {
 /// APIs, along rows, columns and the whole matrix, and from safetensors too, are folded
 /// (`inspect` says which), and
 /// float16, shared-storage, non-contiguous, GPU-tagged and `torch.compile`d state dicts are read
-/// as saved, each against PyTorch's own logits; spectral norm, in either API, is refused by name.
+/// as saved, each against PyTorch's own logits; spectral norm, in either API, and a quantized
+/// model are refused by name.
 #[test]
 fn pytorch_round4_weight_norm_and_storages_match_torch() {
     let dir = "fixtures/pytorch/round4";
@@ -488,6 +489,10 @@ fn pytorch_round4_weight_norm_and_storages_match_torch() {
         (
             "w4_spectral_norm_deprecated",
             "`fc.weight_orig`, `fc.weight_u`, `fc.weight_v`: spectral norm",
+        ),
+        (
+            "q1_quantized_dynamic",
+            "the file holds a quantized model's state dict (`torch._utils._rebuild_qtensor`",
         ),
     ] {
         let model = format!("{dir}/{stem}.pt");

@@ -372,3 +372,13 @@ fn a_state_dict_whose_first_entry_header_matches_the_zip64_records_is_read() {
         imported.report.notes
     );
 }
+
+#[test]
+fn a_quantized_state_dict_is_refused_as_such() {
+    match read_checkpoint(fixture_path("round4/q1_quantized_dynamic.pt")) {
+        Err(TorchError::Quantized { global }) => {
+            assert_eq!(global, "torch._utils._rebuild_qtensor")
+        }
+        other => panic!("{other:?}"),
+    }
+}

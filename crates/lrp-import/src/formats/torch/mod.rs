@@ -76,6 +76,17 @@ pub enum TorchError {
         /// The scripted module's type (e.g. `__torch__.torch.nn.modules.rnn.LSTM`).
         class: String,
     },
+    /// The state dict of a quantized model (`torch.ao.quantization`): integer weights and
+    /// packed parameters, not the float model lstm-lrp explains.
+    #[error(
+        "the file holds a quantized model's state dict (`{global}`: torch.ao.quantization's \
+         integer weights and packed parameters); lstm-lrp explains the float model: save the \
+         state dict of the model before quantization"
+    )]
+    Quantized {
+        /// The quantization global found (e.g. `torch._utils._rebuild_qtensor`).
+        global: String,
+    },
     /// The checkpoint's pickle could not be walked, or its container opened.
     #[error("the checkpoint's pickle cannot be read: {0}")]
     Pickle(String),
@@ -156,6 +167,21 @@ fn is_value_global(global: &str) -> bool {
     )
 }
 
+/// Globals only a quantized tensor's pickle names: its rebuild function, its storages and
+/// dtypes (`QInt8Storage`, `qint8`, …) and quantization schemes (`per_tensor_affine`, …).
+fn is_quantization_global(global: &str) -> bool {
+    global == "torch._utils._rebuild_qtensor"
+        || global.strip_prefix("torch.").is_some_and(|name| {
+            (name.starts_with("Q") && name.ends_with("Storage"))
+                || matches!(
+                    name,
+                    "qint8" | "quint8" | "qint32" | "quint4x2" | "quint2x4"
+                )
+                || name.starts_with("per_tensor_")
+                || name.starts_with("per_channel_")
+        })
+}
+
 /// The checkpoint's foreign globals (see [`Foreign`]).
 fn foreign_globals(path: &Path) -> Result<Foreign, TorchError> {
     let mut file = File::open(path)?;
@@ -207,6 +233,15 @@ fn refusal(foreign: &Foreign, survey: Option<&TreeSurvey>) -> Option<TorchError>
     let first = foreign.globals.first()?.name.clone();
     if foreign.scripted {
         return Some(TorchError::TorchScript { class: first });
+    }
+    if let Some(g) = foreign
+        .globals
+        .iter()
+        .find(|g| is_quantization_global(&g.name))
+    {
+        return Some(TorchError::Quantized {
+            global: g.name.clone(),
+        });
     }
     let Some(survey) = survey else {
         return Some(TorchError::NotAStateDict { class: first });
