@@ -4,7 +4,7 @@ use lrp_core::burn::tensor::{Device, Tensor, TensorData};
 use lrp_core::{Input, Precision};
 use std::io::{Read, Seek};
 
-use lrp_import::formats::npy;
+use lrp_import::formats::npy::{self, NpyError};
 use lrp_import::formats::safetensors::{self as st, has, holds_floats};
 use lrp_import::formats::zip::Archive;
 use lrp_import::{HostArray, ImportError};
@@ -235,22 +235,12 @@ impl InputArrays {
             name: "x".into(),
             present: st::names(file),
         })?;
-        let values = if floats {
-            let x = st::float_array(file, "x")?;
-            if x.shape.len() != 3 {
-                return Err(rank_error(x.shape, X_RANKS));
-            }
-            InputValues::Features(x)
+        let x = if floats {
+            NpyValues::Floats(st::float_array(file, "x")?)
         } else {
-            let ids = st::int_array(file, "x")?;
-            if ids.shape.len() != 2 {
-                return Err(rank_error(
-                    ids.shape,
-                    "2 dimensions (batch, time) for token ids",
-                ));
-            }
-            InputValues::Tokens(ids)
+            NpyValues::Ints(st::int_array(file, "x")?)
         };
+        let values = Self::named_x(x)?;
         let lengths = if has(file, "lengths") {
             Some(st::int_array(file, "lengths")?)
         } else {
@@ -286,39 +276,36 @@ impl InputArrays {
                     .join(", "),
             });
         };
-        let bytes = archive.read(x)?;
-        let values = if npy::holds_floats(&bytes)? {
-            let x = npy::read_f64(&bytes)?;
-            if x.shape.len() != 3 {
-                return Err(rank_error(x.shape, X_RANKS));
-            }
-            InputValues::Features(x)
-        } else {
-            let ids = npy::read_i64(&bytes)?;
-            if ids.shape.len() != 2 {
-                return Err(rank_error(
-                    ids.shape,
-                    "2 dimensions (batch, time) for token ids",
-                ));
-            }
-            InputValues::Tokens(ids)
-        };
+        let values = Self::named_x(NpyValues::from_npy(&archive.read(x)?)?)?;
         let mut ints = |name: &str| -> Result<Option<HostArray<i64>>, ImportError> {
             let entry = format!("{name}.npy");
             if !archive.contains(&entry) {
                 return Ok(None);
             }
-            let bytes = archive.read(&entry)?;
-            if npy::holds_floats(&bytes)? {
-                return Err(ImportError::Format(format!(
+            match NpyValues::from_npy(&archive.read(&entry)?)? {
+                NpyValues::Ints(values) => Ok(Some(values)),
+                NpyValues::Floats(_) => Err(ImportError::Format(format!(
                     "`{name}` holds floats; it must hold integers"
-                )));
+                ))),
             }
-            Ok(Some(npy::read_i64(&bytes)?))
         };
         let lengths = ints("lengths")?;
         let mask = ints("mask")?;
         Self::assemble(values, lengths, mask)
+    }
+
+    /// The values of a container's `x` array (safetensors, `.npz`): floats `(B, T, E)` or
+    /// integer token ids `(B, T)`.
+    fn named_x(x: NpyValues) -> Result<InputValues, ImportError> {
+        match x {
+            NpyValues::Floats(x) if x.shape.len() == 3 => Ok(InputValues::Features(x)),
+            NpyValues::Ints(ids) if ids.shape.len() == 2 => Ok(InputValues::Tokens(ids)),
+            NpyValues::Floats(x) => Err(rank_error(x.shape, X_RANKS)),
+            NpyValues::Ints(ids) => Err(rank_error(
+                ids.shape,
+                "2 dimensions (batch, time) for token ids",
+            )),
+        }
     }
 
     /// The arrays, with `lengths` (B) and `mask` (B, T) checked against `values`.
@@ -389,6 +376,20 @@ pub enum NpyValues {
     Floats(HostArray<f64>),
     /// An integer or boolean array.
     Ints(HostArray<i64>),
+}
+
+impl NpyValues {
+    /// The values of the whole `.npy` file in `bytes`, by its element kind.
+    ///
+    /// # Errors
+    /// A malformed file or an unsupported dtype.
+    pub fn from_npy(bytes: &[u8]) -> Result<Self, NpyError> {
+        Ok(if npy::holds_floats(bytes)? {
+            Self::Floats(npy::read_f64(bytes)?)
+        } else {
+            Self::Ints(npy::read_i64(bytes)?)
+        })
+    }
 }
 
 fn rank_error(shape: Vec<usize>, expected: &'static str) -> ImportError {

@@ -17,9 +17,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use lrp_import::ImportError;
-use lrp_import::formats::npy::{
-    NpyError, RowReader, fortran_order, holds_floats, read_f64, read_i64,
-};
+use lrp_import::formats::npy::{NpyError, RowReader, fortran_order};
 use lrp_import::formats::safetensors::parse;
 use lrp_import::formats::zip::Archive;
 use lrp_import::sniff::{FileKind, read_prefix, sniff};
@@ -236,15 +234,17 @@ impl InputSource {
                 .map_err(|e| IoError::io(name, e))?;
             Ok(bytes)
         };
+        let model_file = || {
+            IoError::input(
+                name,
+                format!("this is a model file, not an input ({FORMATS_HINT})"),
+            )
+        };
         match kind {
             // Fortran order: the rows are not contiguous; read it whole, reordered.
             FileKind::Npy if fortran_order(&prefix) == Some(true) => {
                 let bytes = whole(&mut reader)?;
-                let values = if holds_floats(&bytes).map_err(|e| content(e.into()))? {
-                    NpyValues::Floats(read_f64(&bytes).map_err(|e| content(e.into()))?)
-                } else {
-                    NpyValues::Ints(read_i64(&bytes).map_err(|e| content(e.into()))?)
-                };
+                let values = NpyValues::from_npy(&bytes).map_err(|e| content(e.into()))?;
                 let inputs = InputArrays::from_npy_values(values).map_err(content)?;
                 Ok(Kind::Arrays {
                     inputs,
@@ -291,10 +291,7 @@ impl InputSource {
                 let mut archive = Archive::new(reader).map_err(|e| content(e.into()))?;
                 let names = archive.names();
                 if names.is_empty() || !names.iter().all(|n| n.ends_with(".npy")) {
-                    return Err(IoError::input(
-                        name,
-                        format!("this is a model file, not an input ({FORMATS_HINT})"),
-                    ));
+                    return Err(model_file());
                 }
                 let inputs = InputArrays::from_npz(&mut archive).map_err(content)?;
                 Ok(Kind::Arrays {
@@ -302,10 +299,7 @@ impl InputSource {
                     words: None,
                 })
             }
-            FileKind::Hdf5 | FileKind::TorchLegacy => Err(IoError::input(
-                name,
-                format!("this is a model file, not an input ({FORMATS_HINT})"),
-            )),
+            FileKind::Hdf5 | FileKind::TorchLegacy => Err(model_file()),
             FileKind::JsonLines | FileKind::Unknown => {
                 let what = if prefix.iter().all(u8::is_ascii_whitespace) {
                     "the input is empty (no sequence)".to_string()
