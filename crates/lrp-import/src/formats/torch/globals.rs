@@ -172,6 +172,15 @@ impl<R: Read> Walker<R> {
         self.push(Slot::Global(self.uses.len() - 1))
     }
 
+    /// A global called where it is named (`INST`), never on the stack.
+    fn called_global(&mut self, name: String) {
+        let uses = Uses {
+            called: true,
+            ..Uses::default()
+        };
+        self.uses.push((name, uses));
+    }
+
     /// Records that `slot` was consumed in `role`.
     fn consume(&mut self, slot: &Slot, role: Role) {
         if let Slot::Global(i) = slot {
@@ -346,9 +355,7 @@ impl<R: Read> Walker<R> {
                     let name = self.line()?;
                     let args = self.pop_mark();
                     self.consume_all(&args, Role::Other);
-                    self.global(format!("{module}.{name}"))?;
-                    let class = self.pop(Role::Called);
-                    debug_assert!(matches!(class, Slot::Global(_)));
+                    self.called_global(format!("{module}.{name}"));
                     self.push(Slot::Value)?;
                 }
                 0x93 => {

@@ -149,22 +149,19 @@ struct Foreign {
 /// protocol 2's Python 2 names (`__builtin__`) too, and numpy scalars (`np.float64(0.75)`, a
 /// metric computed with numpy) with their dtype. Numpy arrays and enums are not among them.
 fn is_value_global(global: &str) -> bool {
-    let global = global
-        .strip_prefix("__builtin__.")
-        .map_or(global.to_string(), |name| format!("builtins.{name}"));
-    matches!(
-        global.as_str(),
-        "torch.device"
-            | "torch.Size"
-            | "builtins.set"
-            | "builtins.frozenset"
-            | "builtins.complex"
-            | "builtins.bytearray"
-            | "collections.Counter"
-            | "numpy.dtype"
-            | "numpy.core.multiarray.scalar"
-            | "numpy._core.multiarray.scalar"
-    )
+    let builtin = global
+        .strip_prefix("builtins.")
+        .or_else(|| global.strip_prefix("__builtin__."));
+    matches!(builtin, Some("set" | "frozenset" | "complex" | "bytearray"))
+        || matches!(
+            global,
+            "torch.device"
+                | "torch.Size"
+                | "collections.Counter"
+                | "numpy.dtype"
+                | "numpy.core.multiarray.scalar"
+                | "numpy._core.multiarray.scalar"
+        )
 }
 
 /// Globals only a quantized tensor's pickle names: its rebuild function, its storages and
