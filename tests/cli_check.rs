@@ -215,22 +215,36 @@ fn round3_keras_fixtures_pass() {
     }
 }
 
+/// `check` of `model` against `reference` passes; returns its stdout.
+fn passes(model: &str, reference: &str) -> String {
+    let out = check(&["--model", model, "--reference", reference]);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success() && stdout.trim_end().ends_with("ok"),
+        "{model}: {stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+/// `check` of `model` against `reference` fails, and its stderr contains `expected`.
+fn refused_with(model: &str, reference: &str, expected: &str) {
+    let out = check(&["--model", model, "--reference", reference]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{model} was accepted");
+    assert!(stderr.contains(expected), "{model}: {stderr}");
+}
+
 /// `check` of `dir/stem.keras` and `dir/stem.h5` against `dir/stem.io.safetensors` passes;
 /// returns the two runs' stdout.
 fn passes_from_keras_and_h5(dir: &str, stem: &str) -> Vec<String> {
     ["keras", "h5"]
         .iter()
         .map(|ext| {
-            let model = format!("{dir}/{stem}.{ext}");
-            let reference = format!("{dir}/{stem}.io.safetensors");
-            let out = check(&["--model", &model, "--reference", &reference]);
-            let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-            assert!(
-                out.status.success() && stdout.trim_end().ends_with("ok"),
-                "{model}: {stdout}{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            stdout
+            passes(
+                &format!("{dir}/{stem}.{ext}"),
+                &format!("{dir}/{stem}.io.safetensors"),
+            )
         })
         .collect()
 }
@@ -282,12 +296,11 @@ fn round4_head_layers_match_keras_or_are_refused_by_name() {
             "layer `batch_normalization` (BatchNormalization) after a Dense layer's Relu",
         ),
     ] {
-        let model = format!("fixtures/keras3/round4/{stem}.keras");
-        let reference = "fixtures/keras3/round4/v5_lstm_linear_activation.io.safetensors";
-        let out = check(&["--model", &model, "--reference", reference]);
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(!out.status.success(), "{model} was accepted");
-        assert!(stderr.contains(expected), "{model}: {stderr}");
+        refused_with(
+            &format!("fixtures/keras3/round4/{stem}.keras"),
+            "fixtures/keras3/round4/v5_lstm_linear_activation.io.safetensors",
+            expected,
+        );
     }
 }
 
@@ -322,14 +335,10 @@ fn round5_flatten_of_a_vector_is_read_and_of_a_sequence_refused() {
             "",
         );
     }
-    let model = format!("{dir}/z1_lstm_sequence_flatten.keras");
-    let reference = format!("{dir}/y1_lstm_flatten_dense.io.safetensors");
-    let out = check(&["--model", &model, "--reference", &reference]);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "{model} was accepted");
-    assert!(
-        stderr.contains("layer `flatten` (Flatten): it flattens a sequence"),
-        "{model}: {stderr}"
+    refused_with(
+        &format!("{dir}/z1_lstm_sequence_flatten.keras"),
+        &format!("{dir}/y1_lstm_flatten_dense.io.safetensors"),
+        "layer `flatten` (Flatten): it flattens a sequence",
     );
 }
 
@@ -337,16 +346,8 @@ fn round5_flatten_of_a_vector_is_read_and_of_a_sequence_refused() {
 /// of it reports `note`, or nothing containing `absent` when there is no note.
 fn passes_with_note(dir: &str, stem: &str, ext: &str, note: Option<&str>, absent: &str) {
     let model = format!("{dir}/{stem}.{ext}");
-    let reference = format!("{dir}/{stem}.io.safetensors");
-    let out = check(&["--model", &model, "--reference", &reference]);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success()
-            && stdout.contains("forward: 4 samples")
-            && stdout.trim_end().ends_with("ok"),
-        "{model}: {stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = passes(&model, &format!("{dir}/{stem}.io.safetensors"));
+    assert!(stdout.contains("forward: 4 samples"), "{model}: {stdout}");
     let inspect = Command::new(env!("CARGO_BIN_EXE_lstm-lrp"))
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .args(["inspect", "--model", &model])
@@ -436,12 +437,11 @@ fn pytorch_round3_checkpoints_match_torch_or_are_refused_by_kind() {
              not (a module saved with torch.save(model)",
         ),
     ] {
-        let model = format!("{dir}/{stem}.pt");
-        let reference = format!("{dir}/c1_checkpoint_adam.io.safetensors");
-        let out = check(&["--model", &model, "--reference", &reference]);
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(!out.status.success(), "{model} was accepted");
-        assert!(stderr.contains(expected), "{model}: {stderr}");
+        refused_with(
+            &format!("{dir}/{stem}.pt"),
+            &format!("{dir}/c1_checkpoint_adam.io.safetensors"),
+            expected,
+        );
     }
 }
 
@@ -495,11 +495,10 @@ fn pytorch_round4_weight_norm_and_storages_match_torch() {
             "the file holds a quantized model's state dict (`torch._utils._rebuild_qtensor`",
         ),
     ] {
-        let model = format!("{dir}/{stem}.pt");
-        let reference = format!("{dir}/w1_weight_norm_parametrizations.io.safetensors");
-        let out = check(&["--model", &model, "--reference", &reference]);
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(!out.status.success(), "{model} was accepted");
-        assert!(stderr.contains(expected), "{model}: {stderr}");
+        refused_with(
+            &format!("{dir}/{stem}.pt"),
+            &format!("{dir}/w1_weight_norm_parametrizations.io.safetensors"),
+            expected,
+        );
     }
 }

@@ -147,6 +147,13 @@ fn json_lines(text: &str) -> Vec<serde_json::Value> {
         .collect()
 }
 
+/// The JSON lines `explain` (with the vocabulary) writes to stdout for `input`.
+fn explained_jsonl(input: &Path) -> Vec<serde_json::Value> {
+    let o = explain(&["--input", s(input), "--jsonl", "-"]);
+    assert!(o.status.success(), "{}: {}", s(input), stderr(&o));
+    json_lines(&String::from_utf8_lossy(&o.stdout))
+}
+
 #[test]
 fn stdin_and_stdout_work_in_a_pipeline() {
     let d = dir("pipe");
@@ -357,17 +364,7 @@ fn every_input_is_read_once() {
 #[test]
 fn npz_inputs_read_as_their_safetensors_and_npy_twins() {
     let explained = |input: &str| {
-        let o = lstm_lrp(&[
-            "explain",
-            "--model",
-            MODEL,
-            "--input",
-            &format!("fixtures/inputs/{input}"),
-            "--jsonl",
-            "-",
-        ]);
-        assert!(o.status.success(), "{input}: {}", stderr(&o));
-        let lines = json_lines(&String::from_utf8_lossy(&o.stdout));
+        let lines = explained_jsonl(Path::new(&format!("fixtures/inputs/{input}")));
         assert_eq!(lines.len(), 4, "{input}");
         lines
     };
@@ -420,15 +417,10 @@ fn object_lines_and_a_byte_order_mark_read_as_plain_json_lines() {
         "bom.jsonl",
         "\u{feff}\"the plot was not good\"\n[\"a\", \"week\"]\n[5, 6, 7]\n",
     );
-    let explained = |input: &Path| {
-        let o = explain(&["--input", s(input), "--jsonl", "-"]);
-        assert!(o.status.success(), "{}: {}", s(input), stderr(&o));
-        json_lines(&String::from_utf8_lossy(&o.stdout))
-    };
-    let reference = explained(&plain);
+    let reference = explained_jsonl(&plain);
     assert_eq!(reference.len(), 3);
-    assert_eq!(explained(&objects), reference);
-    assert_eq!(explained(&bom), reference);
+    assert_eq!(explained_jsonl(&objects), reference);
+    assert_eq!(explained_jsonl(&bom), reference);
 
     let ambiguous = write("both.jsonl", "{\"text\": \"good\", \"input_ids\": [5]}\n");
     let o = explain(&["--input", s(&ambiguous)]);
