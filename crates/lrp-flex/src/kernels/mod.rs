@@ -7,10 +7,15 @@
 //! extension API (`Tensor::into_dispatch`) and writing new Flex tensors. Anything else — another
 //! backend's tensor, an autodiff tensor, a dtype other than f32/f64 — is handed back to the
 //! tensor path.
+//!
+//! Large enough steps run in blocks of rows on rayon's threads, and the products choose their
+//! own threading ([`threading`]): in a unidirectional layer nothing else runs beside a step, so
+//! a step on one thread leaves the other cores waiting.
 
 mod lstm;
 mod real;
 
+use std::ops::Range;
 use std::sync::OnceLock;
 
 use burn::backend::flex::{FlexTensor, Layout};
@@ -19,6 +24,8 @@ use burn::tensor::{Bytes, DType, Device, Shape, Tensor};
 use lrp_core::kernels::{
     LstmRelevanceInputs, LstmStepInputs, LstmStepOutputs, StepKernels, Unfused,
 };
+
+use rayon::prelude::*;
 
 use lstm::{Isa, RelevanceInputs, StepInputs, StepOutputs};
 use real::Real;
@@ -194,44 +201,53 @@ fn gemm_into<E: Elements>(
     };
     let read_dst = c.is_some();
     let (a_elements, b_elements) = (elements::<E>(a), elements::<E>(b));
-    let parallelism = if m.saturating_mul(n).saturating_mul(k) >= PARALLEL_THRESHOLD {
-        gemm::Parallelism::Rayon(0)
-    } else {
-        gemm::Parallelism::None
-    };
     if len > 0 && k > 0 {
-        // SAFETY: `out` has room for the m·n elements written with row stride n (with `read_dst`
-        // they are initialised, without it `gemm` only writes them); `a_elements` holds the m·k
-        // elements of `a` and `b_elements` the k·n of `b`, row-major and contiguous (`dense`),
-        // as the strides given say; the buffers do not overlap (`out` is new). `E` is f32 or
-        // f64, which `gemm` supports.
-        unsafe {
-            gemm::gemm(
-                m,
-                n,
-                k,
-                out.as_mut_ptr(),
-                1,
-                n as isize,
-                read_dst,
-                a_elements.as_ptr(),
-                1,
-                k as isize,
-                b_elements.as_ptr(),
-                1,
-                n as isize,
-                E::ONE,
-                E::ONE,
-                false,
-                false,
-                false,
-                parallelism,
-            );
-            if !read_dst {
-                // SAFETY: with k > 0 and `read_dst` false, `gemm` wrote every one of the m·n
-                // elements (dst = beta · a · b).
-                out.set_len(len);
+        let dst = SharedOut(out.as_mut_ptr());
+        let product = |columns: Range<usize>, parallelism| {
+            // SAFETY: `dst` has room for the m·n elements written with row stride n (with
+            // `read_dst` they are initialised, without it `gemm` only writes them);
+            // `a_elements` holds the m·k elements of `a` and `b_elements` the k·n of `b`,
+            // row-major and contiguous (`dense`), as the strides given say; `columns` lies
+            // within 0..n, so the offsets stay inside `b` and `dst`; the buffers do not overlap
+            // (`out` is new), and concurrent calls write disjoint column blocks. `E` is f32 or
+            // f64, which `gemm` supports.
+            unsafe {
+                gemm::gemm(
+                    m,
+                    columns.len(),
+                    k,
+                    dst.at(columns.start),
+                    1,
+                    n as isize,
+                    read_dst,
+                    a_elements.as_ptr(),
+                    1,
+                    k as isize,
+                    b_elements.as_ptr().add(columns.start),
+                    1,
+                    n as isize,
+                    E::ONE,
+                    E::ONE,
+                    false,
+                    false,
+                    false,
+                    parallelism,
+                );
             }
+        };
+        match threading(m, k, n) {
+            Threading::One => product(0..n, gemm::Parallelism::None),
+            Threading::Gemm => product(0..n, gemm::Parallelism::Rayon(0)),
+            Threading::ColumnBlocks(blocks) => {
+                (0..blocks).into_par_iter().for_each(|block| {
+                    product(column_block(n, blocks, block), gemm::Parallelism::None)
+                });
+            }
+        }
+        if !read_dst {
+            // SAFETY: with k > 0 and `read_dst` false, `gemm` wrote every one of the m·n
+            // elements (dst = beta · a · b), the column blocks together covering 0..n.
+            unsafe { out.set_len(len) };
         }
     }
     Bytes::from_elems(out)
@@ -239,6 +255,79 @@ fn gemm_into<E: Elements>(
 
 /// Flex's threshold for a multi-threaded product (`m · n · k`), kept the same here.
 const PARALLEL_THRESHOLD: usize = 192 * 192 * 192;
+
+/// How a product is spread over rayon's threads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Threading {
+    /// On the calling thread (below [`PARALLEL_THRESHOLD`]).
+    One,
+    /// By `gemm` itself (`Parallelism::Rayon`).
+    Gemm,
+    /// As this many single-threaded products of column blocks, in parallel.
+    ColumnBlocks(usize),
+}
+
+/// The narrowest column block worth a thread of its own.
+const MIN_BLOCK_COLUMNS: usize = 128;
+
+/// From this many output columns on, `gemm`'s own split is kept.
+const WIDE_COLUMNS: usize = 1024;
+
+/// The threading of an `(m, k) × (k, n)` product. `gemm`'s own multi-threaded split of a
+/// product alone on the pool is poor for some output widths with its AVX-512 kernels: at the
+/// recurrent relevance's `(100, 300) × (300, 300)` it ran at 67 (f64) and 120–138 (f32)
+/// GFLOP/s on two cores, where two single-threaded products of half the columns each run at
+/// 105 and 188–197, and at `(10, 300) × (300, 300)` at 17–20 against 68 (f64) (measured on a
+/// 2-core AMD EPYC with AVX-512 against `gemm` 0.19 directly, `benches/README.md` §7). Column
+/// blocks of at least [`MIN_BLOCK_COLUMNS`] were as fast or faster (0.95–2.5×) for every
+/// width below [`WIDE_COLUMNS`] measured (m 10–256, k 128–600), and as fast (0.92–1.19×) with
+/// the AVX2 kernels; from 1024 columns on `gemm`'s split was better at small m, so it stays.
+/// When the product runs beside others (both directions of a layer at once) the two ways
+/// measured alike.
+fn threading(m: usize, k: usize, n: usize) -> Threading {
+    if m.saturating_mul(n).saturating_mul(k) < PARALLEL_THRESHOLD {
+        return Threading::One;
+    }
+    let blocks = rayon::current_num_threads().min(n / MIN_BLOCK_COLUMNS);
+    if n >= WIDE_COLUMNS || blocks < 2 {
+        Threading::Gemm
+    } else {
+        Threading::ColumnBlocks(blocks)
+    }
+}
+
+/// The columns of block `block` of `blocks` over `n` columns: near-equal widths, the inner
+/// boundaries on multiples of 16 columns (whole cache lines of f32, pairs of f64's).
+fn column_block(n: usize, blocks: usize, block: usize) -> Range<usize> {
+    let boundary = |b: usize| match b {
+        0 => 0,
+        b if b == blocks => n,
+        b => (n * b / blocks).next_multiple_of(16).min(n),
+    };
+    boundary(block)..boundary(block + 1)
+}
+
+/// The output buffer of a product, written by several threads at once in disjoint column
+/// blocks ([`Threading::ColumnBlocks`]).
+#[derive(Clone, Copy)]
+struct SharedOut<E>(*mut E);
+
+impl<E> SharedOut<E> {
+    /// The pointer `offset` elements on. A method, so that closures capture the wrapper (which
+    /// is `Sync`) rather than its pointer field.
+    ///
+    /// # Safety
+    /// `offset` lies within the buffer.
+    unsafe fn at(self, offset: usize) -> *mut E {
+        // SAFETY: the caller keeps `offset` within the buffer.
+        unsafe { self.0.add(offset) }
+    }
+}
+
+// SAFETY: the pointer is only written through in disjoint column blocks, one thread each, while
+// the buffer it points into outlives the parallel loop (see `gemm_into`).
+unsafe impl<E: Send> Send for SharedOut<E> {}
+unsafe impl<E: Send> Sync for SharedOut<E> {}
 
 /// The element type's slice of a contiguous Flex tensor.
 trait Elements: Real + burn::tensor::Element + bytemuck::Pod {}
@@ -423,6 +512,54 @@ mod tests {
             let got = kernels.matmul(a_t.clone(), b.clone()).expect("runs");
             close(got, a_t.matmul(b.clone()));
         }
+    }
+
+    #[test]
+    fn products_split_into_column_blocks_match_burns_matmul() {
+        // Above the threshold, widths in the split's range (one not a multiple of 16), and
+        // each with the addend that the blocks read back (`read_dst`).
+        for (m, k, n) in [(100, 300, 300), (64, 300, 517), (4, 2000, 1100)] {
+            assert_eq!(
+                threading(m, k, n),
+                match (n, rayon::current_num_threads()) {
+                    (1100, _) => Threading::Gemm,
+                    (_, 1) => Threading::Gemm,
+                    (n, threads) => Threading::ColumnBlocks(threads.min(n / 128)),
+                }
+            );
+            for dtype in [DType::F64, DType::F32] {
+                let a = t(&ramp(m * k, 0.01), [m, k], dtype);
+                let b = t(&ramp(k * n, 0.02), [k, n], dtype);
+                let c = t(&ramp(m * n, 0.5), [m, n], dtype);
+                let tol = if dtype == DType::F64 { 1e-12 } else { 1e-4 };
+                let close = |got: Tensor<2>, want: Tensor<2>| {
+                    for (g, w) in values(got).iter().zip(values(want)) {
+                        assert!((g - w).abs() <= tol * w.abs().max(1.0), "{g} vs {w}");
+                    }
+                };
+                let got = FLEX_KERNELS.matmul(a.clone(), b.clone()).expect("runs");
+                close(got, a.clone().matmul(b.clone()));
+                let got = FLEX_KERNELS
+                    .matmul_add(a.clone(), b.clone(), c.clone())
+                    .expect("runs");
+                close(got, a.matmul(b).add(c));
+            }
+        }
+    }
+
+    #[test]
+    fn column_blocks_cover_the_columns_once_on_aligned_boundaries() {
+        for (n, blocks) in [(300, 2), (517, 4), (256, 2), (1023, 7)] {
+            let ranges: Vec<_> = (0..blocks).map(|b| column_block(n, blocks, b)).collect();
+            assert_eq!(ranges[0].start, 0);
+            assert_eq!(ranges[blocks - 1].end, n);
+            for pair in ranges.windows(2) {
+                assert_eq!(pair[0].end, pair[1].start);
+                assert_eq!(pair[0].end % 16, 0);
+            }
+            assert!(ranges.iter().all(|r| r.len() >= 16), "{ranges:?}");
+        }
+        assert_eq!(threading(10, 10, 10), Threading::One);
     }
 
     #[test]
