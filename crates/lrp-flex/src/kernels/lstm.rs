@@ -70,13 +70,60 @@ impl Isa {
     }
 }
 
-/// Runs one forward step.
+/// The fewest elements per block worth handing to another thread. At the reference shape
+/// (`(100, 300)` per step, so two blocks on two cores) the blocks made a unidirectional
+/// explanation 3 % (f32) and 15 % (f64) faster, and a bidirectional one neither faster nor
+/// slower (2-core AMD EPYC with AVX-512, `benches/README.md` §7); at twice this threshold that
+/// shape stayed one block and nothing changed.
+const MIN_BLOCK_ELEMENTS: usize = 8 * 1024;
+
+/// How many blocks of at least [`MIN_BLOCK_ELEMENTS`] (and of at least one of `units`) to spread
+/// `elements` over: one per rayon thread at most. A unidirectional layer's step is otherwise
+/// computed on one core while the others wait for the next product; in a bidirectional layer
+/// each direction runs in its own task, and the blocks then mostly run one after another on
+/// the task's thread (rayon hands a block over only to an idle thread).
+fn thread_blocks(elements: usize, units: usize) -> usize {
+    rayon::current_num_threads()
+        .min(elements / MIN_BLOCK_ELEMENTS)
+        .min(units)
+        .max(1)
+}
+
+/// Runs one forward step, its rows in blocks on rayon's threads when there are enough of them
+/// (see [`thread_blocks`]); each element is computed the same way either way.
 pub(crate) fn step<E: Real>(
     isa: Isa,
     inputs: &StepInputs<'_, E>,
     outputs: &mut StepOutputs<'_, E>,
 ) {
     check_step(inputs, outputs);
+    let n = outputs.h.len();
+    let rows = n / inputs.hidden;
+    step_blocks(isa, inputs, outputs.reborrow(), thread_blocks(n, rows));
+}
+
+/// [`step`] over `blocks` blocks of rows, halving recursively.
+fn step_blocks<E: Real>(
+    isa: Isa,
+    inputs: &StepInputs<'_, E>,
+    mut outputs: StepOutputs<'_, E>,
+    blocks: usize,
+) {
+    if blocks <= 1 {
+        return step_isa(isa, inputs, &mut outputs);
+    }
+    let rows = outputs.h.len() / inputs.hidden;
+    let first = blocks / 2;
+    let mid = rows * first / blocks;
+    let (inputs_a, inputs_b) = inputs.split_at(mid);
+    let (outputs_a, outputs_b) = outputs.split_at(mid * inputs.hidden);
+    rayon::join(
+        || step_blocks(isa, &inputs_a, outputs_a, first),
+        || step_blocks(isa, &inputs_b, outputs_b, blocks - first),
+    );
+}
+
+fn step_isa<E: Real>(isa: Isa, inputs: &StepInputs<'_, E>, outputs: &mut StepOutputs<'_, E>) {
     match isa {
         #[cfg(target_arch = "x86_64")]
         // SAFETY: `Isa::Avx512` is only constructed after detecting AVX-512F at run time.
@@ -85,6 +132,69 @@ pub(crate) fn step<E: Real>(
         // SAFETY: `Isa::Avx2` is only constructed after detecting AVX2 at run time.
         Isa::Avx2 => unsafe { step_avx2(inputs, outputs) },
         Isa::Baseline => step_rows(inputs, outputs),
+    }
+}
+
+impl<'a, E> StepInputs<'a, E> {
+    /// The first `rows` rows and the rest.
+    fn split_at(&self, rows: usize) -> (StepInputs<'a, E>, StepInputs<'a, E>) {
+        let h = self.hidden;
+        let (x_a, x_b) = self.pre_x.split_at(rows * 4 * h);
+        let (c_a, c_b) = self.c_prev.split_at(rows * h);
+        let (h_a, h_b) = match self.pre_h {
+            Some(pre_h) => {
+                let (a, b) = pre_h.split_at(rows * 4 * h);
+                (Some(a), Some(b))
+            }
+            None => (None, None),
+        };
+        let part = |pre_x, pre_h, c_prev| StepInputs {
+            pre_x,
+            pre_h,
+            c_prev,
+            hidden: h,
+        };
+        (part(x_a, h_a, c_a), part(x_b, h_b, c_b))
+    }
+}
+
+impl<E> StepOutputs<'_, E> {
+    fn reborrow(&mut self) -> StepOutputs<'_, E> {
+        StepOutputs {
+            h: &mut *self.h,
+            c: &mut *self.c,
+            kept: self
+                .kept
+                .as_mut()
+                .map(|(fc, ig, g_pre)| (&mut **fc, &mut **ig, &mut **g_pre)),
+        }
+    }
+
+    /// The first `at` elements of every output and the rest.
+    fn split_at(self, at: usize) -> (Self, Self) {
+        let (h_a, h_b) = self.h.split_at_mut(at);
+        let (c_a, c_b) = self.c.split_at_mut(at);
+        let (kept_a, kept_b) = match self.kept {
+            Some((fc, ig, g_pre)) => {
+                let (fc_a, fc_b) = fc.split_at_mut(at);
+                let (ig_a, ig_b) = ig.split_at_mut(at);
+                let (g_a, g_b) = g_pre.split_at_mut(at);
+                (Some((fc_a, ig_a, g_a)), Some((fc_b, ig_b, g_b)))
+            }
+            None => (None, None),
+        };
+        (
+            StepOutputs {
+                h: h_a,
+                c: c_a,
+                kept: kept_a,
+            },
+            StepOutputs {
+                h: h_b,
+                c: c_b,
+                kept: kept_b,
+            },
+        )
     }
 }
 
@@ -109,14 +219,72 @@ pub(crate) fn relevance<E: Real>(
         lens.iter().all(|&l| l == n),
         "relevance step: slice lengths {lens:?} vs {n}"
     );
+    relevance_blocks(isa, inputs, r_c_prev, q_g, thread_blocks(n, n.div_ceil(16)));
+}
+
+/// [`relevance`] over `blocks` blocks of elements (inner boundaries on multiples of 16),
+/// halving recursively.
+fn relevance_blocks<E: Real>(
+    isa: Isa,
+    inputs: &RelevanceInputs<'_, E>,
+    r_c_prev: Out<'_, E>,
+    q_g: Out<'_, E>,
+    blocks: usize,
+) {
+    if blocks <= 1 {
+        return relevance_isa(isa, inputs, r_c_prev, q_g);
+    }
+    let first = blocks / 2;
+    let mid = (r_c_prev.len() * first / blocks)
+        .next_multiple_of(16)
+        .min(r_c_prev.len());
+    let (inputs_a, inputs_b) = inputs.split_at(mid);
+    let (r_a, r_b) = r_c_prev.split_at_mut(mid);
+    let (q_a, q_b) = q_g.split_at_mut(mid);
+    rayon::join(
+        || relevance_blocks(isa, &inputs_a, r_a, q_a, first),
+        || relevance_blocks(isa, &inputs_b, r_b, q_b, blocks - first),
+    );
+}
+
+fn relevance_isa<E: Real>(
+    isa: Isa,
+    inputs: &RelevanceInputs<'_, E>,
+    r_c_prev: Out<'_, E>,
+    q_g: Out<'_, E>,
+) {
     match isa {
         #[cfg(target_arch = "x86_64")]
-        // SAFETY: as in `step`.
+        // SAFETY: as in `step_isa`.
         Isa::Avx512 => unsafe { relevance_avx512(inputs, r_c_prev, q_g) },
         #[cfg(target_arch = "x86_64")]
-        // SAFETY: as in `step`.
+        // SAFETY: as in `step_isa`.
         Isa::Avx2 => unsafe { relevance_avx2(inputs, r_c_prev, q_g) },
         Isa::Baseline => relevance_elements(inputs, r_c_prev, q_g),
+    }
+}
+
+impl<'a, E: Copy> RelevanceInputs<'a, E> {
+    /// The first `at` elements of every input and the rest.
+    fn split_at(&self, at: usize) -> (RelevanceInputs<'a, E>, RelevanceInputs<'a, E>) {
+        let split = |s: &'a [E]| s.split_at(at);
+        let ((r_h_a, r_h_b), (r_c_a, r_c_b), (fc_a, fc_b)) =
+            (split(self.r_h), split(self.r_c), split(self.fc));
+        let ((ig_a, ig_b), (c_a, c_b), (g_a, g_b)) =
+            (split(self.ig), split(self.c), split(self.g_pre));
+        let part = |r_h, r_c, fc, ig, c, g_pre| RelevanceInputs {
+            r_h,
+            r_c,
+            fc,
+            ig,
+            c,
+            g_pre,
+            eps: self.eps,
+        };
+        (
+            part(r_h_a, r_c_a, fc_a, ig_a, c_a, g_a),
+            part(r_h_b, r_c_b, fc_b, ig_b, c_b, g_b),
+        )
     }
 }
 
@@ -459,28 +627,39 @@ mod tests {
         }
     }
 
-    #[test]
-    fn the_relevance_step_is_the_tensor_paths_arithmetic() {
-        let n = 41;
-        let v = |s: usize| -> Vec<f64> {
+    /// Deterministic `(r_h, r_c, fc, ig, c, g_pre)` of `n` elements each, in [−2, 2).
+    fn relevance_values(n: usize) -> [Vec<f64>; 6] {
+        [3, 5, 7, 11, 13, 17].map(|s| {
             (0..n)
                 .map(|k| ((k * s % 97) as f64 / 97.0 - 0.5) * 4.0)
                 .collect()
-        };
-        let (r_h, r_c, fc, ig, mut c, g_pre) = (v(3), v(5), v(7), v(11), v(13), v(17));
+        })
+    }
+
+    fn relevance_inputs(v: &[Vec<f64>; 6], eps: f64) -> RelevanceInputs<'_, f64> {
+        let [r_h, r_c, fc, ig, c, g_pre] = v;
+        RelevanceInputs {
+            r_h,
+            r_c,
+            fc,
+            ig,
+            c,
+            g_pre,
+            eps,
+        }
+    }
+
+    #[test]
+    fn the_relevance_step_is_the_tensor_paths_arithmetic() {
+        let n = 41;
+        let [r_h, r_c, fc, ig, mut c, g_pre] = relevance_values(n);
         c[0] = 0.0;
         c[1] = -0.0;
         let eps = 1e-3;
         let (mut r_c_out, mut q_g_out) = (unwritten(n), unwritten(n));
-        let inputs = RelevanceInputs {
-            r_h: &r_h,
-            r_c: &r_c,
-            fc: &fc,
-            ig: &ig,
-            c: &c,
-            g_pre: &g_pre,
-            eps,
-        };
+        let values = [r_h, r_c, fc, ig, c, g_pre];
+        let inputs = relevance_inputs(&values, eps);
+        let [r_h, r_c, fc, ig, c, g_pre] = &values;
         relevance(Isa::detect(), &inputs, &mut r_c_out, &mut q_g_out);
         let (r_c_prev, q_g) = (written(&r_c_out), written(&q_g_out));
         for j in 0..n {
@@ -492,5 +671,61 @@ mod tests {
         // sign(0) = sign(−0) = +1, as in both references.
         assert_eq!(r_c_prev[0], fc[0] * ((r_c[0] + r_h[0]) / eps));
         assert_eq!(r_c_prev[1], fc[1] * ((r_c[1] + r_h[1]) / eps));
+    }
+
+    #[test]
+    fn steps_in_blocks_of_rows_give_the_bits_of_one_block() {
+        // Rows of a size that splits unevenly; blocks given directly, so the test does not
+        // depend on the machine's thread count.
+        let (rows, h) = (37, 300);
+        let n = rows * h;
+        let (pre_x, c_prev) = inputs(rows, h);
+        let pre_h: Vec<f64> = pre_x.iter().rev().map(|v| v * 0.3).collect();
+        let isa = Isa::detect();
+        for recurrent in [None, Some(&pre_h[..])] {
+            let inputs = StepInputs {
+                pre_x: &pre_x,
+                pre_h: recurrent,
+                c_prev: &c_prev,
+                hidden: h,
+            };
+            let run = |blocks: usize| {
+                let mut bufs = vec![unwritten(n); 5];
+                let [hh, c, fc, ig, gp] = &mut bufs[..] else {
+                    unreachable!()
+                };
+                let outputs = StepOutputs {
+                    h: hh,
+                    c,
+                    kept: Some((fc, ig, gp)),
+                };
+                step_blocks(isa, &inputs, outputs, blocks);
+                bufs.iter().map(|b| written(b)).collect::<Vec<_>>()
+            };
+            let one = run(1);
+            assert!(one.iter().flatten().all(|v| v.is_finite()));
+            for blocks in [2, 3, 5] {
+                assert_eq!(run(blocks), one, "{blocks} blocks");
+            }
+        }
+        assert_eq!(thread_blocks(100, 10), 1);
+        assert!(thread_blocks(1 << 30, 3) <= 3);
+    }
+
+    #[test]
+    fn relevance_in_blocks_gives_the_bits_of_one_block() {
+        let n = 10_007;
+        let values = relevance_values(n);
+        let inputs = relevance_inputs(&values, 1e-3);
+        let run = |blocks: usize| {
+            let (mut r, mut q) = (unwritten(n), unwritten(n));
+            relevance_blocks(Isa::detect(), &inputs, &mut r, &mut q, blocks);
+            (written(&r), written(&q))
+        };
+        let one = run(1);
+        assert!(one.0.iter().chain(&one.1).all(|v| v.is_finite()));
+        for blocks in [2, 3, 7] {
+            assert_eq!(run(blocks), one, "{blocks} blocks");
+        }
     }
 }
