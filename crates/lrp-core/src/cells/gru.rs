@@ -41,6 +41,7 @@ use burn::tensor::Tensor;
 
 use crate::config::GateRule;
 use crate::forward::{CellSteps, DirectionRun, DirectionTrace, PackedState, StepRows, time_of};
+use crate::kernels;
 use crate::model::GruDirectionTensors;
 use crate::projection::InputProjection;
 use crate::relevance::{
@@ -110,20 +111,23 @@ pub(crate) fn run_direction(
         // x_t W_x + b_x, computed ahead for a chunk of steps.
         let gx = projection.step(s);
         let (a_zr, m, reset_source) = if reset_after {
-            let gh = h_prev
-                .clone()
-                .matmul(weights.w_h.clone())
-                .add(weights.b_h.clone());
+            let gh = kernels::matmul_add(
+                run.kernels,
+                h_prev.clone(),
+                weights.w_h.clone(),
+                weights.b_h.clone(),
+            );
             let a_zr = gx
                 .clone()
                 .slice_dim(1, 0..2 * h)
                 .add(gh.clone().slice_dim(1, 0..2 * h));
             (a_zr, Some(gh.slice_dim(1, 2 * h..3 * h)), None)
         } else {
-            let a_zr = gx
-                .clone()
-                .slice_dim(1, 0..2 * h)
-                .add(h_prev.clone().matmul(weights.w_h_zr.clone()));
+            let a_zr = gx.clone().slice_dim(1, 0..2 * h).add(kernels::matmul(
+                run.kernels,
+                h_prev.clone(),
+                weights.w_h_zr.clone(),
+            ));
             (a_zr, None, Some(h_prev.clone()))
         };
         let zr = gate_activation(a_zr.clone(), run.gates);
@@ -137,9 +141,11 @@ pub(crate) fn run_direction(
             }
             (None, Some(h_prev)) => {
                 let u = r.clone().mul(h_prev);
-                let a_n = gx
-                    .slice_dim(1, 2 * h..3 * h)
-                    .add(u.clone().matmul(weights.w_h_n.clone()));
+                let a_n = gx.slice_dim(1, 2 * h..3 * h).add(kernels::matmul(
+                    run.kernels,
+                    u.clone(),
+                    weights.w_h_n.clone(),
+                ));
                 (u, a_n)
             }
             (None, None) => unreachable!("one of the two reset variants"),
@@ -247,7 +253,8 @@ pub(crate) fn direction_relevance(
             lost = add_optional(lost, lost_m);
             let share_m = rule.share(&q_m, &m, Some(&weights.b_hn), h);
             r_h_prev = r_h_prev.add(with_share(
-                q_m.matmul(weights.w_h_n_t.clone()).mul(step.h_prev.clone()),
+                kernels::matmul(pass.kernels, q_m, weights.w_h_n_t.clone())
+                    .mul(step.h_prev.clone()),
                 &share_m,
             ));
             (share_x, reset.gate)
@@ -255,8 +262,7 @@ pub(crate) fn direction_relevance(
             // a_n = x W_n + u U_n + b_n: N = E + H.
             let share = rule.share(&q_n, &step.a_n, Some(&weights.b_n), e + h);
             let r_u = with_share(
-                q_n.clone()
-                    .matmul(weights.w_h_n_t.clone())
+                kernels::matmul(pass.kernels, q_n.clone(), weights.w_h_n_t.clone())
                     .mul(step.reset_product.clone()),
                 &share,
             );
@@ -282,8 +288,7 @@ pub(crate) fn direction_relevance(
         lost = add_optional(lost, lost_zr);
         let share_zr = rule.share(&q_zr, &g.a_zr, Some(&weights.b_zr), e + h);
         r_h_prev = r_h_prev.add(with_share(
-            q_zr.clone()
-                .matmul(weights.w_h_zr_t.clone())
+            kernels::matmul(pass.kernels, q_zr.clone(), weights.w_h_zr_t.clone())
                 .mul(step.h_prev.clone()),
             &share_zr,
         ));
