@@ -10,6 +10,7 @@
 //! LIBTORCH=… cargo bench --bench speed --features tch -- --backends flex,tch
 //! cargo bench --bench speed -- --python /path/to/python      # numpy's GEMM next to burn's
 //! cargo bench --bench speed -- --backends flex,flex-unfused  # fused step kernels vs tensor ops
+//! cargo bench --bench speed -- --directions 1                # the reference's forward half alone
 //! ```
 //!
 //! FLOPs are those of the matrix products (2·m·k·n each): per sample, forward
@@ -35,9 +36,6 @@ use lstm_lrp::{ExplainConfig, Input, LstmModel, Precision};
 
 use harness::reference::{C, E, H, T};
 
-/// Directions of the reference model.
-const D: usize = 2;
-
 struct Options {
     backends: Vec<String>,
     precisions: Vec<Precision>,
@@ -45,6 +43,8 @@ struct Options {
     python: Option<String>,
     /// Set in the single-thread child: print only the one measurement asked for.
     child: Option<String>,
+    /// Directions of the LSTM: 2 (the reference, bidirectional) or 1 (its forward half).
+    directions: usize,
 }
 
 fn options() -> Options {
@@ -58,15 +58,21 @@ fn options() -> Options {
         seconds: harness::parsed("--seconds", 3.0, "3"),
         python: harness::value("--python"),
         child: harness::value("--child"),
+        directions: match harness::parsed("--directions", 2usize, "2") {
+            d @ (1 | 2) => d,
+            d => panic!("--directions {d}: 1 or 2"),
+        },
     }
 }
 
-fn forward_flops() -> f64 {
-    (D * T * 2 * (E + H) * 4 * H + 2 * D * H * C) as f64
+/// `d` directions.
+fn forward_flops(d: usize) -> f64 {
+    (d * T * 2 * (E + H) * 4 * H + 2 * d * H * C) as f64
 }
 
-fn explain_flops() -> f64 {
-    forward_flops() + (D * T * 2 * H * H + 2 * T * D * H * E + 2 * C * D * H) as f64
+/// `d` directions.
+fn explain_flops(d: usize) -> f64 {
+    forward_flops(d) + (d * T * 2 * H * H + 2 * T * d * H * E + 2 * C * d * H) as f64
 }
 
 fn gflops(flops: f64, time: Duration) -> f64 {
@@ -155,7 +161,8 @@ fn explain_once(model: &LstmModel, input: Input) {
 
 /// `name` is a device (`flex`, `ndarray`, `tch`, …), or one with `-unfused` appended: the same
 /// device with the backend's fused step kernels turned off (every step as tensor operations).
-fn model_on(name: &str, precision: Precision, seconds: f64) -> Option<Runs> {
+fn model_on(name: &str, precision: Precision, o: &Options) -> Option<Runs> {
+    let seconds = o.seconds;
     let (device_name, fused) = match name.strip_suffix("-unfused") {
         Some(device) => (device, false),
         None => (name, true),
@@ -178,7 +185,7 @@ fn model_on(name: &str, precision: Precision, seconds: f64) -> Option<Runs> {
         e: E,
         h: H,
         c: C,
-        bidirectional: true,
+        bidirectional: o.directions == 2,
     }
     .random(&mut Rng::new(1));
     let model = LstmModel::new(&params, &device, precision)
@@ -204,7 +211,7 @@ fn child(o: &Options, what: &str) {
     let variant = parts.next();
     let padded = variant == Some("padded");
     let precision: Precision = precision.parse().expect("a precision");
-    let runs = model_on(name, precision, o.seconds).expect("the parent ran this backend");
+    let runs = model_on(name, precision, o).expect("the parent ran this backend");
     let mut rng = Rng::new(3);
     let x = runs.input(100, &mut rng);
     let lengths: Vec<usize> = (0..100).map(|_| 5 + rng.below(T - 5 + 1)).collect();
@@ -222,7 +229,7 @@ fn child(o: &Options, what: &str) {
 }
 
 /// Explain at batch 100 with one rayon thread, ms per sample (a child process).
-fn single_thread(name: &str, precision: Precision, seconds: f64) -> Option<f64> {
+fn single_thread(name: &str, precision: Precision, o: &Options) -> Option<f64> {
     let exe = std::env::current_exe().ok()?;
     let out = std::process::Command::new(exe)
         .env("RAYON_NUM_THREADS", "1")
@@ -230,7 +237,9 @@ fn single_thread(name: &str, precision: Precision, seconds: f64) -> Option<f64> 
             "--child",
             &format!("{name}:{precision}"),
             "--seconds",
-            &seconds.to_string(),
+            &o.seconds.to_string(),
+            "--directions",
+            &o.directions.to_string(),
         ])
         .output()
         .ok()?;
@@ -256,10 +265,15 @@ fn main() {
         .filter(|&n| n > 0)
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     println!(
-        "bidirectional LSTM T={T} H={H} E={E} C={C}, eps=1e-3, predicted class; {:.1} MFLOP per \
+        "{} LSTM T={T} H={H} E={E} C={C}, eps=1e-3, predicted class; {:.1} MFLOP per \
          sample explained ({:.1} forward); {threads} threads; median of >= 3 runs and >= {}s",
-        explain_flops() / 1e6,
-        forward_flops() / 1e6,
+        if o.directions == 2 {
+            "bidirectional"
+        } else {
+            "unidirectional"
+        },
+        explain_flops(o.directions) / 1e6,
+        forward_flops(o.directions) / 1e6,
         o.seconds
     );
     println!();
@@ -269,7 +283,7 @@ fn main() {
     println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
     for name in &o.backends {
         for &precision in &o.precisions {
-            let Some(runs) = model_on(name, precision, o.seconds) else {
+            let Some(runs) = model_on(name, precision, &o) else {
                 continue;
             };
             let steps: Vec<String> = [(100, E, 4 * H), (100, H, 4 * H), (100, H, H)]
@@ -317,8 +331,8 @@ fn main() {
             });
             let per100 = explain100.as_secs_f64() / 100.0;
             let per10 = explain10.as_secs_f64() / 10.0;
-            let rate = gflops(explain_flops() * 100.0, explain100);
-            let one = single_thread(name, precision, o.seconds).map_or("–".to_string(), |ms| {
+            let rate = gflops(explain_flops(o.directions) * 100.0, explain100);
+            let one = single_thread(name, precision, &o).map_or("–".to_string(), |ms| {
                 format!("{:.2}×", ms / (per100 * 1e3))
             });
             println!(
