@@ -222,8 +222,8 @@ pub(crate) fn relevance<E: Real>(
     relevance_blocks(isa, inputs, r_c_prev, q_g, thread_blocks(n, n.div_ceil(16)));
 }
 
-/// [`relevance`] over `blocks` blocks of elements (inner boundaries on multiples of 16),
-/// halving recursively.
+/// [`relevance`] over `blocks` blocks of elements (their boundaries from
+/// [`super::block_boundary`]), halving recursively.
 fn relevance_blocks<E: Real>(
     isa: Isa,
     inputs: &RelevanceInputs<'_, E>,
@@ -235,9 +235,7 @@ fn relevance_blocks<E: Real>(
         return relevance_isa(isa, inputs, r_c_prev, q_g);
     }
     let first = blocks / 2;
-    let mid = (r_c_prev.len() * first / blocks)
-        .next_multiple_of(16)
-        .min(r_c_prev.len());
+    let mid = super::block_boundary(r_c_prev.len(), blocks, first);
     let (inputs_a, inputs_b) = inputs.split_at(mid);
     let (r_a, r_b) = r_c_prev.split_at_mut(mid);
     let (q_a, q_b) = q_g.split_at_mut(mid);

@@ -301,15 +301,20 @@ fn threading(m: usize, k: usize, n: usize) -> Threading {
     }
 }
 
-/// The columns of block `block` of `blocks` over `n` columns: near-equal widths, the inner
-/// boundaries on multiples of 16 columns (whole cache lines of f32, pairs of f64's).
+/// The columns of block `block` of `blocks` over `n` columns (see [`block_boundary`]).
 fn column_block(n: usize, blocks: usize, block: usize) -> Range<usize> {
-    let boundary = |b: usize| match b {
+    block_boundary(n, blocks, block)..block_boundary(n, blocks, block + 1)
+}
+
+/// Where block `b` of `blocks` near-equal blocks of `n` elements starts (`b = blocks`: `n`), the
+/// inner boundaries on multiples of 16 elements (whole cache lines of f32, pairs of f64's).
+/// Shared by the products' column blocks and the relevance kernel's blocks.
+fn block_boundary(n: usize, blocks: usize, b: usize) -> usize {
+    match b {
         0 => 0,
-        b if b == blocks => n,
+        b if b >= blocks => n,
         b => (n * b / blocks).next_multiple_of(16).min(n),
-    };
-    boundary(block)..boundary(block + 1)
+    }
 }
 
 /// The output buffer of a product, written by several threads at once in disjoint column
@@ -487,6 +492,15 @@ mod tests {
             .collect()
     }
 
+    /// A product from the kernels against burn's: 1e-12 (f64) or 1e-4 (f32) relative to the
+    /// larger of the value and 1 (the partial sums may be added in another order).
+    fn assert_close(got: Tensor<2>, want: Tensor<2>, dtype: DType) {
+        let tol = if dtype == DType::F64 { 1e-12 } else { 1e-4 };
+        for (g, w) in values(got).iter().zip(values(want)) {
+            assert!((g - w).abs() <= tol * w.abs().max(1.0), "{g} vs {w}");
+        }
+    }
+
     #[test]
     fn products_match_burns_matmul_with_and_without_an_addend() {
         let (m, k, n) = (37, 300, 29);
@@ -497,12 +511,7 @@ mod tests {
             let row = t(&ramp(n, 0.25), [1, n], dtype);
             // A transposed view as the left factor: not contiguous, copied first.
             let a_t = t(&ramp(m * k, 0.01), [k, m], dtype).transpose();
-            let tol = if dtype == DType::F64 { 1e-12 } else { 1e-4 };
-            let close = |got: Tensor<2>, want: Tensor<2>| {
-                for (g, w) in values(got).iter().zip(values(want)) {
-                    assert!((g - w).abs() <= tol * w.abs().max(1.0), "{g} vs {w}");
-                }
-            };
+            let close = |got, want| assert_close(got, want, dtype);
             let kernels = &FLEX_KERNELS;
             let got = kernels.matmul(a.clone(), b.clone()).expect("runs");
             close(got, a.clone().matmul(b.clone()));
@@ -541,12 +550,7 @@ mod tests {
                 let a = t(&ramp(m * k, 0.01), [m, k], dtype);
                 let b = t(&ramp(k * n, 0.02), [k, n], dtype);
                 let c = t(&ramp(m * n, 0.5), [m, n], dtype);
-                let tol = if dtype == DType::F64 { 1e-12 } else { 1e-4 };
-                let close = |got: Tensor<2>, want: Tensor<2>| {
-                    for (g, w) in values(got).iter().zip(values(want)) {
-                        assert!((g - w).abs() <= tol * w.abs().max(1.0), "{g} vs {w}");
-                    }
-                };
+                let close = |got, want| assert_close(got, want, dtype);
                 let got = FLEX_KERNELS.matmul(a.clone(), b.clone()).expect("runs");
                 close(got, a.clone().matmul(b.clone()));
                 let got = FLEX_KERNELS
