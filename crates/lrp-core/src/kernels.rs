@@ -62,6 +62,67 @@ pub struct LstmRelevanceInputs {
     pub g_pre: Tensor<2>,
 }
 
+/// The inputs of one GRU step (`reset_after`, logistic gates), gate blocks in the order z, r, n.
+#[derive(Debug, Clone)]
+pub struct GruStepInputs {
+    /// The input half `x_t W_x + b_x` `(B, 3H)`.
+    pub gx: Tensor<2>,
+    /// The recurrent half `h_{t−1} U + b_h` `(B, 3H)`.
+    pub gh: Tensor<2>,
+    /// `h_{t−1}` `(B, H)`.
+    pub h_prev: Tensor<2>,
+}
+
+/// What [`StepKernels::gru_step`] returns; every tensor is `(B, H)`.
+#[derive(Debug, Clone)]
+pub struct GruStepOutputs {
+    /// `h_t = z ⊙ h_{t−1} + (1 − z) ⊙ n`.
+    pub h: Tensor<2>,
+    /// What the relevance pass keeps, when asked.
+    pub kept: Option<GruKept>,
+}
+
+/// The values of a GRU step the relevance pass reads, each `(B, H)`.
+#[derive(Debug, Clone)]
+pub struct GruKept {
+    /// `z ⊙ h_{t−1}`.
+    pub keep: Tensor<2>,
+    /// `(1 − z) ⊙ n`.
+    pub update: Tensor<2>,
+    /// The candidate's pre-activation `a_n = gx_n + r ⊙ m`.
+    pub a_n: Tensor<2>,
+    /// `r ⊙ m`.
+    pub reset_product: Tensor<2>,
+    /// `m = h_{t−1} U_n + b_hn`.
+    pub m: Tensor<2>,
+}
+
+/// The inputs of one GRU relevance step (`reset_after`) under signal-take-all, all `(B, H)`,
+/// from the forward pass but `r_h`.
+#[derive(Debug, Clone)]
+pub struct GruRelevanceInputs {
+    /// Relevance of `h_t`.
+    pub r_h: Tensor<2>,
+    /// `h_t` before padding.
+    pub h: Tensor<2>,
+    pub keep: Tensor<2>,
+    pub update: Tensor<2>,
+    pub a_n: Tensor<2>,
+    pub reset_product: Tensor<2>,
+    pub m: Tensor<2>,
+}
+
+/// What [`StepKernels::gru_relevance_step`] returns, each `(B, H)`.
+#[derive(Debug, Clone)]
+pub struct GruRelevanceOutputs {
+    /// `z ⊙ h_{t−1}`'s relevance, all of it `h_{t−1}`'s.
+    pub r_keep: Tensor<2>,
+    /// The candidate's quotient `q_n`, for the input relevance.
+    pub q_n: Tensor<2>,
+    /// `m`'s quotient `q_m`, for the recurrent relevance `(q_m U_nᵀ) ⊙ h_{t−1}`.
+    pub q_m: Tensor<2>,
+}
+
 /// The inputs a kernel hands back because it does not run them, for the tensor path. Boxed: a
 /// tensor handle is large, and the fallback is the rare case (autodiff tensors).
 pub type Unfused<T> = Box<T>;
@@ -98,6 +159,36 @@ pub trait StepKernels: Send + Sync {
         step: LstmRelevanceInputs,
         eps: f64,
     ) -> Result<(Tensor<2>, Tensor<2>), Unfused<LstmRelevanceInputs>>;
+
+    /// The element-wise tail of a GRU step (`reset_after`, logistic gates; see
+    /// [`GruStepInputs`]): per element `a = gx + gh` and `σ(a) = 1 / (exp(−a) + 1)` for `z` and
+    /// `r`, `m = gh_n`, `r ⊙ m`, `a_n = gx_n + r ⊙ m`, `n = 2 / (exp(−2 a_n) + 1) − 1`,
+    /// `z ⊙ h_{t−1}`, `(1 − z) ⊙ n` and their sum `h_t`; with `keep` also the values of
+    /// [`GruKept`]. Returns the inputs back when it does not run them; a backend without a GRU
+    /// kernel keeps this default.
+    fn gru_step(
+        &self,
+        step: GruStepInputs,
+        keep: bool,
+    ) -> Result<GruStepOutputs, Unfused<GruStepInputs>> {
+        let _ = keep;
+        Err(Box::new(step))
+    }
+
+    /// One GRU relevance step (`reset_after`) under signal-take-all with the ε-rule at
+    /// `eps > 0` and `bias_factor = 0`: `q_h = R_h / (h + eps · s(h))`, `R_keep = keep ⊙ q_h`,
+    /// `q_n = (update ⊙ q_h) / (a_n + eps · s(a_n))` and
+    /// `q_m = (reset_product ⊙ q_n) / (m + eps · s(m))` (`s` as in
+    /// [`StepKernels::lstm_relevance_step`]). Returns the inputs back when it does not run
+    /// them; a backend without a GRU kernel keeps this default.
+    fn gru_relevance_step(
+        &self,
+        step: GruRelevanceInputs,
+        eps: f64,
+    ) -> Result<GruRelevanceOutputs, Unfused<GruRelevanceInputs>> {
+        let _ = eps;
+        Err(Box::new(step))
+    }
 
     /// `a · b + c` with `a` `(m, k)`, `b` `(k, n)` and `c` `(m, n)` or `(1, n)` (one row, added
     /// to every row), as one product accumulated onto `c` (BLAS's `beta = 1`) instead of a

@@ -8,7 +8,8 @@
 //! [`device`] also registers this crate's fused step kernels with lrp-core
 //! ([`lrp_core::kernels`]): an LSTM step's gates, cell update and `tanh` as one vectorised pass
 //! (AVX-512, AVX2 or the baseline, picked at run time), its relevance step's ε-rule quotients as
-//! another, and the recurrent product accumulated onto the precomputed input product. Models on
+//! another, the same two for a GRU step (`reset_after`, the PyTorch/Keras default), and the
+//! recurrent product accumulated onto the precomputed input product. Models on
 //! this device use them unless built with
 //! [`LstmModel::with_fused_kernels(false)`](lrp_core::LstmModel::with_fused_kernels); the results
 //! are those of the tensor path up to the rounding of `exp` (measured ≤ 1 ulp; whole
@@ -33,7 +34,8 @@ pub fn device() -> Device {
     let mut device = Device::flex();
     // `AlreadyInitialized` is the expected outcome of every call after the first.
     let _ = device.configure(DeviceConfig::default().float_dtype(FloatDType::F64));
-    // Models built on this device run their LSTM steps as the fused kernels (idempotent).
+    // Models built on this device run their LSTM and GRU steps as the fused kernels
+    // (idempotent).
     lrp_core::kernels::register_step_kernels(&kernels::FLEX_KERNELS);
     device
 }

@@ -1,5 +1,5 @@
-//! The fused step kernels against the tensor path they replace, on every architecture of the
-//! conformance suite: the same explanations up to the rounding of `exp` (f64: 1e-12 of the
+//! The fused step kernels (LSTM, and GRU with `reset_after`) against the tensor path they
+//! replace, on every architecture of the conformance suite: the same explanations up to the rounding of `exp` (f64: 1e-12 of the
 //! largest relevance; f32: 1e-4), under the default rule (fused forward and backward), under
 //! eps = 0 with bias factor 1 (fused forward, tensor backward) and under a gate rule (tensor
 //! path throughout); and the gradient baselines, which run autodiff tensors the kernels hand
@@ -7,7 +7,7 @@
 
 use burn::tensor::{Tensor, TensorData};
 use lrp_conformance::checks::{host_explain as explain, padded_batch};
-use lrp_conformance::random::{Rng, architectures, single_layer_shapes};
+use lrp_conformance::random::{Cell, Rng, architectures, single_layer_shapes};
 use lrp_core::{ExplainConfig, GateRule, Input, LstmModel, Method, Precision, Target};
 
 /// Largest `|a − b|` over the largest `|b|` (or 1e-300 when `b` is all zeros).
@@ -98,25 +98,37 @@ fn fused_steps_explain_as_the_tensor_path_does() {
 #[test]
 fn the_gradient_baseline_runs_the_tensor_path_under_the_kernels() {
     let device = lrp_flex::device();
-    let arch = &architectures()[0];
     let mut rng = Rng::new(7);
-    let params = arch.random(&mut rng);
-    let fused = arch.model(&params, &device, Precision::F64);
-    let plain = fused.clone().with_fused_kernels(false);
-    let batch = padded_batch(arch, &params, &mut rng, &device, Precision::F64);
-    let scores = |m: &LstmModel| -> Vec<f64> {
-        m.attribute(batch.input.clone(), &Method::Gradient, &Target::Predicted)
-            .expect("gradient")
-            .scores
-            .try_into_vec_as::<f64>()
-            .expect("read back")
-    };
-    let (got, want) = (scores(&fused), scores(&plain));
-    assert!(
-        want.iter().any(|v| *v != 0.0),
-        "the gradient is not trivially zero"
-    );
-    assert!(relative(&got, &want) <= 1e-12, "{}", relative(&got, &want));
+    // The first LSTM architecture, and the first with a GRU layer (`reset_after`), whose kernel
+    // hands the step back after its recurrent product.
+    let archs = architectures();
+    let gru = archs
+        .iter()
+        .find(|a| {
+            a.layers
+                .iter()
+                .any(|l| l.cell == Cell::Gru { reset_after: true })
+        })
+        .expect("a GRU architecture");
+    for arch in [&archs[0], gru] {
+        let params = arch.random(&mut rng);
+        let fused = arch.model(&params, &device, Precision::F64);
+        let plain = fused.clone().with_fused_kernels(false);
+        let batch = padded_batch(arch, &params, &mut rng, &device, Precision::F64);
+        let scores = |m: &LstmModel| -> Vec<f64> {
+            m.attribute(batch.input.clone(), &Method::Gradient, &Target::Predicted)
+                .expect("gradient")
+                .scores
+                .try_into_vec_as::<f64>()
+                .expect("read back")
+        };
+        let (got, want) = (scores(&fused), scores(&plain));
+        assert!(
+            want.iter().any(|v| *v != 0.0),
+            "the gradient is not trivially zero"
+        );
+        assert!(relative(&got, &want) <= 1e-12, "{}", relative(&got, &want));
+    }
 }
 
 #[test]

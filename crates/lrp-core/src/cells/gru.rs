@@ -41,8 +41,11 @@ use burn::tensor::Tensor;
 
 use crate::config::GateRule;
 use crate::forward::{CellSteps, DirectionRun, DirectionTrace, PackedState, StepRows, time_of};
-use crate::kernels;
+use crate::kernels::{
+    self, GruRelevanceInputs, GruRelevanceOutputs, GruStepInputs, GruStepOutputs, Kernels, Unfused,
+};
 use crate::model::GruDirectionTensors;
+use crate::params::GateActivation;
 use crate::projection::InputProjection;
 use crate::relevance::{
     DirectionPass, DirectionRelevance, StepRelevance, Upper, backward_through_time,
@@ -104,57 +107,21 @@ pub(crate) fn run_direction(
         run.active,
         run.kernels,
     );
+    // The step kernel covers `reset_after` with logistic gates; a gate rule other than `all`
+    // reads the gates' values, which only the tensor path keeps.
+    let fused = run
+        .kernels
+        .filter(|_| reset_after && run.gates == GateActivation::Sigmoid && !run.keep_gates);
     for s in 0..t_len {
         let t = time_of(run.direction, s, t_len);
         let rows = StepRows::at(run.active, t, batch);
         let h_prev = h_state.rows(rows.n);
         // x_t W_x + b_x, computed ahead for a chunk of steps.
         let gx = projection.step(s);
-        let (a_zr, m, reset_source) = if reset_after {
-            let gh = kernels::matmul_add(
-                run.kernels,
-                h_prev.clone(),
-                weights.w_h.clone(),
-                weights.b_h.clone(),
-            );
-            let a_zr = gx
-                .clone()
-                .slice_dim(1, 0..2 * h)
-                .add(gh.clone().slice_dim(1, 0..2 * h));
-            (a_zr, Some(gh.slice_dim(1, 2 * h..3 * h)), None)
-        } else {
-            let a_zr = gx.clone().slice_dim(1, 0..2 * h).add(kernels::matmul(
-                run.kernels,
-                h_prev.clone(),
-                weights.w_h_zr.clone(),
-            ));
-            (a_zr, None, Some(h_prev.clone()))
+        let (h_raw, step) = match fused {
+            Some(kernels) => fused_step(kernels, gx, h_prev.clone(), weights, &run),
+            None => step_tensor_ops(gx, None, h_prev.clone(), weights, reset_after, &run),
         };
-        let zr = gate_activation(a_zr.clone(), run.gates);
-        let z = zr.clone().slice_dim(1, 0..h);
-        let r = zr.slice_dim(1, h..2 * h);
-        let (reset_product, a_n) = match (&m, reset_source) {
-            (Some(m), _) => {
-                let product = r.clone().mul(m.clone());
-                let a_n = gx.slice_dim(1, 2 * h..3 * h).add(product.clone());
-                (product, a_n)
-            }
-            (None, Some(h_prev)) => {
-                let u = r.clone().mul(h_prev);
-                let a_n = gx.slice_dim(1, 2 * h..3 * h).add(kernels::matmul(
-                    run.kernels,
-                    u.clone(),
-                    weights.w_h_n.clone(),
-                ));
-                (u, a_n)
-            }
-            (None, None) => unreachable!("one of the two reset variants"),
-        };
-        let n = tanh(a_n.clone());
-        let one_minus_z = z.clone().neg().add_scalar(1.0);
-        let keep = z.clone().mul(h_prev.clone());
-        let update = one_minus_z.clone().mul(n.clone());
-        let h_raw = keep.clone().add(update.clone());
         // Padding computed with the real rows (no `active` prefix): masked.
         let step_pad = run.pad.filter(|_| run.active.is_none()).map(|p| {
             p.clone()
@@ -172,25 +139,7 @@ pub(crate) fn run_direction(
                 None => rows.zero_rest(h_new.clone()),
             });
         }
-        if run.keep {
-            let gates = run.keep_gates.then(|| GruGates {
-                a_zr,
-                z,
-                one_minus_z,
-                r,
-                n,
-            });
-            steps.push(GruStep {
-                h_prev,
-                keep,
-                update,
-                h: h_raw,
-                a_n,
-                reset_product,
-                m,
-                gates,
-            });
-        }
+        steps.extend(step);
         h_state.set(h_new);
     }
     DirectionTrace {
@@ -198,6 +147,127 @@ pub(crate) fn run_direction(
         outputs,
         final_h: h_state.into_full(),
     }
+}
+
+/// One step by the backend's fused kernel (`reset_after`, logistic gates, no gate values): the
+/// new state before padding and, with `run.keep`, what the relevance pass keeps; the tensor path
+/// when the kernel hands the step back.
+fn fused_step(
+    kernels: Kernels,
+    gx: Tensor<2>,
+    h_prev: Tensor<2>,
+    weights: &GruDirectionTensors,
+    run: &DirectionRun<'_>,
+) -> (Tensor<2>, Option<GruStep>) {
+    let gh = kernels::matmul_add(
+        Some(kernels),
+        h_prev.clone(),
+        weights.w_h.clone(),
+        weights.b_h.clone(),
+    );
+    let inputs = GruStepInputs {
+        gx,
+        gh,
+        h_prev: h_prev.clone(),
+    };
+    match kernels.0.gru_step(inputs, run.keep) {
+        Ok(GruStepOutputs { h, kept }) => {
+            let step = kept.map(|kept| GruStep {
+                h_prev,
+                keep: kept.keep,
+                update: kept.update,
+                h: h.clone(),
+                a_n: kept.a_n,
+                reset_product: kept.reset_product,
+                m: Some(kept.m),
+                gates: None,
+            });
+            (h, step)
+        }
+        Err(inputs) => {
+            let GruStepInputs { gx, gh, .. } = *inputs;
+            step_tensor_ops(gx, Some(gh), h_prev, weights, true, run)
+        }
+    }
+}
+
+/// One step as tensor operations (what [`kernels::StepKernels::gru_step`] computes in one pass
+/// for `reset_after`): the new state before padding and, with `run.keep`, what the relevance
+/// pass keeps. `gh`: `reset_after`'s recurrent half `h_{t−1} U + b_h` when already computed.
+fn step_tensor_ops(
+    gx: Tensor<2>,
+    gh: Option<Tensor<2>>,
+    h_prev: Tensor<2>,
+    weights: &GruDirectionTensors,
+    reset_after: bool,
+    run: &DirectionRun<'_>,
+) -> (Tensor<2>, Option<GruStep>) {
+    let h = run.hidden;
+    let (a_zr, m, reset_source) = if reset_after {
+        let gh = gh.unwrap_or_else(|| {
+            kernels::matmul_add(
+                run.kernels,
+                h_prev.clone(),
+                weights.w_h.clone(),
+                weights.b_h.clone(),
+            )
+        });
+        let a_zr = gx
+            .clone()
+            .slice_dim(1, 0..2 * h)
+            .add(gh.clone().slice_dim(1, 0..2 * h));
+        (a_zr, Some(gh.slice_dim(1, 2 * h..3 * h)), None)
+    } else {
+        let a_zr = gx.clone().slice_dim(1, 0..2 * h).add(kernels::matmul(
+            run.kernels,
+            h_prev.clone(),
+            weights.w_h_zr.clone(),
+        ));
+        (a_zr, None, Some(h_prev.clone()))
+    };
+    let zr = gate_activation(a_zr.clone(), run.gates);
+    let z = zr.clone().slice_dim(1, 0..h);
+    let r = zr.slice_dim(1, h..2 * h);
+    let (reset_product, a_n) = match (&m, reset_source) {
+        (Some(m), _) => {
+            let product = r.clone().mul(m.clone());
+            let a_n = gx.slice_dim(1, 2 * h..3 * h).add(product.clone());
+            (product, a_n)
+        }
+        (None, Some(h_prev)) => {
+            let u = r.clone().mul(h_prev);
+            let a_n = gx.slice_dim(1, 2 * h..3 * h).add(kernels::matmul(
+                run.kernels,
+                u.clone(),
+                weights.w_h_n.clone(),
+            ));
+            (u, a_n)
+        }
+        (None, None) => unreachable!("one of the two reset variants"),
+    };
+    let n = tanh(a_n.clone());
+    let one_minus_z = z.clone().neg().add_scalar(1.0);
+    let keep = z.clone().mul(h_prev.clone());
+    let update = one_minus_z.clone().mul(n.clone());
+    let h_raw = keep.clone().add(update.clone());
+    let gates = run.keep_gates.then(|| GruGates {
+        a_zr,
+        z,
+        one_minus_z,
+        r,
+        n,
+    });
+    let step = run.keep.then(|| GruStep {
+        h_prev,
+        keep,
+        update,
+        h: h_raw.clone(),
+        a_n,
+        reset_product,
+        m,
+        gates,
+    });
+    (h_raw, step)
 }
 
 /// The backward pass through one GRU direction under `gate_rule` (see the module
@@ -213,8 +283,20 @@ pub(crate) fn direction_relevance(
     let rule = pass.rule;
     let (e, h) = (pass.inputs, pass.hidden);
     let reset_after = steps.first().is_none_or(|s| s.m.is_some());
+    // The kernel covers `reset_after` under signal-take-all with the default ε-rule (eps > 0, no
+    // bias share); the other cases stay on the tensor path.
+    let fused = pass.kernels.filter(|_| {
+        reset_after && gate_rule == GateRule::All && rule.eps > 0.0 && rule.bias_factor == 0.0
+    });
     backward_through_time(&pass, upper, false, |s, r_h, _| {
         let step = &steps[s];
+        let r_h = match fused {
+            None => r_h,
+            Some(kernels) => match fused_step_relevance(kernels, r_h, step, weights, rule.eps) {
+                Ok(relevance) => return relevance,
+                Err(r_h) => *r_h,
+            },
+        };
         // h_t = z ⊙ h_{t−1} + (1 − z) ⊙ n: identity weights, N = 2H.
         let (q_h, lost_h) = rule.quotient(r_h, step.h.clone());
         let share_h = rule.share(&q_h, &step.h, None, 2 * h);
@@ -299,5 +381,39 @@ pub(crate) fn direction_relevance(
             share: add_optional(share_zr, share_x_n),
             lost,
         }
+    })
+}
+
+/// A relevance step by the backend's fused kernel (`reset_after`, signal-take-all, `eps > 0`,
+/// `bias_factor = 0`: no share, nothing absorbed), then `m`'s ε-rule onto `h_{t−1}` as one
+/// product; `Err(r_h)` when the kernel hands the step back.
+fn fused_step_relevance(
+    kernels: Kernels,
+    r_h: Tensor<2>,
+    step: &GruStep,
+    weights: &GruDirectionTensors,
+    eps: f64,
+) -> Result<StepRelevance, Unfused<Tensor<2>>> {
+    let inputs = GruRelevanceInputs {
+        r_h,
+        h: step.h.clone(),
+        keep: step.keep.clone(),
+        update: step.update.clone(),
+        a_n: step.a_n.clone(),
+        reset_product: step.reset_product.clone(),
+        m: step.m.clone().expect("reset_after keeps m"),
+    };
+    let GruRelevanceOutputs { r_keep, q_n, q_m } = kernels
+        .0
+        .gru_relevance_step(inputs, eps)
+        .map_err(|inputs| Box::new(inputs.r_h))?;
+    let r_h_prev = r_keep
+        .add(kernels::matmul(Some(kernels), q_m, weights.w_h_n_t.clone()).mul(step.h_prev.clone()));
+    Ok(StepRelevance {
+        r_h_prev,
+        r_c_prev: None,
+        q: q_n,
+        share: None,
+        lost: None,
     })
 }

@@ -7,8 +7,7 @@
 //! vectorises them on the CPU it runs on. The arithmetic is the same in all three (Rust never
 //! contracts `a * b + c` into a fused multiply-add), so results do not depend on the CPU.
 
-use std::mem::MaybeUninit;
-
+use super::elementwise::{Isa, Out, denominator, per_isa, sigmoid_of_negated, tanh, thread_blocks};
 use super::real::Real;
 
 /// The row-major `(B, 4H)` pre-activations of a step, `pre_h + pre_x` (`pre_x` alone without
@@ -19,11 +18,6 @@ pub(crate) struct StepInputs<'a, E> {
     pub c_prev: &'a [E],
     pub hidden: usize,
 }
-
-/// A kernel's output: every element is written, none read, so the buffer need not be
-/// initialised first (zero-filling five `(B, H)` outputs per step was one more pass over memory
-/// for each).
-pub(crate) type Out<'a, E> = &'a mut [MaybeUninit<E>];
 
 /// The `(B, H)` outputs of a step; `kept` = `(f ⊙ c_{t−1}, i ⊙ g, z_g)` for the relevance pass.
 /// [`step`] writes every element of each.
@@ -42,51 +36,6 @@ pub(crate) struct RelevanceInputs<'a, E> {
     pub c: &'a [E],
     pub g_pre: &'a [E],
     pub eps: E,
-}
-
-/// The instruction sets the kernels are compiled for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Isa {
-    #[cfg(target_arch = "x86_64")]
-    Avx512,
-    #[cfg(target_arch = "x86_64")]
-    Avx2,
-    Baseline,
-}
-
-impl Isa {
-    /// The widest the CPU supports.
-    pub fn detect() -> Isa {
-        #[cfg(target_arch = "x86_64")]
-        {
-            if std::is_x86_feature_detected!("avx512f") {
-                return Isa::Avx512;
-            }
-            if std::is_x86_feature_detected!("avx2") {
-                return Isa::Avx2;
-            }
-        }
-        Isa::Baseline
-    }
-}
-
-/// The fewest elements per block worth handing to another thread. At the reference shape
-/// (`(100, 300)` per step, so two blocks on two cores) the blocks made a unidirectional
-/// explanation 3 % (f32) and 15 % (f64) faster, and a bidirectional one neither faster nor
-/// slower (2-core AMD EPYC with AVX-512, `benches/README.md` §7); at twice this threshold that
-/// shape stayed one block and nothing changed.
-const MIN_BLOCK_ELEMENTS: usize = 8 * 1024;
-
-/// How many blocks of at least [`MIN_BLOCK_ELEMENTS`] (and of at least one of `units`) to spread
-/// `elements` over: one per rayon thread at most. A unidirectional layer's step is otherwise
-/// computed on one core while the others wait for the next product; in a bidirectional layer
-/// each direction runs in its own task, and the blocks then mostly run one after another on
-/// the task's thread (rayon hands a block over only to an idle thread).
-fn thread_blocks(elements: usize, units: usize) -> usize {
-    rayon::current_num_threads()
-        .min(elements / MIN_BLOCK_ELEMENTS)
-        .min(units)
-        .max(1)
 }
 
 /// Runs one forward step, its rows in blocks on rayon's threads when there are enough of them
@@ -123,16 +72,9 @@ fn step_blocks<E: Real>(
     );
 }
 
-fn step_isa<E: Real>(isa: Isa, inputs: &StepInputs<'_, E>, outputs: &mut StepOutputs<'_, E>) {
-    match isa {
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: `Isa::Avx512` is only constructed after detecting AVX-512F at run time.
-        Isa::Avx512 => unsafe { step_avx512(inputs, outputs) },
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: `Isa::Avx2` is only constructed after detecting AVX2 at run time.
-        Isa::Avx2 => unsafe { step_avx2(inputs, outputs) },
-        Isa::Baseline => step_rows(inputs, outputs),
-    }
+per_isa! {
+    /// [`step_rows`] for `isa`.
+    fn step_isa(inputs: &StepInputs<'_, E>, outputs: &mut StepOutputs<'_, E>) => step_rows
 }
 
 impl<'a, E> StepInputs<'a, E> {
@@ -245,21 +187,13 @@ fn relevance_blocks<E: Real>(
     );
 }
 
-fn relevance_isa<E: Real>(
-    isa: Isa,
-    inputs: &RelevanceInputs<'_, E>,
-    r_c_prev: Out<'_, E>,
-    q_g: Out<'_, E>,
-) {
-    match isa {
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: as in `step_isa`.
-        Isa::Avx512 => unsafe { relevance_avx512(inputs, r_c_prev, q_g) },
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: as in `step_isa`.
-        Isa::Avx2 => unsafe { relevance_avx2(inputs, r_c_prev, q_g) },
-        Isa::Baseline => relevance_elements(inputs, r_c_prev, q_g),
-    }
+per_isa! {
+    /// [`relevance_elements`] for `isa`.
+    fn relevance_isa(
+        inputs: &RelevanceInputs<'_, E>,
+        r_c_prev: Out<'_, E>,
+        q_g: Out<'_, E>,
+    ) => relevance_elements
 }
 
 impl<'a, E: Copy> RelevanceInputs<'a, E> {
@@ -306,34 +240,6 @@ fn check_step<E>(inputs: &StepInputs<'_, E>, outputs: &StepOutputs<'_, E>) {
             "step: kept values"
         );
     }
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx512dq,avx512vl,avx2,fma")]
-fn step_avx512<E: Real>(inputs: &StepInputs<'_, E>, outputs: &mut StepOutputs<'_, E>) {
-    step_rows(inputs, outputs)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-fn step_avx2<E: Real>(inputs: &StepInputs<'_, E>, outputs: &mut StepOutputs<'_, E>) {
-    step_rows(inputs, outputs)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx512dq,avx512vl,avx2,fma")]
-fn relevance_avx512<E: Real>(
-    inputs: &RelevanceInputs<'_, E>,
-    r_c_prev: Out<'_, E>,
-    q_g: Out<'_, E>,
-) {
-    relevance_elements(inputs, r_c_prev, q_g)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-fn relevance_avx2<E: Real>(inputs: &RelevanceInputs<'_, E>, r_c_prev: Out<'_, E>, q_g: Out<'_, E>) {
-    relevance_elements(inputs, r_c_prev, q_g)
 }
 
 #[inline(always)]
@@ -421,20 +327,16 @@ fn blocks<E>(row: &[E], n: usize) -> [&[E]; 4] {
     [zi, zf, zo, &zg[..n]]
 }
 
-/// `1 / (exp(x) + 1)`: a gate from its negated pre-activation, as the tensor path forms it.
-#[inline(always)]
-fn gate<E: Real>(neg_z: E) -> E {
-    E::ONE / (neg_z.exp() + E::ONE)
-}
-
 /// `(i ⊙ g, f ⊙ c_{t−1}, c_t, h_t)` of one element.
 #[inline(always)]
 fn cell<E: Real>(zi: E, zf: E, zo: E, zg: E, c_prev: E) -> (E, E, E, E) {
+    // Each gate from its negated pre-activation (the internal layout).
+    let gate = sigmoid_of_negated::<E>;
     let (i, f, o, sg) = (gate(zi), gate(zf), gate(zo), gate(zg));
     let ig = (i * sg) * E::TWO - i;
     let fc = f * c_prev;
     let c = fc + ig;
-    let tanh_c = (E::ONE / ((c * E::NEG_TWO).exp() + E::ONE)) * E::TWO - E::ONE;
+    let tanh_c = tanh(c);
     (ig, fc, c, tanh_c * o)
 }
 
@@ -485,12 +387,6 @@ fn step_row_kept<E: Real, const SUM: bool>(
     }
 }
 
-/// `z + eps · s(z)`, `s(z) = −1` for `z < 0` and `+1` otherwise (a NaN stays NaN).
-#[inline(always)]
-fn denominator<E: Real>(z: E, eps: E) -> E {
-    if z < E::ZERO { z - eps } else { z + eps }
-}
-
 #[inline(always)]
 fn relevance_elements<E: Real>(
     inputs: &RelevanceInputs<'_, E>,
@@ -515,6 +411,8 @@ fn relevance_elements<E: Real>(
 
 #[cfg(test)]
 mod tests {
+    use std::mem::MaybeUninit;
+
     use super::*;
 
     /// An output buffer filled with NaN, so that an element a kernel leaves unwritten shows.

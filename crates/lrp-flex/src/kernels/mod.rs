@@ -1,9 +1,11 @@
-//! Fused LSTM step kernels for burn's Flex backend ([`lrp_core::kernels::StepKernels`]).
+//! Fused LSTM and GRU step kernels for burn's Flex backend
+//! ([`lrp_core::kernels::StepKernels`]).
 //!
 //! Flex runs each tensor operation as its own pass with its own output buffer and calls libm's
-//! scalar `exp` per element; a step's element-wise work — four gates, the cell update, `tanh`,
-//! and on the way back the ε-rule's two quotients — is ~20 passes over `(B, H)` values. Here it
-//! is one pass, vectorised (see [`lstm`]), reading the tensors' buffers in place through burn's
+//! scalar `exp` per element; an LSTM step's element-wise work — four gates, the cell update,
+//! `tanh`, and on the way back the ε-rule's two quotients — is ~20 passes over `(B, H)` values,
+//! a GRU step's (`reset_after`: two gates, the reset product, the candidate, the update; three
+//! quotients back) as many. Here each is one pass, vectorised (see [`lstm`], [`gru`]), reading the tensors' buffers in place through burn's
 //! extension API (`Tensor::into_dispatch`) and writing new Flex tensors. Anything else — another
 //! backend's tensor, an autodiff tensor, a dtype other than f32/f64 — is handed back to the
 //! tensor path.
@@ -12,6 +14,8 @@
 //! own threading ([`threading`]): in a unidirectional layer nothing else runs beside a step, so
 //! a step on one thread leaves the other cores waiting.
 
+mod elementwise;
+mod gru;
 mod lstm;
 mod real;
 
@@ -22,13 +26,42 @@ use burn::backend::flex::{FlexTensor, Layout};
 use burn::backend::{BackendTensor, DispatchAutodiffContext, DispatchTensor, DispatchTensorKind};
 use burn::tensor::{Bytes, DType, Device, Shape, Tensor};
 use lrp_core::kernels::{
+    GruKept, GruRelevanceInputs, GruRelevanceOutputs, GruStepInputs, GruStepOutputs,
     LstmRelevanceInputs, LstmStepInputs, LstmStepOutputs, StepKernels, Unfused,
 };
 
 use rayon::prelude::*;
 
-use lstm::{Isa, RelevanceInputs, StepInputs, StepOutputs};
+use elementwise::Isa;
+use lstm::{RelevanceInputs, StepInputs, StepOutputs};
 use real::Real;
+
+/// How often each kernel ran on this thread (tests only): `[lstm_step, lstm_relevance_step,
+/// gru_step, gru_relevance_step]`. The core calls a unidirectional layer's steps on the thread
+/// that explains, so a test can tell which steps took the fused path.
+#[cfg(test)]
+mod calls {
+    use std::cell::Cell;
+
+    thread_local! {
+        pub(super) static RAN: Cell<[usize; 4]> = const { Cell::new([0; 4]) };
+    }
+
+    pub(super) fn count(kernel: usize) {
+        RAN.with(|ran| {
+            let mut counts = ran.get();
+            counts[kernel] += 1;
+            ran.set(counts);
+        });
+    }
+}
+
+/// Counts a kernel's run in tests; nothing otherwise.
+#[inline(always)]
+fn ran(_kernel: usize) {
+    #[cfg(test)]
+    calls::count(_kernel);
+}
 
 /// The kernels, for [`lrp_core::kernels::register_step_kernels`].
 pub(crate) static FLEX_KERNELS: FlexKernels = FlexKernels;
@@ -87,6 +120,7 @@ impl StepKernels for FlexKernels {
                 })
             })?;
         let pre_h = recurrent.then_some(third);
+        ran(0);
         let inputs = (&pre_x, pre_h.as_ref(), &c_prev);
         let outputs = match dtype {
             DType::F64 => step_typed::<f64>(inputs, hidden, keep),
@@ -129,6 +163,7 @@ impl StepKernels for FlexKernels {
             return Err(give_back(Box::new(all)));
         }
         let (t, dtype) = flex_floats(all).map_err(give_back)?;
+        ran(1);
         let (r_c_prev, q_g) = match dtype {
             DType::F64 => relevance_typed::<f64>(&t, eps),
             _ => relevance_typed::<f32>(&t, eps),
@@ -137,6 +172,82 @@ impl StepKernels for FlexKernels {
             wrap(tensor(r_c_prev, shape, dtype)),
             wrap(tensor(q_g, shape, dtype)),
         ))
+    }
+
+    fn gru_step(
+        &self,
+        step: GruStepInputs,
+        keep: bool,
+    ) -> Result<GruStepOutputs, Unfused<GruStepInputs>> {
+        let [rows, width] = step.gx.dims();
+        let hidden = width / 3;
+        let shape = [rows, hidden];
+        if width != 3 * hidden || step.gh.dims() != [rows, width] || step.h_prev.dims() != shape {
+            return Err(Box::new(step));
+        }
+        let GruStepInputs { gx, gh, h_prev } = step;
+        let ([gx, gh, h_prev], dtype) = flex_floats([gx, gh, h_prev]).map_err(|inputs| {
+            let [gx, gh, h_prev] = *inputs;
+            Box::new(GruStepInputs { gx, gh, h_prev })
+        })?;
+        ran(2);
+        let inputs = (&gx, &gh, &h_prev);
+        let outputs = match dtype {
+            DType::F64 => gru_step_typed::<f64>(inputs, hidden, keep),
+            _ => gru_step_typed::<f32>(inputs, hidden, keep),
+        };
+        let mut outputs = outputs.into_iter().map(|b| wrap(tensor(b, shape, dtype)));
+        let mut next = || outputs.next().expect("one buffer per output");
+        let h = next();
+        let kept = keep.then(|| GruKept {
+            keep: next(),
+            update: next(),
+            a_n: next(),
+            reset_product: next(),
+            m: next(),
+        });
+        Ok(GruStepOutputs { h, kept })
+    }
+
+    fn gru_relevance_step(
+        &self,
+        step: GruRelevanceInputs,
+        eps: f64,
+    ) -> Result<GruRelevanceOutputs, Unfused<GruRelevanceInputs>> {
+        let shape = step.r_h.dims();
+        let GruRelevanceInputs {
+            r_h,
+            h,
+            keep,
+            update,
+            a_n,
+            reset_product,
+            m,
+        } = step;
+        let all = [r_h, h, keep, update, a_n, reset_product, m];
+        let give_back = |inputs: Box<[Tensor<2>; 7]>| {
+            let [r_h, h, keep, update, a_n, reset_product, m] = *inputs;
+            Box::new(GruRelevanceInputs {
+                r_h,
+                h,
+                keep,
+                update,
+                a_n,
+                reset_product,
+                m,
+            })
+        };
+        if all.iter().any(|t| t.dims() != shape) {
+            return Err(give_back(Box::new(all)));
+        }
+        let (t, dtype) = flex_floats(all).map_err(give_back)?;
+        ran(3);
+        let [r_keep, q_n, q_m] = match dtype {
+            DType::F64 => gru_relevance_typed::<f64>(&t, eps),
+            _ => gru_relevance_typed::<f32>(&t, eps),
+        }
+        .map(|b| wrap(tensor(b, shape, dtype)));
+        Ok(GruRelevanceOutputs { r_keep, q_n, q_m })
     }
 
     fn matmul_add(
@@ -370,6 +481,56 @@ fn step_typed<E: Elements>(
     bufs.into_iter().map(|b| written(b, n)).collect()
 }
 
+/// One GRU step from `(gx, gh, h_prev)`: the buffers of `h` and, with `keep`, of the kept
+/// `(keep, update, a_n, reset_product, m)`.
+fn gru_step_typed<E: Elements>(
+    (gx, gh, h_prev): (&FlexTensor, &FlexTensor, &FlexTensor),
+    hidden: usize,
+    keep: bool,
+) -> Vec<Bytes> {
+    let n = h_prev.layout().num_elements();
+    let mut bufs: Vec<Vec<E>> = (0..if keep { 6 } else { 1 })
+        .map(|_| Vec::with_capacity(n))
+        .collect();
+    {
+        let mut it = bufs.iter_mut();
+        let mut next = || &mut it.next().expect("counted above").spare_capacity_mut()[..n];
+        let h = next();
+        let kept = keep.then(|| [next(), next(), next(), next(), next()]);
+        let inputs = gru::StepInputs {
+            gx: elements(gx),
+            gh: elements(gh),
+            h_prev: elements(h_prev),
+            hidden,
+        };
+        gru::step(isa(), &inputs, gru::StepOutputs { h, kept });
+    }
+    bufs.into_iter().map(|b| written(b, n)).collect()
+}
+
+/// One GRU relevance step: the buffers of `(r_keep, q_n, q_m)`.
+fn gru_relevance_typed<E: Elements>(t: &[FlexTensor; 7], eps: f64) -> [Bytes; 3] {
+    let [r_h, h, keep, update, a_n, reset_product, m] = t;
+    let n = r_h.layout().num_elements();
+    let mut bufs: [Vec<E>; 3] = std::array::from_fn(|_| Vec::with_capacity(n));
+    let inputs = gru::RelevanceInputs {
+        r_h: elements(r_h),
+        h: elements(h),
+        keep: elements(keep),
+        update: elements(update),
+        a_n: elements(a_n),
+        reset_product: elements(reset_product),
+        m: elements(m),
+        eps: E::from_f64(eps),
+    };
+    {
+        let [a, b, c] = &mut bufs;
+        let outputs = [a, b, c].map(|buf| &mut buf.spare_capacity_mut()[..n]);
+        gru::relevance(isa(), &inputs, outputs);
+    }
+    bufs.map(|b| written(b, n))
+}
+
 fn relevance_typed<E: Elements>(t: &[FlexTensor; 6], eps: f64) -> (Bytes, Bytes) {
     let [r_h, r_c, fc, ig, c, g_pre] = t;
     let n = r_h.layout().num_elements();
@@ -399,9 +560,10 @@ fn written<E: Elements>(mut buf: Vec<E>, n: usize) -> Bytes {
         buf.is_empty() && buf.capacity() >= n,
         "an unused output buffer"
     );
-    // SAFETY: the kernels (`lstm::step`, `lstm::relevance`) write every element of the outputs
-    // they are given — they check the slices' lengths against the inputs' and cover every row
-    // — and here they were given the first `n` elements of this buffer's spare capacity.
+    // SAFETY: the kernels (`step` and `relevance` of `lstm` and `gru`) write every element of
+    // the outputs they are given — they check the slices' lengths against the inputs' and cover
+    // every row — and here they were given the first `n` elements of this buffer's spare
+    // capacity.
     unsafe { buf.set_len(n) };
     Bytes::from_elems(buf)
 }
@@ -605,6 +767,79 @@ mod tests {
         assert!(FLEX_KERNELS.lstm_step(step, true).is_err());
         let b = t(&ramp(12, 1.0), [3, 4], DType::F64);
         assert!(FLEX_KERNELS.matmul(grad, b).is_err());
+    }
+
+    /// The core takes the fused path for what the kernels cover: the steps of LSTM and GRU
+    /// (`reset_after`) layers with logistic gates, forward and backward under the default rule,
+    /// and none of the GRU's for `reset_after = false`.
+    #[test]
+    fn explanations_run_the_kernels_they_cover() {
+        use lrp_conformance::random::{Cell, Rng, architectures};
+        use lrp_core::params::GateActivation;
+        use lrp_core::{ExplainConfig, Input, Precision};
+
+        let device = crate::device();
+        let mut rng = Rng::new(5);
+        let mut seen = [false; 3];
+        let (b, steps) = (3, 5);
+        // Each architecture, and each GRU one again with the other reset variant.
+        let variants = architectures().into_iter().flat_map(|arch| {
+            let mut other = arch.clone();
+            for layer in &mut other.layers {
+                if let Cell::Gru { reset_after } = &mut layer.cell {
+                    *reset_after = !*reset_after;
+                }
+            }
+            [Some(arch.clone()), (other != arch).then_some(other)]
+        });
+        for arch in variants.flatten() {
+            // One unidirectional layer with logistic gates: its steps run on this thread.
+            let [layer] = arch.layers[..] else { continue };
+            if layer.bidirectional || arch.gates != GateActivation::Sigmoid {
+                continue;
+            }
+            let which = match layer.cell {
+                Cell::Lstm => 0,
+                Cell::Gru { reset_after: true } => 1,
+                Cell::Gru { reset_after: false } => 2,
+            };
+            let params = arch.random(&mut rng);
+            let model = arch.model(&params, &device, Precision::F64);
+            let input = match arch.embedding {
+                Some((vocabulary, _)) => {
+                    let ids = (0..b * steps).map(|k| 1 + (k % (vocabulary - 1)) as i64);
+                    Input::tokens(Tensor::from_data(
+                        TensorData::new(ids.collect::<Vec<_>>(), [b, steps]),
+                        &device,
+                    ))
+                }
+                None => Input::features(
+                    t(
+                        &ramp(b * steps * arch.e, 0.1),
+                        [b * steps, arch.e],
+                        DType::F64,
+                    )
+                    .reshape([b, steps, arch.e]),
+                ),
+            };
+            let before = calls::RAN.with(|r| r.get());
+            model
+                .explain(input, &ExplainConfig::new())
+                .expect("explain");
+            let after = calls::RAN.with(|r| r.get());
+            let ran: Vec<usize> = (0..4).map(|k| after[k] - before[k]).collect();
+            let want = match which {
+                0 => [steps, steps, 0, 0],
+                1 => [0, 0, steps, steps],
+                _ => [0; 4],
+            };
+            assert_eq!(ran, want, "{:?}", layer.cell);
+            seen[which] = true;
+        }
+        assert_eq!(
+            seen, [true; 3],
+            "the conformance architectures cover all three"
+        );
     }
 
     #[test]
