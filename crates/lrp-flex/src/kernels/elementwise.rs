@@ -35,12 +35,30 @@ impl Isa {
         }
         Isa::Baseline
     }
+
+    /// Whether the kernels compiled for this instruction set use fused multiply-adds (see
+    /// [`BASELINE_FUSED`]); copies that do give the same bits as each other (tests only).
+    #[cfg(test)]
+    pub fn fused(self) -> bool {
+        match self {
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512 | Isa::Avx2 => true,
+            Isa::Baseline => BASELINE_FUSED,
+        }
+    }
 }
 
-/// Defines `fn $name<E: Real>(isa: Isa, args…)`, which runs `$body(args…)` compiled for the
-/// instruction set `isa` names: `$body` is an `#[inline(always)]` loop over elements, and each
-/// copy below vectorises it for its own target. The one place that enables target features, so
-/// the one place whose safety rests on [`Isa::detect`].
+/// Whether the baseline copy of the kernels may use fused multiply-adds ([`Real::mad`]): where
+/// the build's baseline has the instructions (every aarch64 CPU; x86-64 built for a CPU with
+/// FMA). Elsewhere the baseline copy runs on x86-64 CPUs without AVX2, and many of those (all
+/// before 2012) have no FMA either, where `mul_add` is emulated in software.
+pub(crate) const BASELINE_FUSED: bool = cfg!(any(target_arch = "aarch64", target_feature = "fma"));
+
+/// Defines `fn $name<E: Real>(isa: Isa, args…)`, which runs `$body::<E, FUSED>(args…)` compiled
+/// for the instruction set `isa` names: `$body` is an `#[inline(always)]` loop over elements,
+/// each copy below vectorises it for its own target, and `FUSED` says whether it may use fused
+/// multiply-adds (AVX-512 and AVX2 come with FMA). The one place that enables target features,
+/// so the one place whose safety rests on [`Isa::detect`].
 macro_rules! per_isa {
     ($(#[$doc:meta])* fn $name:ident($($arg:ident: $ty:ty),* $(,)?) => $body:ident) => {
         $(#[$doc])*
@@ -48,12 +66,12 @@ macro_rules! per_isa {
             #[cfg(target_arch = "x86_64")]
             #[target_feature(enable = "avx512f,avx512dq,avx512vl,avx2,fma")]
             fn avx512<E: Real>($($arg: $ty),*) {
-                $body($($arg),*)
+                $body::<E, true>($($arg),*)
             }
             #[cfg(target_arch = "x86_64")]
             #[target_feature(enable = "avx2,fma")]
             fn avx2<E: Real>($($arg: $ty),*) {
-                $body($($arg),*)
+                $body::<E, true>($($arg),*)
             }
             match isa {
                 #[cfg(target_arch = "x86_64")]
@@ -62,7 +80,7 @@ macro_rules! per_isa {
                 #[cfg(target_arch = "x86_64")]
                 // SAFETY: `Isa::Avx2` is only constructed after detecting AVX2 at run time.
                 Isa::Avx2 => unsafe { avx2($($arg),*) },
-                Isa::Baseline => $body($($arg),*),
+                Isa::Baseline => $body::<E, { $crate::kernels::elementwise::BASELINE_FUSED }>($($arg),*),
             }
         }
     };
@@ -97,12 +115,12 @@ pub(crate) fn denominator<E: Real>(z: E, eps: E) -> E {
 /// `1 / (exp(x) + 1)`, the logistic sigmoid of `−x`, in the tensor path's order of operations
 /// (`x.exp().add_scalar(1.0).recip()`).
 #[inline(always)]
-pub(crate) fn sigmoid_of_negated<E: Real>(x: E) -> E {
-    E::ONE / (x.exp() + E::ONE)
+pub(crate) fn sigmoid_of_negated<E: Real, const FUSED: bool>(x: E) -> E {
+    E::ONE / (x.exp::<FUSED>() + E::ONE)
 }
 
 /// `tanh(x) = 2 / (exp(−2x) + 1) − 1`, in the tensor path's order (`lrp_core`'s `tanh`).
 #[inline(always)]
-pub(crate) fn tanh<E: Real>(x: E) -> E {
-    sigmoid_of_negated(x * E::NEG_TWO) * E::TWO - E::ONE
+pub(crate) fn tanh<E: Real, const FUSED: bool>(x: E) -> E {
+    sigmoid_of_negated::<E, FUSED>(x * E::NEG_TWO) * E::TWO - E::ONE
 }

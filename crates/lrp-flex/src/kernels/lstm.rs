@@ -4,8 +4,10 @@
 //!
 //! The loops are written per element and compiled three times — for AVX-512, for AVX2 and for
 //! the build's baseline — and [`Isa::detect`] picks one at run time, so that a default build
-//! vectorises them on the CPU it runs on. The arithmetic is the same in all three (Rust never
-//! contracts `a * b + c` into a fused multiply-add), so results do not depend on the CPU.
+//! vectorises them on the CPU it runs on (`super::elementwise::per_isa`). The arithmetic is the
+//! same in all three, except that `exp` fuses its multiply-adds where the CPU has them (AVX-512,
+//! AVX2; see [`Real::exp`]): results depend on the CPU only in that the baseline copy, which runs
+//! on x86-64 CPUs without AVX2, may round `exp` differently (both within 1 ulp of `std`'s).
 
 use super::elementwise::{Isa, Out, denominator, per_isa, sigmoid_of_negated, tanh, thread_blocks};
 use super::real::Real;
@@ -243,17 +245,20 @@ fn check_step<E>(inputs: &StepInputs<'_, E>, outputs: &StepOutputs<'_, E>) {
 }
 
 #[inline(always)]
-fn step_rows<E: Real>(inputs: &StepInputs<'_, E>, outputs: &mut StepOutputs<'_, E>) {
+fn step_rows<E: Real, const FUSED: bool>(
+    inputs: &StepInputs<'_, E>,
+    outputs: &mut StepOutputs<'_, E>,
+) {
     match inputs.pre_h {
-        Some(pre_h) => step_rows_of::<E, true>(inputs, pre_h, outputs),
-        None => step_rows_of::<E, false>(inputs, inputs.pre_x, outputs),
+        Some(pre_h) => step_rows_of::<E, FUSED, true>(inputs, pre_h, outputs),
+        None => step_rows_of::<E, FUSED, false>(inputs, inputs.pre_x, outputs),
     }
 }
 
 /// The rows of a step; with `SUM` the pre-activations are `pre_h + pre_x`, else `pre_x` alone
 /// (`pre_h` is then not read). Two instances, so that neither loop tests per element.
 #[inline(always)]
-fn step_rows_of<E: Real, const SUM: bool>(
+fn step_rows_of<E: Real, const FUSED: bool, const SUM: bool>(
     inputs: &StepInputs<'_, E>,
     pre_h: &[E],
     outputs: &mut StepOutputs<'_, E>,
@@ -275,7 +280,7 @@ fn step_rows_of<E: Real, const SUM: bool>(
                 .zip(g_pre.chunks_exact_mut(h));
             for (((x, hp), c_prev), ((((h_out, c_out), fc), ig), g_pre)) in rows.zip(outs) {
                 let pre = PreRow::<E, SUM>::new(x, hp, h);
-                step_row_kept(&pre, c_prev, h_out, c_out, fc, ig, g_pre);
+                step_row_kept::<E, FUSED, SUM>(&pre, c_prev, h_out, c_out, fc, ig, g_pre);
             }
         }
         None => {
@@ -285,7 +290,7 @@ fn step_rows_of<E: Real, const SUM: bool>(
                 .zip(outputs.c.chunks_exact_mut(h));
             for (((x, hp), c_prev), (h_out, c_out)) in rows.zip(outs) {
                 let pre = PreRow::<E, SUM>::new(x, hp, h);
-                step_row(&pre, c_prev, h_out, c_out);
+                step_row::<E, FUSED, SUM>(&pre, c_prev, h_out, c_out);
             }
         }
     }
@@ -329,19 +334,19 @@ fn blocks<E>(row: &[E], n: usize) -> [&[E]; 4] {
 
 /// `(i ⊙ g, f ⊙ c_{t−1}, c_t, h_t)` of one element.
 #[inline(always)]
-fn cell<E: Real>(zi: E, zf: E, zo: E, zg: E, c_prev: E) -> (E, E, E, E) {
+fn cell<E: Real, const FUSED: bool>(zi: E, zf: E, zo: E, zg: E, c_prev: E) -> (E, E, E, E) {
     // Each gate from its negated pre-activation (the internal layout).
-    let gate = sigmoid_of_negated::<E>;
+    let gate = sigmoid_of_negated::<E, FUSED>;
     let (i, f, o, sg) = (gate(zi), gate(zf), gate(zo), gate(zg));
     let ig = (i * sg) * E::TWO - i;
     let fc = f * c_prev;
     let c = fc + ig;
-    let tanh_c = tanh(c);
+    let tanh_c = tanh::<E, FUSED>(c);
     (ig, fc, c, tanh_c * o)
 }
 
 #[inline(always)]
-fn step_row<E: Real, const SUM: bool>(
+fn step_row<E: Real, const FUSED: bool, const SUM: bool>(
     pre: &PreRow<'_, E, SUM>,
     c_prev: &[E],
     h_out: Out<'_, E>,
@@ -350,7 +355,7 @@ fn step_row<E: Real, const SUM: bool>(
     let n = h_out.len();
     let (c_prev, c_out) = (&c_prev[..n], &mut c_out[..n]);
     for j in 0..n {
-        let (_, _, c, h) = cell(
+        let (_, _, c, h) = cell::<E, FUSED>(
             pre.at(0, j),
             pre.at(1, j),
             pre.at(2, j),
@@ -363,7 +368,7 @@ fn step_row<E: Real, const SUM: bool>(
 }
 
 #[inline(always)]
-fn step_row_kept<E: Real, const SUM: bool>(
+fn step_row_kept<E: Real, const FUSED: bool, const SUM: bool>(
     pre: &PreRow<'_, E, SUM>,
     c_prev: &[E],
     h_out: Out<'_, E>,
@@ -377,7 +382,8 @@ fn step_row_kept<E: Real, const SUM: bool>(
     let (fc_out, ig_out, g_pre_out) = (&mut fc_out[..n], &mut ig_out[..n], &mut g_pre_out[..n]);
     for j in 0..n {
         let zg = pre.at(3, j);
-        let (ig, fc, c, h) = cell(pre.at(0, j), pre.at(1, j), pre.at(2, j), zg, c_prev[j]);
+        let (ig, fc, c, h) =
+            cell::<E, FUSED>(pre.at(0, j), pre.at(1, j), pre.at(2, j), zg, c_prev[j]);
         c_out[j].write(c);
         h_out[j].write(h);
         fc_out[j].write(fc);
@@ -388,7 +394,7 @@ fn step_row_kept<E: Real, const SUM: bool>(
 }
 
 #[inline(always)]
-fn relevance_elements<E: Real>(
+fn relevance_elements<E: Real, const FUSED: bool>(
     inputs: &RelevanceInputs<'_, E>,
     r_c_prev: Out<'_, E>,
     q_g: Out<'_, E>,
@@ -474,7 +480,8 @@ mod tests {
         }
         for (recurrent, pre) in [(None, &pre_x), (Some(&pre_h[..]), &sum)] {
             let want = reference(pre, &c_prev, h);
-            let mut first: Option<Vec<f64>> = None;
+            // The first result with and without fused multiply-adds.
+            let mut first: [Option<Vec<f64>>; 2] = [None, None];
             for &isa in &isas {
                 let n = rows * h;
                 let mut bufs = vec![unwritten(n); 5];
@@ -513,11 +520,11 @@ mod tests {
                 step(isa, &inputs, &mut outputs);
                 assert_eq!(written(&h2), bufs[0], "{isa:?}: h without kept values");
                 assert_eq!(written(&c2), bufs[1], "{isa:?}: c without kept values");
-                // Every instruction set gives the same bits.
+                // Every instruction set with (without) fused multiply-adds gives the same bits.
                 let flat: Vec<f64> = bufs.concat();
-                match &first {
-                    None => first = Some(flat),
-                    Some(f) => assert_eq!(f, &flat, "{isa:?}"),
+                match &first[usize::from(isa.fused())] {
+                    None => first[usize::from(isa.fused())] = Some(flat),
+                    Some(f) => assert!(f == &flat, "{isa:?}: other bits"),
                 }
             }
         }
