@@ -1,5 +1,6 @@
 //! Where the CPU time stands, as ratios measured side by side in one run: the machine's matrix
-//! rate (burn's own GEMM on the same device, and numpy's when a Python with numpy is found),
+//! rate (burn's own GEMM on the same device, and numpy's — in a Python child process, interleaved
+//! with the rest — when a Python with numpy is found),
 //! explain and forward at the reference configuration (bidirectional LSTM, T = 25, H = 300,
 //! E = 200, C = 2) as GFLOP/s and as a share of that rate, explain/forward, batch 10 against
 //! batch 100, a padded batch against the full one, and 1 thread against all of them.
@@ -114,21 +115,80 @@ fn gemm_rate(
     gflops((2 * m * k * n) as f64, time)
 }
 
-/// numpy's `a @ b` at `n × n`, GFLOP/s, through `python` (`None` when it cannot run).
-fn numpy_rate(python: &str, n: usize, dtype: &str) -> Option<f64> {
-    let script = format!(
-        "import numpy as np, time\n\
-         a = np.random.rand({n}, {n}).astype('{dtype}'); b = np.random.rand({n}, {n}).astype('{dtype}')\n\
-         a @ b\n\
-         ts = []\n\
-         for _ in range(7):\n    t = time.perf_counter(); a @ b; ts.append(time.perf_counter() - t)\n\
-         print(2 * {n}**3 / sorted(ts)[3] / 1e9)\n"
-    );
-    let out = std::process::Command::new(python)
-        .args(["-c", &script])
-        .output()
-        .ok()?;
-    String::from_utf8_lossy(&out.stdout).trim().parse().ok()
+/// numpy's `a @ b` at `n × n` in float64 and float32, run on demand by a Python child process,
+/// so that its GEMM rate is measured interleaved with the explanations it is compared with
+/// (measured once at the end of a run, it moved by ±20 % between runs while the other
+/// ratios held).
+struct NumpyGemm {
+    child: std::process::Child,
+    input: std::process::ChildStdin,
+    output: std::io::BufReader<std::process::ChildStdout>,
+}
+
+impl NumpyGemm {
+    /// Starts `python` with numpy's operands ready; `None` when it cannot run numpy.
+    fn start(python: &str, n: usize) -> Option<NumpyGemm> {
+        use std::io::BufRead;
+        use std::process::{Command, Stdio};
+        // One line in ("float64" or "float32"), one product, one line out. The operands are made
+        // once; `a @ b` runs once per dtype before the first request (OpenBLAS's set-up).
+        let script = format!(
+            "import sys, numpy as np\n\
+             ops = {{d: (np.random.rand({n}, {n}).astype(d), np.random.rand({n}, {n}).astype(d)) for d in ('float64', 'float32')}}\n\
+             for a, b in ops.values(): a @ b\n\
+             print('ready', flush=True)\n\
+             for line in sys.stdin:\n    a, b = ops[line.strip()]; a @ b; print('done', flush=True)\n"
+        );
+        let mut child = Command::new(python)
+            .args(["-c", &script])
+            // OpenBLAS's threads otherwise spin for ~2^28 cycles after each product, taking a
+            // core from the measurement that follows; 2^4 is the least it allows.
+            .env("OPENBLAS_THREAD_TIMEOUT", "4")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .ok()?;
+        let input = child.stdin.take()?;
+        let mut output = std::io::BufReader::new(child.stdout.take()?);
+        let mut line = String::new();
+        match output.read_line(&mut line) {
+            Ok(_) if line.trim() == "ready" => Some(NumpyGemm {
+                child,
+                input,
+                output,
+            }),
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                None
+            }
+        }
+    }
+
+    /// One product in `precision`, waited for.
+    fn product(&mut self, precision: Precision) {
+        use std::io::{BufRead, Write};
+        let dtype = match precision {
+            Precision::F64 => "float64",
+            _ => "float32",
+        };
+        let mut line = String::new();
+        let answered = writeln!(self.input, "{dtype}").is_ok()
+            && self.input.flush().is_ok()
+            && self
+                .output
+                .read_line(&mut line)
+                .is_ok_and(|_| line.trim() == "done");
+        assert!(answered, "the numpy child process stopped answering");
+    }
+}
+
+impl Drop for NumpyGemm {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 struct Runs {
@@ -277,10 +337,17 @@ fn main() {
         o.seconds
     );
     println!();
+    let python = o.python.clone().unwrap_or_else(|| "python3".into());
+    let mut numpy = NumpyGemm::start(&python, 2000);
+    if numpy.is_none() {
+        println!(
+            "numpy's GEMM not measured: `{python}` has no numpy (give --python PATH to one that has)\n"
+        );
+    }
     println!(
-        "| backend | precision | GEMM 2000² GFLOP/s | step GEMMs (100×200·200×1200, 100×300·300×1200, 100×300·300×300) GFLOP/s | explain B=100 ms/sample | explain GFLOP/s | share of GEMM 2000² | explain/forward | B=10 vs B=100 per sample | padded (lengths 5–25) vs full | 1 thread vs {threads} | fused kernels vs tensor path |"
+        "| backend | precision | GEMM 2000² GFLOP/s | numpy's GEMM 2000² GFLOP/s | step GEMMs (100×200·200×1200, 100×300·300×1200, 100×300·300×300) GFLOP/s | explain B=100 ms/sample | explain GFLOP/s | share of GEMM 2000² | share of numpy's | explain/forward | B=10 vs B=100 per sample | padded (lengths 5–25) vs full | 1 thread vs {threads} | fused kernels vs tensor path |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     for name in &o.backends {
         for &precision in &o.precisions {
             let Some(runs) = model_on(name, precision, &o) else {
@@ -321,22 +388,35 @@ fn main() {
                     explain_once(&tensor_path, Input::features(x100.clone()))
                 }));
             }
+            let numpy_at = runs_of.len();
+            if let Some(numpy) = numpy.as_mut() {
+                runs_of.push(Box::new(move || numpy.product(precision)));
+            }
             let times = harness::measure_interleaved(o.seconds, &mut runs_of);
             drop(runs_of);
             let (gemm, explain100, explain10, forward100, padded) =
                 (times[0], times[1], times[2], times[3], times[4]);
             let big = gflops(2.0 * 2000f64.powi(3), gemm);
-            let kernels = times.get(5).map_or("–".to_string(), |unfused| {
-                format!("{:.2}×", unfused.as_secs_f64() / explain100.as_secs_f64())
-            });
+            let kernels = times[5..numpy_at]
+                .first()
+                .map_or("–".to_string(), |unfused| {
+                    format!("{:.2}×", unfused.as_secs_f64() / explain100.as_secs_f64())
+                });
+            let numpy_rate = times
+                .get(numpy_at)
+                .map(|&t| gflops(2.0 * 2000f64.powi(3), t));
             let per100 = explain100.as_secs_f64() / 100.0;
             let per10 = explain10.as_secs_f64() / 10.0;
             let rate = gflops(explain_flops(o.directions) * 100.0, explain100);
             let one = single_thread(name, precision, &o).map_or("–".to_string(), |ms| {
                 format!("{:.2}×", ms / (per100 * 1e3))
             });
+            let (numpy_column, numpy_share) = numpy_rate
+                .map_or(("–".into(), "–".into()), |r| {
+                    (format!("{r:.1}"), format!("{:.0} %", 100.0 * rate / r))
+                });
             println!(
-                "| {name} | {precision} | {big:.1} | {} | {:.3} | {rate:.1} | {:.0} % | {:.2} | {:.2} | {:.2} (ideal {real:.2}) | {one} | {kernels} |",
+                "| {name} | {precision} | {big:.1} | {numpy_column} | {} | {:.3} | {rate:.1} | {:.0} % | {numpy_share} | {:.2} | {:.2} | {:.2} (ideal {real:.2}) | {one} | {kernels} |",
                 steps.join(", "),
                 per100 * 1e3,
                 100.0 * rate / big,
@@ -345,17 +425,5 @@ fn main() {
                 padded.as_secs_f64() / explain100.as_secs_f64(),
             );
         }
-    }
-    let python = o.python.clone().unwrap_or_else(|| "python3".into());
-    match (
-        numpy_rate(&python, 2000, "float64"),
-        numpy_rate(&python, 2000, "float32"),
-    ) {
-        (Some(d), Some(s)) => println!(
-            "\nnumpy ({python}) in the same run: dgemm 2000² {d:.1} GFLOP/s, sgemm {s:.1} GFLOP/s"
-        ),
-        _ => println!(
-            "\nnumpy's GEMM not measured: `{python}` has no numpy (give --python PATH to one that has)"
-        ),
     }
 }
