@@ -404,8 +404,8 @@ pub fn padded_batch(
     padded_batch_of(arch, params, rng, device, precision, real_steps())
 }
 
-/// Builds a padded batch whose sample `s` is real at the steps `real[s]`.
-fn padded_batch_of(
+/// Builds a padded batch whose sample `s` is real at the steps `real[s]` (of 6 steps).
+pub fn padded_batch_of(
     arch: &crate::random::Architecture,
     params: &ModelParams,
     rng: &mut Rng,

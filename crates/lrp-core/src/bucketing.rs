@@ -124,6 +124,47 @@ fn group_cost(windows: &[Range<usize>], members: &[usize], packed: bool) -> f64 
     }
 }
 
+/// Splits `group` into at most `shards` groups of consecutive members (so that a sorted group's
+/// shards stay sorted, and their rows shrink as the group's did), of about equal cost: each
+/// member costs the steps of its span (`windows`, `None`: every member the group's whole
+/// window) plus [`STEP_OVERHEAD`]. Each shard's window is the union of its members' spans.
+/// Shards are explained as parallel tasks on the CPU backends (see
+/// `LstmModel::with_parallel_samples`).
+pub(crate) fn shard(group: &Group, windows: Option<&[Range<usize>]>, shards: usize) -> Vec<Group> {
+    let span = |s: usize| windows.map_or(group.window.clone(), |w| w[s].clone());
+    let shards = shards.clamp(1, group.samples.len().max(1));
+    if shards == 1 {
+        return vec![group.clone()];
+    }
+    let cost = |s: usize| STEP_OVERHEAD + span(s).len() as f64;
+    let total: f64 = group.samples.iter().map(|&s| cost(s)).sum();
+    let mut pieces: Vec<Vec<usize>> = vec![Vec::new()];
+    let mut done = 0.0;
+    for (i, &s) in group.samples.iter().enumerate() {
+        // A new shard where the running cost passes the next k/shards of the total, while
+        // enough members remain to give every later shard one.
+        let k = pieces.len();
+        let left = group.samples.len() - i;
+        let due = done >= total * k as f64 / shards as f64 || left <= shards - k;
+        if k < shards && !pieces[k - 1].is_empty() && due {
+            pieces.push(Vec::new());
+        }
+        pieces.last_mut().expect("one piece at least").push(s);
+        done += cost(s);
+    }
+    pieces
+        .into_iter()
+        .map(|samples| {
+            let start = samples.iter().map(|&s| span(s).start).min().unwrap_or(0);
+            let end = samples.iter().map(|&s| span(s).end).max().unwrap_or(0);
+            Group {
+                window: start..end,
+                samples,
+            }
+        })
+        .collect()
+}
+
 /// How many groups a batch with these real-step spans is explained in (for tests that must
 /// know grouping happens).
 #[doc(hidden)]
@@ -204,6 +245,55 @@ mod tests {
             .map(|g| g.samples.len())
             .sum();
         assert!(shrinking >= 80, "{shrinking} of 100: {groups:?}");
+    }
+
+    #[test]
+    fn shards_are_consecutive_members_of_about_equal_cost() {
+        // A post-padded group, longest first (as `plan` orders it).
+        let windows: Vec<Range<usize>> = (0..100).map(|s| 0..50 - (s * 40) / 100).collect();
+        let group = Group {
+            samples: (0..100).collect(),
+            window: 0..50,
+        };
+        for n in [1, 2, 3, 7] {
+            let shards = shard(&group, Some(&windows), n);
+            assert_eq!(shards.len(), n);
+            let members: Vec<usize> = shards.iter().flat_map(|g| g.samples.clone()).collect();
+            assert_eq!(members, group.samples, "consecutive, every member once");
+            every_sample_once(&shards, &windows);
+            let costs: Vec<f64> = shards
+                .iter()
+                .map(|g| {
+                    g.samples
+                        .iter()
+                        .map(|&s| STEP_OVERHEAD + windows[s].len() as f64)
+                        .sum()
+                })
+                .collect();
+            let mean = costs.iter().sum::<f64>() / n as f64;
+            assert!(
+                costs.iter().all(|c| (c - mean).abs() <= 0.1 * mean),
+                "{n} shards: {costs:?}"
+            );
+            // The shorter members' shards run over fewer steps.
+            assert!(
+                shards
+                    .windows(2)
+                    .all(|w| w[0].window.end >= w[1].window.end)
+            );
+        }
+        // Without spans, by count, over the group's window; never an empty shard.
+        let group = Group {
+            samples: vec![4, 2, 0],
+            window: 1..5,
+        };
+        let shards = shard(&group, None, 5);
+        assert_eq!(shards.len(), 3);
+        assert!(
+            shards
+                .iter()
+                .all(|g| g.samples.len() == 1 && g.window == (1..5))
+        );
     }
 
     #[test]

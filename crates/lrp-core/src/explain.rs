@@ -2,7 +2,9 @@
 
 use burn::tensor::{Bool, Int, Tensor, TensorData};
 
-use crate::bucketing;
+use rayon::prelude::*;
+
+use crate::bucketing::{self, Group};
 use crate::config::{ExplainConfig, GateRule, Target};
 use crate::error::{LrpError, Result};
 use crate::forward::Top;
@@ -11,6 +13,11 @@ use crate::model::LstmModel;
 use crate::params::Readout;
 use crate::rules::epsilon::EpsilonRule;
 use crate::tensor_ops::{to_f64_vec, to_i64_vec};
+
+/// The fewest samples worth a parallel task of their own (see
+/// [`LstmModel::with_parallel_samples`]): a step's fixed cost is about that of 8 samples
+/// (`bucketing`'s cost model), so a shard of 32 spends most of its time on its rows.
+const MIN_SHARD_SAMPLES: usize = 32;
 
 /// The result of [`LstmModel::explain`], on the model's device.
 ///
@@ -336,7 +343,41 @@ impl LstmModel {
     /// ```
     pub fn forward(&self, input: impl Into<Input>) -> Result<Tensor<2>> {
         let prepared = self.prepare(input.into())?;
-        Ok(self.run(&prepared, false).logits())
+        let shards = self.sample_shards(prepared.batch);
+        if shards <= 1 {
+            return Ok(self.run(&prepared, false).logits());
+        }
+        // Shards of consecutive samples as parallel tasks (see `with_parallel_samples`).
+        let parts: Vec<Tensor<2>> =
+            bucketing::shard(&prepared.whole(), prepared.windows.as_deref(), shards)
+                .par_iter()
+                .map(|g| {
+                    let sub = prepared.subset(&g.samples, g.window.clone());
+                    self.run(&sub, false).logits()
+                })
+                .collect();
+        Ok(Tensor::cat(parts, 0))
+    }
+
+    /// How many shards a batch (or length group) of `samples` is explained in: one per rayon
+    /// thread that the layers' parallel directions leave idle, of at least
+    /// [`MIN_SHARD_SAMPLES`] samples each; 1 without [`LstmModel::with_parallel_samples`].
+    fn sample_shards(&self, samples: usize) -> usize {
+        if !self.parallel_samples {
+            return 1;
+        }
+        let directions = match self.parallel_directions {
+            true => self
+                .layers
+                .iter()
+                .map(|l| l.directions())
+                .max()
+                .unwrap_or(1),
+            false => 1,
+        };
+        (rayon::current_num_threads() / directions)
+            .min(samples / MIN_SHARD_SAMPLES)
+            .max(1)
     }
 
     /// The outputs of a per-step model at every position of its output sequence, `(B, T, C)`
@@ -427,13 +468,19 @@ impl LstmModel {
         }
         let groups = match &prepared.windows {
             Some(windows) => bucketing::plan(windows, self.packed_steps),
-            None => Vec::new(),
+            None => vec![prepared.whole()],
         };
+        // Each group in shards of consecutive samples, run as parallel tasks on CPU backends.
+        let jobs: Vec<Vec<Group>> = groups
+            .iter()
+            .map(|g| {
+                let shards = self.sample_shards(g.samples.len());
+                bucketing::shard(g, prepared.windows.as_deref(), shards)
+            })
+            .collect();
         // One group in batch order: no gather or scatter needed.
-        let as_is = groups.len() <= 1
-            && groups
-                .first()
-                .is_none_or(|g| g.samples.iter().enumerate().all(|(i, &s)| i == s));
+        let as_is = matches!(&jobs[..], [one] if one.len() == 1
+            && one[0].samples.iter().enumerate().all(|(i, &s)| i == s));
         if as_is {
             let (relevance, rest, logits, targets) =
                 self.explain_prepared(&prepared, &config.target, config)?;
@@ -444,14 +491,9 @@ impl LstmModel {
                 target: self.target_tensor(&targets),
             });
         }
-        // Groups of similar length (see `bucketing`), then every result back in batch order.
-        let mut relevance = Vec::with_capacity(groups.len());
-        let mut rest = Vec::with_capacity(groups.len());
-        let mut logits = Vec::with_capacity(groups.len());
-        let mut targets = vec![0; prepared.batch];
-        let mut position = vec![0i64; prepared.batch];
-        let mut next = 0;
-        for group in &groups {
+        // Groups of similar length (see `bucketing`) one after the other, each group's shards
+        // side by side, then every result back in batch order.
+        let explain_group = |group: &Group| {
             let target = match &config.target {
                 Target::PerSample(classes) => {
                     Target::PerSample(group.samples.iter().map(|&s| classes[s]).collect())
@@ -459,15 +501,30 @@ impl LstmModel {
                 other => other.clone(),
             };
             let sub = prepared.subset(&group.samples, group.window.clone());
-            let (r, re, lo, ta) = self.explain_prepared(&sub, &target, config)?;
-            for (&sample, class) in group.samples.iter().zip(ta) {
-                targets[sample] = class;
-                position[sample] = next;
-                next += 1;
+            self.explain_prepared(&sub, &target, config)
+        };
+        let mut relevance = Vec::with_capacity(groups.len());
+        let mut rest = Vec::with_capacity(groups.len());
+        let mut logits = Vec::with_capacity(groups.len());
+        let mut targets = vec![0; prepared.batch];
+        let mut position = vec![0i64; prepared.batch];
+        let mut next = 0;
+        for shards in &jobs {
+            let results: Vec<_> = match &shards[..] {
+                [one] => vec![explain_group(one)],
+                many => many.par_iter().map(explain_group).collect(),
+            };
+            for (group, result) in shards.iter().zip(results) {
+                let (r, re, lo, ta) = result?;
+                for (&sample, class) in group.samples.iter().zip(ta) {
+                    targets[sample] = class;
+                    position[sample] = next;
+                    next += 1;
+                }
+                relevance.push(r);
+                rest.push(re);
+                logits.push(lo);
             }
-            relevance.push(r);
-            rest.push(re);
-            logits.push(lo);
         }
         let order: Tensor<1, Int> =
             Tensor::from_data(TensorData::new(position, [prepared.batch]), &self.device);
@@ -548,5 +605,57 @@ impl LstmModel {
             &self.device,
         );
         logits.clone().mask_fill(mask, 0.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Precision;
+    use lrp_model::{LstmWeights, Matrix, ModelParams};
+
+    /// A single-layer LSTM (E = 2, H = 3), bidirectional or not, with parallel samples on.
+    fn model(bidirectional: bool) -> LstmModel {
+        let dir = || LstmWeights {
+            w_x: Matrix::zeros(2, 12),
+            w_h: Matrix::zeros(3, 12),
+            b: vec![0.0; 12],
+        };
+        let d = if bidirectional { 2 } else { 1 };
+        let params = ModelParams::single_layer(
+            dir(),
+            bidirectional.then(dir),
+            Matrix::zeros(3 * d, 2),
+            vec![0.0; 2],
+        )
+        .expect("valid parameters");
+        #[allow(deprecated)]
+        let device = burn::tensor::Device::flex();
+        LstmModel::new(&params, &device, Precision::F64)
+            .expect("model")
+            .with_parallel_samples(true)
+    }
+
+    #[test]
+    fn shards_take_the_threads_the_directions_leave_idle() {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(4)
+            .build()
+            .expect("a pool of four threads");
+        let (uni, bi) = (model(false), model(true));
+        pool.install(|| {
+            // One per idle thread, at least 32 samples each.
+            assert_eq!(uni.sample_shards(1000), 4);
+            assert_eq!(uni.sample_shards(96), 3);
+            assert_eq!(uni.sample_shards(63), 1);
+            assert_eq!(bi.sample_shards(1000), 2);
+            // Directions one after the other leave every thread to the shards.
+            let serial = bi.clone().with_parallel_directions(false);
+            assert_eq!(serial.sample_shards(1000), 4);
+            assert_eq!(
+                uni.clone().with_parallel_samples(false).sample_shards(1000),
+                1
+            );
+        });
     }
 }

@@ -4,6 +4,7 @@ use core::ops::Range;
 
 use burn::tensor::{Bool, Int, Tensor, TensorData};
 
+use crate::bucketing::Group;
 use crate::error::{LrpError, Result};
 use crate::model::{InputTensors, LstmModel};
 use crate::readout::Reading;
@@ -252,6 +253,16 @@ impl Prepared {
     /// The input's number of time steps `T`.
     pub fn steps(&self) -> usize {
         self.full_x.dims()[0]
+    }
+
+    /// Every sample, in batch order, over the window of steps `x` covers: the batch as one
+    /// [`Group`].
+    pub fn whole(&self) -> Group {
+        let (before, after) = self.trimmed;
+        Group {
+            samples: (0..self.batch).collect(),
+            window: before..self.steps() - after,
+        }
     }
 
     /// The samples `samples` alone, over the input steps `window` (which must hold all their

@@ -133,6 +133,13 @@ pub trait StepKernels: Send + Sync {
     /// A short name for diagnostics and benchmarks.
     fn name(&self) -> &'static str;
 
+    /// Whether models on this backend explain large batches as shards in parallel rayon tasks
+    /// (see `LstmModel::with_parallel_samples`): `true` for a CPU backend whose products and
+    /// kernels run on rayon's pool. Asked once per model.
+    fn parallel_samples(&self) -> bool {
+        false
+    }
+
     /// Whether the kernels run tensors of `dtype` on `device`; asked once per model.
     fn supports(&self, device: &Device, dtype: DType) -> bool;
 

@@ -55,6 +55,9 @@ pub struct LstmModel {
     /// `Reading::Last` chosen as a step of a per-step model (not a `Last` readout).
     pub(crate) step_last: bool,
     pub(crate) parallel_directions: bool,
+    /// Explain and run large batches as shards in parallel tasks (see
+    /// [`LstmModel::with_parallel_samples`]).
+    pub(crate) parallel_samples: bool,
     pub(crate) packed_steps: bool,
     /// A backend's fused step kernels for this device and dtype, if one registered them.
     pub(crate) kernels: Option<Kernels>,
@@ -274,6 +277,8 @@ impl LstmModel {
             num_classes: params.num_classes(),
             step_last: false,
             parallel_directions: true,
+            parallel_samples: kernels::for_device(device, dtype)
+                .is_some_and(|k| k.0.parallel_samples()),
             packed_steps: true,
             kernels: kernels::for_device(device, dtype),
             neg_half: from_f64(vec![-0.5], [1, 1], device, dtype),
@@ -310,6 +315,43 @@ impl LstmModel {
     /// ```
     pub fn with_parallel_directions(mut self, parallel: bool) -> Self {
         self.parallel_directions = parallel;
+        self
+    }
+
+    /// Whether [`LstmModel::explain`] and [`LstmModel::forward`] split a large batch into
+    /// shards of consecutive samples (of a length group) that run as parallel rayon tasks — the
+    /// default on CPU backends whose kernels ask for it (Flex), off elsewhere (a GPU wants one
+    /// large batch).
+    ///
+    /// A bidirectional layer keeps two cores busy with its two directions; a unidirectional
+    /// one, or a bidirectional one on more cores, leaves cores waiting for the next small
+    /// product of every step. Shards (at least 32 samples each, one per thread the directions
+    /// leave idle) run whole recurrences side by side instead. Every sample's result is the
+    /// same either way: the samples of a batch are independent.
+    ///
+    /// ```
+    /// use burn::tensor::Tensor;
+    /// use lrp_core::ExplainConfig;
+    ///
+    /// # let lstm = lrp_core::LstmWeights {
+    /// #     w_x: lrp_core::Matrix::new(1, 4, vec![0.5, 0.1, 0.9, 0.3])?,
+    /// #     w_h: lrp_core::Matrix::new(1, 4, vec![0.2, 0.2, 0.2, 0.2])?,
+    /// #     b: vec![0.0; 4],
+    /// # };
+    /// # let head = lrp_core::Matrix::new(1, 2, vec![1.0, -1.0])?;
+    /// # let params = lrp_core::ModelParams::single_layer(lstm, None, head, vec![0.0, 0.0])?;
+    /// # #[allow(deprecated)]
+    /// # let device = burn::tensor::Device::flex();
+    /// # let model = lrp_core::LstmModel::new(&params, &device, lrp_core::Precision::F64)?;
+    /// // `model`: 1 feature, 1 hidden unit, 2 classes, f64 (as in the `LstmModel` example).
+    /// let one_task = model.clone().with_parallel_samples(false);
+    /// let x = Tensor::<3>::from_floats([[[0.5], [-1.0]]; 96], &device); // (B, T, E) = (96, 2, 1)
+    /// let a = model.explain(x.clone(), &ExplainConfig::new())?.to_host()?;
+    /// assert_eq!(a, one_task.explain(x, &ExplainConfig::new())?.to_host()?);
+    /// # Ok::<(), lrp_core::LrpError>(())
+    /// ```
+    pub fn with_parallel_samples(mut self, parallel: bool) -> Self {
+        self.parallel_samples = parallel;
         self
     }
 

@@ -80,6 +80,10 @@ impl StepKernels for FlexKernels {
         "flex-fused"
     }
 
+    fn parallel_samples(&self) -> bool {
+        true
+    }
+
     fn supports(&self, device: &Device, dtype: DType) -> bool {
         matches!(dtype, DType::F64 | DType::F32) && *device == Device::flex()
     }
