@@ -5,8 +5,9 @@
 //! scalar `exp` per element; an LSTM step's element-wise work — four gates, the cell update,
 //! `tanh`, and on the way back the ε-rule's two quotients — is ~20 passes over `(B, H)` values,
 //! a GRU step's (`reset_after`: two gates, the reset product, the candidate, the update; three
-//! quotients back) as many. Here each is one pass, vectorised (see [`lstm`], [`gru`]), reading the tensors' buffers in place through burn's
-//! extension API (`Tensor::into_dispatch`) and writing new Flex tensors. Anything else — another
+//! quotients back) as many. Here each is one pass, vectorised (see [`lstm`], [`gru`]), reading
+//! the tensors' buffers in place through burn's extension API (`Tensor::into_dispatch`) and
+//! writing new Flex tensors. Anything else — another
 //! backend's tensor, an autodiff tensor, a dtype other than f32/f64 — is handed back to the
 //! tensor path.
 //!
@@ -32,7 +33,7 @@ use lrp_core::kernels::{
 
 use rayon::prelude::*;
 
-use elementwise::Isa;
+use elementwise::{Isa, Out};
 use lstm::{RelevanceInputs, StepInputs, StepOutputs};
 use real::Real;
 
@@ -168,14 +169,13 @@ impl StepKernels for FlexKernels {
         }
         let (t, dtype) = flex_floats(all).map_err(give_back)?;
         ran(1);
-        let (r_c_prev, q_g) = match dtype {
+        let outputs = match dtype {
             DType::F64 => relevance_typed::<f64>(&t, eps),
             _ => relevance_typed::<f32>(&t, eps),
         };
-        Ok((
-            wrap(tensor(r_c_prev, shape, dtype)),
-            wrap(tensor(q_g, shape, dtype)),
-        ))
+        let mut outputs = outputs.into_iter().map(|b| wrap(tensor(b, shape, dtype)));
+        let mut next = || outputs.next().expect("one buffer per output");
+        Ok((next(), next()))
     }
 
     fn gru_step(
@@ -246,12 +246,17 @@ impl StepKernels for FlexKernels {
         }
         let (t, dtype) = flex_floats(all).map_err(give_back)?;
         ran(3);
-        let [r_keep, q_n, q_m] = match dtype {
+        let outputs = match dtype {
             DType::F64 => gru_relevance_typed::<f64>(&t, eps),
             _ => gru_relevance_typed::<f32>(&t, eps),
-        }
-        .map(|b| wrap(tensor(b, shape, dtype)));
-        Ok(GruRelevanceOutputs { r_keep, q_n, q_m })
+        };
+        let mut outputs = outputs.into_iter().map(|b| wrap(tensor(b, shape, dtype)));
+        let mut next = || outputs.next().expect("one buffer per output");
+        Ok(GruRelevanceOutputs {
+            r_keep: next(),
+            q_n: next(),
+            q_m: next(),
+        })
     }
 
     fn matmul_add(
@@ -466,23 +471,20 @@ fn step_typed<E: Elements>(
     hidden: usize,
     keep: bool,
 ) -> Vec<Bytes> {
+    let inputs = StepInputs::<E> {
+        pre_x: elements(pre_x),
+        pre_h: pre_h.map(elements),
+        c_prev: elements(c_prev),
+        hidden,
+    };
     let n = c_prev.layout().num_elements();
-    let count = if keep { 5 } else { 2 };
-    let mut bufs: Vec<Vec<E>> = (0..count).map(|_| Vec::with_capacity(n)).collect();
-    {
-        let mut it = bufs.iter_mut();
-        let mut next = || &mut it.next().expect("counted above").spare_capacity_mut()[..n];
+    kernel_outputs(if keep { 5 } else { 2 }, n, |outs| {
+        let mut outs = outs.into_iter();
+        let mut next = || outs.next().expect("counted above");
         let (h, c) = (next(), next());
         let kept = keep.then(|| (next(), next(), next()));
-        let inputs = StepInputs {
-            pre_x: elements(pre_x),
-            pre_h: pre_h.map(elements),
-            c_prev: elements(c_prev),
-            hidden,
-        };
         lstm::step(isa(), &inputs, &mut StepOutputs { h, c, kept });
-    }
-    bufs.into_iter().map(|b| written(b, n)).collect()
+    })
 }
 
 /// One GRU step from `(gx, gh, h_prev)`: the buffers of `h` and, with `keep`, of the kept
@@ -492,31 +494,25 @@ fn gru_step_typed<E: Elements>(
     hidden: usize,
     keep: bool,
 ) -> Vec<Bytes> {
+    let inputs = gru::StepInputs::<E> {
+        gx: elements(gx),
+        gh: elements(gh),
+        h_prev: elements(h_prev),
+        hidden,
+    };
     let n = h_prev.layout().num_elements();
-    let mut bufs: Vec<Vec<E>> = (0..if keep { 6 } else { 1 })
-        .map(|_| Vec::with_capacity(n))
-        .collect();
-    {
-        let mut it = bufs.iter_mut();
-        let mut next = || &mut it.next().expect("counted above").spare_capacity_mut()[..n];
+    kernel_outputs(if keep { 6 } else { 1 }, n, |outs| {
+        let mut outs = outs.into_iter();
+        let mut next = || outs.next().expect("counted above");
         let h = next();
         let kept = keep.then(|| [next(), next(), next(), next(), next()]);
-        let inputs = gru::StepInputs {
-            gx: elements(gx),
-            gh: elements(gh),
-            h_prev: elements(h_prev),
-            hidden,
-        };
         gru::step(isa(), &inputs, gru::StepOutputs { h, kept });
-    }
-    bufs.into_iter().map(|b| written(b, n)).collect()
+    })
 }
 
 /// One GRU relevance step: the buffers of `(r_keep, q_n, q_m)`.
-fn gru_relevance_typed<E: Elements>(t: &[FlexTensor; 7], eps: f64) -> [Bytes; 3] {
+fn gru_relevance_typed<E: Elements>(t: &[FlexTensor; 7], eps: f64) -> Vec<Bytes> {
     let [r_h, h, keep, update, a_n, reset_product, m] = t;
-    let n = r_h.layout().num_elements();
-    let mut bufs: [Vec<E>; 3] = std::array::from_fn(|_| Vec::with_capacity(n));
     let inputs = gru::RelevanceInputs {
         r_h: elements(r_h),
         h: elements(h),
@@ -527,18 +523,15 @@ fn gru_relevance_typed<E: Elements>(t: &[FlexTensor; 7], eps: f64) -> [Bytes; 3]
         m: elements(m),
         eps: E::from_f64(eps),
     };
-    {
-        let [a, b, c] = &mut bufs;
-        let outputs = [a, b, c].map(|buf| &mut buf.spare_capacity_mut()[..n]);
-        gru::relevance(isa(), &inputs, outputs);
-    }
-    bufs.map(|b| written(b, n))
+    kernel_outputs(3, r_h.layout().num_elements(), |outs| {
+        let mut outs = outs.into_iter();
+        let mut next = || outs.next().expect("counted above");
+        gru::relevance(isa(), &inputs, [next(), next(), next()]);
+    })
 }
 
-fn relevance_typed<E: Elements>(t: &[FlexTensor; 6], eps: f64) -> (Bytes, Bytes) {
+fn relevance_typed<E: Elements>(t: &[FlexTensor; 6], eps: f64) -> Vec<Bytes> {
     let [r_h, r_c, fc, ig, c, g_pre] = t;
-    let n = r_h.layout().num_elements();
-    let (mut r_c_prev, mut q_g) = (Vec::with_capacity(n), Vec::with_capacity(n));
     let inputs = RelevanceInputs {
         r_h: elements(r_h),
         r_c: elements(r_c),
@@ -548,13 +541,28 @@ fn relevance_typed<E: Elements>(t: &[FlexTensor; 6], eps: f64) -> (Bytes, Bytes)
         g_pre: elements(g_pre),
         eps: E::from_f64(eps),
     };
-    lstm::relevance(
-        isa(),
-        &inputs,
-        &mut r_c_prev.spare_capacity_mut()[..n],
-        &mut q_g.spare_capacity_mut()[..n],
+    kernel_outputs(2, r_h.layout().num_elements(), |outs| {
+        let mut outs = outs.into_iter();
+        let mut next = || outs.next().expect("counted above");
+        lstm::relevance(isa(), &inputs, next(), next());
+    })
+}
+
+/// `count` new buffers of `n` elements each, handed to `kernel` uninitialised as its outputs
+/// (in order), then as bytes: the one place where the kernels' outputs are allocated and
+/// declared written ([`written`]).
+fn kernel_outputs<E: Elements>(
+    count: usize,
+    n: usize,
+    kernel: impl FnOnce(Vec<Out<'_, E>>),
+) -> Vec<Bytes> {
+    let mut bufs: Vec<Vec<E>> = (0..count).map(|_| Vec::with_capacity(n)).collect();
+    kernel(
+        bufs.iter_mut()
+            .map(|b| &mut b.spare_capacity_mut()[..n])
+            .collect(),
     );
-    (written(r_c_prev, n), written(q_g, n))
+    bufs.into_iter().map(|b| written(b, n)).collect()
 }
 
 /// The buffer whose first `n` elements a kernel has just written (into its spare capacity), as
