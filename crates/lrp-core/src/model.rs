@@ -267,6 +267,8 @@ impl LstmModel {
                 activation: dense.activation,
             })
             .collect();
+        // The backend's kernels for this device, if it registered any (one registry lookup).
+        let kernels = kernels::for_device(device, dtype);
         Ok(Self {
             device: device.clone(),
             precision,
@@ -277,10 +279,9 @@ impl LstmModel {
             num_classes: params.num_classes(),
             step_last: false,
             parallel_directions: true,
-            parallel_samples: kernels::for_device(device, dtype)
-                .is_some_and(|k| k.0.parallel_samples()),
+            parallel_samples: kernels.is_some_and(|k| k.0.parallel_samples()),
             packed_steps: true,
-            kernels: kernels::for_device(device, dtype),
+            kernels,
             neg_half: from_f64(vec![-0.5], [1, 1], device, dtype),
         })
     }
@@ -327,7 +328,8 @@ impl LstmModel {
     /// one, or a bidirectional one on more cores, leaves cores waiting for the next small
     /// product of every step. Shards (at least 32 samples each, one per thread the directions
     /// leave idle) run whole recurrences side by side instead. Every sample's result is the
-    /// same either way: the samples of a batch are independent.
+    /// same either way up to rounding (a product over fewer rows may add its partial sums in
+    /// another order): the samples of a batch are independent.
     ///
     /// ```
     /// use burn::tensor::Tensor;

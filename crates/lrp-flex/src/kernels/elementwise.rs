@@ -1,6 +1,7 @@
 //! What the element-wise kernels of every cell share: the instruction sets they are compiled
-//! for, their output buffers, how a step is spread over threads, and the ε-rule's stabilised
-//! denominator.
+//! for (and the one macro that compiles a loop for each), their output buffers, how a step is
+//! spread over threads, the ε-rule's stabilised denominator, and the sigmoid and `tanh` in the
+//! tensor path's forms.
 
 use std::mem::MaybeUninit;
 
