@@ -76,6 +76,9 @@ fn explain_flops(d: usize) -> f64 {
     forward_flops(d) + (d * T * 2 * H * H + 2 * T * d * H * E + 2 * C * d * H) as f64
 }
 
+/// The size of the square product that gives a machine's GEMM rate (Flex's and numpy's).
+const BIG: usize = 2000;
+
 fn gflops(flops: f64, time: Duration) -> f64 {
     flops / time.as_secs_f64() / 1e9
 }
@@ -338,7 +341,8 @@ fn main() {
     );
     println!();
     let python = o.python.clone().unwrap_or_else(|| "python3".into());
-    let mut numpy = NumpyGemm::start(&python, 2000);
+    let mut numpy = NumpyGemm::start(&python, BIG);
+    let big_flops = 2.0 * (BIG as f64).powi(3);
     if numpy.is_none() {
         println!(
             "numpy's GEMM not measured: `{python}` has no numpy (give --python PATH to one that has)\n"
@@ -363,7 +367,7 @@ fn main() {
             // Lengths uniform in [5, 25], post-padded.
             let lengths: Vec<usize> = (0..100).map(|_| 5 + rng.below(T - 5 + 1)).collect();
             let real = lengths.iter().sum::<usize>() as f64 / (100 * T) as f64;
-            let (a, b) = gemm_operands(&runs.device, precision, (2000, 2000, 2000));
+            let (a, b) = gemm_operands(&runs.device, precision, (BIG, BIG, BIG));
             let tensor_path = runs.model.clone().with_fused_kernels(false);
             let fused = runs.model.fused_kernels().is_some();
             let model = &runs.model;
@@ -396,15 +400,13 @@ fn main() {
             drop(runs_of);
             let (gemm, explain100, explain10, forward100, padded) =
                 (times[0], times[1], times[2], times[3], times[4]);
-            let big = gflops(2.0 * 2000f64.powi(3), gemm);
+            let big = gflops(big_flops, gemm);
             let kernels = times[5..numpy_at]
                 .first()
                 .map_or("–".to_string(), |unfused| {
                     format!("{:.2}×", unfused.as_secs_f64() / explain100.as_secs_f64())
                 });
-            let numpy_rate = times
-                .get(numpy_at)
-                .map(|&t| gflops(2.0 * 2000f64.powi(3), t));
+            let numpy_rate = times.get(numpy_at).map(|&t| gflops(big_flops, t));
             let per100 = explain100.as_secs_f64() / 100.0;
             let per10 = explain10.as_secs_f64() / 10.0;
             let rate = gflops(explain_flops(o.directions) * 100.0, explain100);
