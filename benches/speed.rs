@@ -263,21 +263,24 @@ fn model_on(name: &str, precision: Precision, o: &Options) -> Option<Runs> {
 }
 
 /// The single-thread child: one explain measurement at batch 100, printed as ms per sample.
-/// `--child BACKEND:PRECISION[:padded|:forward]`; `padded` explains the post-padded batch of the
-/// table's padded column instead, `forward` times the forward pass alone (for profiling either
-/// on its own).
+/// `--child BACKEND:PRECISION[:padded|:forward|:bN]`; `padded` explains the post-padded batch
+/// of the table's padded column instead, `forward` times the forward pass alone, `bN` explains
+/// batches of N (for profiling each on its own).
 fn child(o: &Options, what: &str) {
     let mut parts = what.split(':');
     let (Some(name), Some(precision)) = (parts.next(), parts.next()) else {
-        panic!("--child BACKEND:PRECISION[:padded|:forward]");
+        panic!("--child BACKEND:PRECISION[:padded|:forward|:bN]");
     };
     let variant = parts.next();
     let padded = variant == Some("padded");
     let precision: Precision = precision.parse().expect("a precision");
     let runs = model_on(name, precision, o).expect("the parent ran this backend");
+    let batch = variant
+        .and_then(|v| v.strip_prefix('b'))
+        .map_or(100, |b| b.parse().expect("a batch size after `b`"));
     let mut rng = Rng::new(3);
-    let x = runs.input(100, &mut rng);
-    let lengths: Vec<usize> = (0..100).map(|_| 5 + rng.below(T - 5 + 1)).collect();
+    let x = runs.input(batch, &mut rng);
+    let lengths: Vec<usize> = (0..batch).map(|_| 5 + rng.below(T - 5 + 1)).collect();
     let time = if variant == Some("forward") {
         harness::measure(o.seconds, || {
             let _ = runs.model.forward(x.clone()).expect("forward").into_data();
@@ -288,7 +291,7 @@ fn child(o: &Options, what: &str) {
             false => Input::features(x.clone()),
         })
     };
-    println!("{}", time.as_secs_f64() * 1e3 / 100.0);
+    println!("{}", time.as_secs_f64() * 1e3 / batch as f64);
 }
 
 /// Explain at batch 100 with one rayon thread, ms per sample (a child process).

@@ -14,11 +14,6 @@ use crate::params::Readout;
 use crate::rules::epsilon::EpsilonRule;
 use crate::tensor_ops::{to_f64_vec, to_i64_vec};
 
-/// The fewest samples worth a parallel task of their own (see
-/// [`LstmModel::with_parallel_samples`]): a step's fixed cost is about that of 8 samples
-/// (`bucketing`'s cost model), so a shard of 32 spends most of its time on its rows.
-const MIN_SHARD_SAMPLES: usize = 32;
-
 /// The result of [`LstmModel::explain`], on the model's device.
 ///
 /// ```
@@ -360,8 +355,14 @@ impl LstmModel {
     }
 
     /// How many shards a batch (or length group) of `samples` is explained in: one per rayon
-    /// thread that the layers' parallel directions leave idle, of at least
-    /// [`MIN_SHARD_SAMPLES`] samples each; 1 without [`LstmModel::with_parallel_samples`].
+    /// thread that the layers' parallel directions leave idle, at most one per sample; 1
+    /// without [`LstmModel::with_parallel_samples`].
+    ///
+    /// There is no larger minimum per shard: on 2 cores, a unidirectional explanation split into
+    /// two shards was faster than one task whose products are split over the threads at every
+    /// batch size measured from 2 to 40 (f64 1.1–1.7×, f32 1.6–2.4×; batch 10: 0.83 → 0.63
+    /// ms/sample in f64, 0.46 → 0.25 in f32), and as fast at 64 (`benches/README.md` §7, round
+    /// 2g). A shard's own products run on one core without waiting for the other at every step.
     fn sample_shards(&self, samples: usize) -> usize {
         if !self.parallel_samples {
             return 1;
@@ -376,7 +377,7 @@ impl LstmModel {
             false => 1,
         };
         (rayon::current_num_threads() / directions)
-            .min(samples / MIN_SHARD_SAMPLES)
+            .min(samples)
             .max(1)
     }
 
@@ -656,11 +657,14 @@ mod tests {
             .expect("a pool of four threads");
         let (uni, bi) = (model(false), model(true));
         pool.install(|| {
-            // One per idle thread, at least 32 samples each.
+            // One per idle thread, at most one per sample.
             assert_eq!(uni.sample_shards(1000), 4);
-            assert_eq!(uni.sample_shards(96), 3);
-            assert_eq!(uni.sample_shards(63), 1);
+            assert_eq!(uni.sample_shards(4), 4);
+            assert_eq!(uni.sample_shards(3), 3);
+            assert_eq!(uni.sample_shards(1), 1);
+            assert_eq!(uni.sample_shards(0), 1);
             assert_eq!(bi.sample_shards(1000), 2);
+            assert_eq!(bi.sample_shards(1), 1);
             // Directions one after the other leave every thread to the shards.
             let serial = bi.clone().with_parallel_directions(false);
             assert_eq!(serial.sample_shards(1000), 4);

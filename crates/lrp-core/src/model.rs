@@ -326,8 +326,8 @@ impl LstmModel {
     ///
     /// A bidirectional layer keeps two cores busy with its two directions; a unidirectional
     /// one, or a bidirectional one on more cores, leaves cores waiting for the next small
-    /// product of every step. Shards (at least 32 samples each, one per thread the directions
-    /// leave idle) run whole recurrences side by side instead. Every sample's result is the
+    /// product of every step. Shards (one per thread the directions leave idle, at most one per
+    /// sample) run whole recurrences side by side instead. Every sample's result is the
     /// same either way up to rounding (a product over fewer rows may add its partial sums in
     /// another order): the samples of a batch are independent.
     ///

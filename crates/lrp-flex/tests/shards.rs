@@ -2,9 +2,9 @@
 //! by default on Flex) against the batch as one task, on every architecture of the conformance
 //! suite: the same results up to rounding (1e-12 of the largest value, f64: a product over fewer
 //! rows may be split differently, so partial sums may round differently), for mixed-padded and
-//! unpadded batches, under the default rule and a gate rule with bias shares, in a pool of four
-//! threads (so that unidirectional models run four shards and bidirectional ones two, whatever
-//! the machine's core count).
+//! unpadded batches (down to one sample per shard), under the default rule and a gate rule with
+//! bias shares, in a pool of four threads (so that unidirectional models run four shards and
+//! bidirectional ones two, whatever the machine's core count).
 
 use lrp_conformance::checks::padded_batch_of;
 use lrp_conformance::random::{Rng, architectures};
@@ -57,10 +57,13 @@ fn shards_explain_and_run_as_one_task_does() {
         let mut inputs: Vec<Input> =
             vec![padded_batch_of(arch, &params, &mut rng, &device, Precision::F64, spans()).input];
         if arch.embedding.is_none() {
-            let full = vec![(0..6).collect::<Vec<_>>(); 64];
-            inputs.push(
-                padded_batch_of(arch, &params, &mut rng, &device, Precision::F64, full).input,
-            );
+            // A large unpadded batch, and one of 3 samples (a shard per sample).
+            for n in [64, 3] {
+                let full = vec![(0..6).collect::<Vec<_>>(); n];
+                inputs.push(
+                    padded_batch_of(arch, &params, &mut rng, &device, Precision::F64, full).input,
+                );
+            }
         }
         for input in inputs {
             for config in &configs {
