@@ -34,15 +34,20 @@ pub struct LstmStepOutputs {
     pub kept: Option<(Tensor<2>, Tensor<2>, Tensor<2>)>,
 }
 
-/// The inputs of one LSTM step: its pre-activations `(B, 4H)` in two parts, in the model's
+/// The inputs of one LSTM step: its pre-activations `(B, 4H)` in parts, in the model's
 /// internal layout `[−z_i, −z_f, −z_o, −2 z_g]` (see `tensor_ops::lstm_gates`), and the previous
-/// cell state `(B, H)`. The pre-activations are `pre_h + pre_x`, summed per element.
+/// cell state `(B, H)`. The pre-activations are `pre_h + (pre_x + bias)`, summed per element in
+/// that order (the order of the tensor path, whose input projection adds the bias).
 #[derive(Debug, Clone)]
 pub struct LstmStepInputs {
     /// The recurrent half `h_{t−1} W_h`; `None` at the first step, where `h_0 = 0`.
     pub pre_h: Option<Tensor<2>>,
-    /// The input half `x_t W_x + b`.
+    /// The input half `x_t W_x`, with the bias when `bias` is `None`.
     pub pre_x: Tensor<2>,
+    /// The bias `(1, 4H)`, added to every row of `pre_x`; `None` when `pre_x` holds it. The
+    /// core passes it here so that the input projection need not copy it under every row of
+    /// its product first.
+    pub bias: Option<Tensor<2>>,
     /// `c_{t−1}`.
     pub c_prev: Tensor<2>,
 }
@@ -144,11 +149,12 @@ pub trait StepKernels: Send + Sync {
     fn supports(&self, device: &Device, dtype: DType) -> bool;
 
     /// The element-wise tail of an LSTM step with logistic gates (see [`LstmStepInputs`]).
-    /// Computes, per element, `pre = pre_h + pre_x`, `σ = 1 / (exp(pre) + 1)` for all four
-    /// blocks, `i ⊙ g = 2 (i ⊙ σ_g) − i`, `f ⊙ c_{t−1}`, `c_t`,
+    /// Computes, per element, `pre = pre_h + (pre_x + bias)`, `σ = 1 / (exp(pre) + 1)` for all
+    /// four blocks, `i ⊙ g = 2 (i ⊙ σ_g) − i`, `f ⊙ c_{t−1}`, `c_t`,
     /// `tanh(c_t) = 2 / (exp(−2 c_t) + 1) − 1` and `h_t = tanh(c_t) ⊙ o`; with `keep` also
-    /// `z_g = pre_g · (−½)`. Summing the two halves here, in the pass that reads them anyway,
-    /// spares copying the input half into the recurrent product's output first. Returns the
+    /// `z_g = pre_g · (−½)`. Summing the parts here, in the pass that reads them anyway, spares
+    /// copying the input half into the recurrent product's output, and the bias into the input
+    /// projection's, first. Returns the
     /// inputs back when it does not run them.
     fn lstm_step(
         &self,

@@ -5,7 +5,9 @@
 //! step, as cuDNN and PyTorch's CPU LSTM do. One `(S·B, E) × (E, G)` product over a chunk of
 //! `S` steps runs far closer to the machine's GEMM rate than `S` products of `B` rows
 //! (`benches/README.md` §7), and the bias is added once per chunk instead of once per step.
-//! Chunks of about [`CHUNK_ROWS`] rows keep the memory at `O(CHUNK_ROWS · G)` per direction
+//! A caller whose step kernel adds the bias itself asks for `x_t W_x` alone, which spares
+//! copying the bias under every row of the product before it. Chunks of about [`CHUNK_ROWS`]
+//! rows keep the memory at `O(CHUNK_ROWS · G)` per direction
 //! whatever the sequence's length. Under packed steps (see [`StepRows`]) only the computed rows of
 //! each step are projected, gathered into one matrix.
 
@@ -24,7 +26,7 @@ const CHUNK_ROWS: usize = 512;
 pub(crate) struct InputProjection<'a> {
     inputs: &'a Tensor<3>,
     w_x: &'a Tensor<2>,
-    b: &'a Tensor<2>,
+    b: Option<&'a Tensor<2>>,
     direction: usize,
     active: Option<&'a [usize]>,
     kernels: Option<Kernels>,
@@ -35,10 +37,11 @@ pub(crate) struct InputProjection<'a> {
 }
 
 impl<'a> InputProjection<'a> {
-    /// `inputs` `(T, B, E)` in the layer's frame, `w_x` `(E, G)`, `b` `(1, G)`.
+    /// `inputs` `(T, B, E)` in the layer's frame, `w_x` `(E, G)`, `b` `(1, G)` (`None`: the
+    /// products are `x_t W_x` alone).
     pub fn new(
         inputs: &'a Tensor<3>,
-        (w_x, b): (&'a Tensor<2>, &'a Tensor<2>),
+        (w_x, b): (&'a Tensor<2>, Option<&'a Tensor<2>>),
         direction: usize,
         active: Option<&'a [usize]>,
         kernels: Option<Kernels>,
@@ -57,7 +60,7 @@ impl<'a> InputProjection<'a> {
         }
     }
 
-    /// `x_t W_x + b` for reading step `s` (steps asked in increasing order), computed rows only:
+    /// `x_t W_x + b` (or `x_t W_x`, see [`InputProjection::new`]) for reading step `s` (steps asked in increasing order), computed rows only:
     /// `(n, G)`, a contiguous view into the chunk's product.
     pub fn step(&mut self, s: usize) -> Tensor<2> {
         let [t_len, batch, _] = self.inputs.dims();
@@ -98,7 +101,10 @@ impl<'a> InputProjection<'a> {
             // Each step's computed rows, gathered.
             Some(active) => gather_rows(self.inputs, active, &times),
         };
-        let product = kernels::matmul_add(self.kernels, x, self.w_x.clone(), self.b.clone());
+        let product = match self.b {
+            Some(b) => kernels::matmul_add(self.kernels, x, self.w_x.clone(), b.clone()),
+            None => kernels::matmul(self.kernels, x, self.w_x.clone()),
+        };
         (first, product, starts)
     }
 }

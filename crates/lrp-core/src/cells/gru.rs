@@ -102,7 +102,7 @@ pub(crate) fn run_direction(
     let mut outputs = Vec::with_capacity(if run.outputs { t_len } else { 0 });
     let mut projection = InputProjection::new(
         run.inputs,
-        (&weights.w_x, &weights.b_x),
+        (&weights.w_x, Some(&weights.b_x)),
         run.direction,
         run.active,
         run.kernels,

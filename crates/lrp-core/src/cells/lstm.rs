@@ -80,18 +80,19 @@ pub(crate) fn run_direction(
     let mut c_state = PackedState::new(zeros);
     let mut steps = Vec::with_capacity(if run.keep { t_len } else { 0 });
     let mut outputs = Vec::with_capacity(if run.outputs { t_len } else { 0 });
-    let mut projection = InputProjection::new(
-        run.inputs,
-        (&weights.w_x, &weights.b),
-        run.direction,
-        run.active,
-        run.kernels,
-    );
     // The step kernel covers logistic gates; a gate rule other than `all` reads the gates'
     // values, which only the tensor path keeps.
     let fused = run
         .kernels
         .filter(|_| run.gates == GateActivation::Sigmoid && !run.keep_gates);
+    // The step kernel adds the bias as it reads `pre_x`; the tensor path's projection adds it.
+    let mut projection = InputProjection::new(
+        run.inputs,
+        (&weights.w_x, fused.is_none().then_some(&weights.b)),
+        run.direction,
+        run.active,
+        run.kernels,
+    );
     for s in 0..t_len {
         let t = time_of(run.direction, s, t_len);
         let rows = StepRows::at(run.active, t, batch);
@@ -107,10 +108,18 @@ pub(crate) fn run_direction(
                 let step = LstmStepInputs {
                     pre_h: h_part.map(|h| kernels::matmul(Some(kernels), h, weights.w_h.clone())),
                     pre_x,
+                    bias: Some(weights.b.clone()),
                     c_prev: c_prev.clone(),
                 };
                 kernels.0.lstm_step(step, run.keep).map_err(|inputs| {
-                    let LstmStepInputs { pre_h, pre_x, .. } = *inputs;
+                    // The kernel's order: pre_h + (pre_x + bias).
+                    let LstmStepInputs {
+                        pre_h, pre_x, bias, ..
+                    } = *inputs;
+                    let pre_x = match bias {
+                        Some(b) => pre_x.add(b),
+                        None => pre_x,
+                    };
                     match pre_h {
                         Some(pre_h) => pre_h.add(pre_x),
                         None => pre_x,

@@ -17,6 +17,8 @@ use super::real::Real;
 pub(crate) struct StepInputs<'a, E> {
     pub pre_x: &'a [E],
     pub pre_h: Option<&'a [E]>,
+    /// `4 · hidden` elements, added to every row of `pre_x`.
+    pub bias: &'a [E],
     pub c_prev: &'a [E],
     pub hidden: usize,
 }
@@ -95,6 +97,7 @@ impl<'a, E> StepInputs<'a, E> {
         let part = |pre_x, pre_h, c_prev| StepInputs {
             pre_x,
             pre_h,
+            bias: self.bias,
             c_prev,
             hidden: h,
         };
@@ -234,6 +237,7 @@ fn check_step<E>(inputs: &StepInputs<'_, E>, outputs: &StepOutputs<'_, E>) {
     if let Some(pre_h) = inputs.pre_h {
         assert_eq!(pre_h.len(), 4 * n, "step: recurrent pre-activations");
     }
+    assert_eq!(inputs.bias.len(), 4 * h, "step: bias");
     assert_eq!(inputs.c_prev.len(), n, "step: previous cell state");
     assert_eq!(outputs.c.len(), n, "step: cell state");
     if let Some((fc, ig, g_pre)) = &outputs.kept {
@@ -255,8 +259,8 @@ fn step_rows<E: Real, const FUSED: bool>(
     }
 }
 
-/// The rows of a step; with `SUM` the pre-activations are `pre_h + pre_x`, else `pre_x` alone
-/// (`pre_h` is then not read). Two instances, so that neither loop tests per element.
+/// The rows of a step; with `SUM` the pre-activations are `pre_h + (pre_x + bias)`, else
+/// `pre_x + bias` (`pre_h` is then not read). Two instances, so that neither loop tests per element.
 #[inline(always)]
 fn step_rows_of<E: Real, const FUSED: bool, const SUM: bool>(
     inputs: &StepInputs<'_, E>,
@@ -279,7 +283,7 @@ fn step_rows_of<E: Real, const FUSED: bool, const SUM: bool>(
                 .zip(ig.chunks_exact_mut(h))
                 .zip(g_pre.chunks_exact_mut(h));
             for (((x, hp), c_prev), ((((h_out, c_out), fc), ig), g_pre)) in rows.zip(outs) {
-                let pre = PreRow::<E, SUM>::new(x, hp, h);
+                let pre = PreRow::<E, SUM>::new(x, hp, inputs.bias, h);
                 step_row_kept::<E, FUSED, SUM>(&pre, c_prev, h_out, c_out, fc, ig, g_pre);
             }
         }
@@ -289,7 +293,7 @@ fn step_rows_of<E: Real, const FUSED: bool, const SUM: bool>(
                 .chunks_exact_mut(h)
                 .zip(outputs.c.chunks_exact_mut(h));
             for (((x, hp), c_prev), (h_out, c_out)) in rows.zip(outs) {
-                let pre = PreRow::<E, SUM>::new(x, hp, h);
+                let pre = PreRow::<E, SUM>::new(x, hp, inputs.bias, h);
                 step_row::<E, FUSED, SUM>(&pre, c_prev, h_out, c_out);
             }
         }
@@ -297,29 +301,29 @@ fn step_rows_of<E: Real, const FUSED: bool, const SUM: bool>(
 }
 
 /// One row's pre-activations: the four blocks `[−z_i, −z_f, −z_o, −2 z_g]` of `n` elements of
-/// `pre_x` and, with `SUM`, of `pre_h`, added as `pre_h + pre_x` (the tensor path's order).
+/// `pre_x`, the bias and, with `SUM`, `pre_h`, added as `pre_h + (pre_x + bias)` (the tensor
+/// path's order, whose input projection adds the bias).
 struct PreRow<'a, E, const SUM: bool> {
     x: [&'a [E]; 4],
     h: [&'a [E]; 4],
+    bias: [&'a [E]; 4],
 }
 
 impl<'a, E: Real, const SUM: bool> PreRow<'a, E, SUM> {
     #[inline(always)]
-    fn new(x: &'a [E], h: &'a [E], n: usize) -> Self {
+    fn new(x: &'a [E], h: &'a [E], bias: &'a [E], n: usize) -> Self {
         PreRow {
             x: blocks(x, n),
             h: blocks(h, n),
+            bias: blocks(bias, n),
         }
     }
 
     /// Element `j` of block `b`.
     #[inline(always)]
     fn at(&self, b: usize, j: usize) -> E {
-        if SUM {
-            self.h[b][j] + self.x[b][j]
-        } else {
-            self.x[b][j]
-        }
+        let x = self.x[b][j] + self.bias[b][j];
+        if SUM { self.h[b][j] + x } else { x }
     }
 }
 
@@ -465,9 +469,16 @@ mod tests {
     fn every_instruction_set_computes_the_tensor_paths_step() {
         let (rows, h) = (3, 37);
         let (pre_x, c_prev) = inputs(rows, h);
-        // A recurrent half, for the steps after the first: pre = pre_h + pre_x.
+        // The bias, added to every row: pre = pre_x + bias at the first step.
+        let bias: Vec<f64> = (0..4 * h).map(|k| (k % 9) as f64 * 0.5 - 2.0).collect();
+        let biased: Vec<f64> = pre_x
+            .iter()
+            .enumerate()
+            .map(|(k, x)| x + bias[k % (4 * h)])
+            .collect();
+        // A recurrent half, for the steps after the first: pre = pre_h + (pre_x + bias).
         let pre_h: Vec<f64> = pre_x.iter().rev().map(|v| v * 0.3).collect();
-        let sum: Vec<f64> = pre_h.iter().zip(&pre_x).map(|(a, b)| a + b).collect();
+        let sum: Vec<f64> = pre_h.iter().zip(&biased).map(|(a, b)| a + b).collect();
         let mut isas = vec![Isa::Baseline];
         #[cfg(target_arch = "x86_64")]
         {
@@ -478,7 +489,7 @@ mod tests {
                 isas.push(Isa::Avx512);
             }
         }
-        for (recurrent, pre) in [(None, &pre_x), (Some(&pre_h[..]), &sum)] {
+        for (recurrent, pre) in [(None, &biased), (Some(&pre_h[..]), &sum)] {
             let want = reference(pre, &c_prev, h);
             // The first result with and without fused multiply-adds.
             let mut first: [Option<Vec<f64>>; 2] = [None, None];
@@ -496,6 +507,7 @@ mod tests {
                 let inputs = StepInputs {
                     pre_x: &pre_x,
                     pre_h: recurrent,
+                    bias: &bias,
                     c_prev: &c_prev,
                     hidden: h,
                 };
@@ -584,11 +596,13 @@ mod tests {
         let n = rows * h;
         let (pre_x, c_prev) = inputs(rows, h);
         let pre_h: Vec<f64> = pre_x.iter().rev().map(|v| v * 0.3).collect();
+        let bias: Vec<f64> = (0..4 * h).map(|k| (k % 7) as f64 * 0.25 - 0.75).collect();
         let isa = Isa::detect();
         for recurrent in [None, Some(&pre_h[..])] {
             let inputs = StepInputs {
                 pre_x: &pre_x,
                 pre_h: recurrent,
+                bias: &bias,
                 c_prev: &c_prev,
                 hidden: h,
             };

@@ -102,31 +102,36 @@ impl StepKernels for FlexKernels {
             && step
                 .pre_h
                 .as_ref()
-                .is_none_or(|p| p.dims() == [rows, width]);
+                .is_none_or(|p| p.dims() == [rows, width])
+            && step.bias.as_ref().is_none_or(|b| b.dims() == [1, width]);
         if !fits {
             return Err(Box::new(step));
         }
         let LstmStepInputs {
             pre_h,
             pre_x,
+            bias,
             c_prev,
         } = step;
-        // One conversion for both cases: without a recurrent half, `pre_x` stands in for it
-        // (another handle on the same buffer) and is dropped after the check.
-        let recurrent = pre_h.is_some();
+        // One conversion for every case: a missing recurrent half or bias is stood in for by
+        // `pre_x` (another handle on the same buffer), dropped after the check.
+        let (recurrent, biased) = (pre_h.is_some(), bias.is_some());
         let third = pre_h.unwrap_or_else(|| pre_x.clone());
-        let ([pre_x, c_prev, third], dtype) =
-            flex_floats([pre_x, c_prev, third]).map_err(|inputs| {
-                let [pre_x, c_prev, third] = *inputs;
-                Box::new(LstmStepInputs {
-                    pre_h: recurrent.then_some(third),
-                    pre_x,
-                    c_prev,
-                })
-            })?;
+        let fourth = bias.unwrap_or_else(|| pre_x.clone());
+        let ([pre_x, c_prev, third, fourth], dtype) = flex_floats([pre_x, c_prev, third, fourth])
+            .map_err(|inputs| {
+            let [pre_x, c_prev, third, fourth] = *inputs;
+            Box::new(LstmStepInputs {
+                pre_h: recurrent.then_some(third),
+                pre_x,
+                bias: biased.then_some(fourth),
+                c_prev,
+            })
+        })?;
         let pre_h = recurrent.then_some(third);
+        let bias = biased.then_some(fourth);
         ran(0);
-        let inputs = (&pre_x, pre_h.as_ref(), &c_prev);
+        let inputs = (&pre_x, pre_h.as_ref(), bias.as_ref(), &c_prev);
         let outputs = match dtype {
             DType::F64 => step_typed::<f64>(inputs, hidden, keep),
             _ => step_typed::<f32>(inputs, hidden, keep),
@@ -464,16 +469,31 @@ trait Elements: Real + burn::tensor::Element + bytemuck::Pod {}
 impl Elements for f64 {}
 impl Elements for f32 {}
 
-/// One step from `(pre_x, pre_h, c_prev)`: the buffers of `h`, `c` and, with `keep`, the
+/// One step from `(pre_x, pre_h, bias, c_prev)`: the buffers of `h`, `c` and, with `keep`, the
 /// kept `(fc, ig, z_g)`.
 fn step_typed<E: Elements>(
-    (pre_x, pre_h, c_prev): (&FlexTensor, Option<&FlexTensor>, &FlexTensor),
+    (pre_x, pre_h, bias, c_prev): (
+        &FlexTensor,
+        Option<&FlexTensor>,
+        Option<&FlexTensor>,
+        &FlexTensor,
+    ),
     hidden: usize,
     keep: bool,
 ) -> Vec<Bytes> {
+    // Without a bias (`pre_x` holds it), zeros: `x + 0` is `x`.
+    let zeros;
+    let bias = match bias {
+        Some(b) => elements(b),
+        None => {
+            zeros = vec![E::ZERO; 4 * hidden];
+            &zeros[..]
+        }
+    };
     let inputs = StepInputs::<E> {
         pre_x: elements(pre_x),
         pre_h: pre_h.map(elements),
+        bias,
         c_prev: elements(c_prev),
         hidden,
     };
@@ -774,6 +794,7 @@ mod tests {
         let step = LstmStepInputs {
             pre_h: None,
             pre_x,
+            bias: None,
             c_prev,
         };
         assert!(FLEX_KERNELS.lstm_step(step, true).is_err());
