@@ -70,10 +70,14 @@ pub struct LstmRelevanceInputs {
 /// The inputs of one GRU step (`reset_after`, logistic gates), gate blocks in the order z, r, n.
 #[derive(Debug, Clone)]
 pub struct GruStepInputs {
-    /// The input half `x_t W_x + b_x` `(B, 3H)`.
+    /// The input half `x_t W_x` `(B, 3H)`, with `b_x` when `biases` is `None`.
     pub gx: Tensor<2>,
-    /// The recurrent half `h_{t−1} U + b_h` `(B, 3H)`.
+    /// The recurrent half `h_{t−1} U` `(B, 3H)`, with `b_h` when `biases` is `None`.
     pub gh: Tensor<2>,
+    /// `(b_x, b_h)`, each `(1, 3H)`, added to every row of `gx` and `gh` before anything else;
+    /// `None` when the halves hold them. The core passes them here so that the products need
+    /// not copy them under every row of their outputs first.
+    pub biases: Option<(Tensor<2>, Tensor<2>)>,
     /// `h_{t−1}` `(B, H)`.
     pub h_prev: Tensor<2>,
 }
@@ -174,7 +178,8 @@ pub trait StepKernels: Send + Sync {
     ) -> Result<(Tensor<2>, Tensor<2>), Unfused<LstmRelevanceInputs>>;
 
     /// The element-wise tail of a GRU step (`reset_after`, logistic gates; see
-    /// [`GruStepInputs`]): per element `a = gx + gh` and `σ(a) = 1 / (exp(−a) + 1)` for `z` and
+    /// [`GruStepInputs`]): per element, after adding the biases to the halves (`gx + b_x`,
+    /// `gh + b_h`, when given), `a = gx + gh` and `σ(a) = 1 / (exp(−a) + 1)` for `z` and
     /// `r`, `m = gh_n`, `r ⊙ m`, `a_n = gx_n + r ⊙ m`, `n = 2 / (exp(−2 a_n) + 1) − 1`,
     /// `z ⊙ h_{t−1}`, `(1 − z) ⊙ n` and their sum `h_t`; with `keep` also the values of
     /// [`GruKept`]. Returns the inputs back when it does not run them; a backend without a GRU

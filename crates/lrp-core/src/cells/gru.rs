@@ -100,23 +100,25 @@ pub(crate) fn run_direction(
     ));
     let mut steps = Vec::with_capacity(if run.keep { t_len } else { 0 });
     let mut outputs = Vec::with_capacity(if run.outputs { t_len } else { 0 });
-    let mut projection = InputProjection::new(
-        run.inputs,
-        (&weights.w_x, Some(&weights.b_x)),
-        run.direction,
-        run.active,
-        run.kernels,
-    );
     // The step kernel covers `reset_after` with logistic gates; a gate rule other than `all`
     // reads the gates' values, which only the tensor path keeps.
     let fused = run
         .kernels
         .filter(|_| reset_after && run.gates == GateActivation::Sigmoid && !run.keep_gates);
+    // The step kernel adds the biases as it reads the halves; the tensor path's products add
+    // them.
+    let mut projection = InputProjection::new(
+        run.inputs,
+        (&weights.w_x, fused.is_none().then_some(&weights.b_x)),
+        run.direction,
+        run.active,
+        run.kernels,
+    );
     for s in 0..t_len {
         let t = time_of(run.direction, s, t_len);
         let rows = StepRows::at(run.active, t, batch);
         let h_prev = h_state.rows(rows.n);
-        // x_t W_x + b_x, computed ahead for a chunk of steps.
+        // x_t W_x (+ b_x on the tensor path), computed ahead for a chunk of steps.
         let gx = projection.step(s);
         let (h_raw, step) = match fused {
             Some(kernels) => fused_step(kernels, gx, h_prev.clone(), weights, &run),
@@ -159,15 +161,11 @@ fn fused_step(
     weights: &GruDirectionTensors,
     run: &DirectionRun<'_>,
 ) -> (Tensor<2>, Option<GruStep>) {
-    let gh = kernels::matmul_add(
-        Some(kernels),
-        h_prev.clone(),
-        weights.w_h.clone(),
-        weights.b_h.clone(),
-    );
+    let gh = kernels::matmul(Some(kernels), h_prev.clone(), weights.w_h.clone());
     let inputs = GruStepInputs {
         gx,
         gh,
+        biases: Some((weights.b_x.clone(), weights.b_h.clone())),
         h_prev: h_prev.clone(),
     };
     match kernels.0.gru_step(inputs, run.keep) {
@@ -185,7 +183,11 @@ fn fused_step(
             (h, step)
         }
         Err(inputs) => {
-            let GruStepInputs { gx, gh, .. } = *inputs;
+            let GruStepInputs { gx, gh, biases, .. } = *inputs;
+            let (gx, gh) = match biases {
+                Some((b_x, b_h)) => (gx.add(b_x), gh.add(b_h)),
+                None => (gx, gh),
+            };
             step_tensor_ops(gx, Some(gh), h_prev, weights, true, run)
         }
     }

@@ -7,11 +7,14 @@
 use super::elementwise::{Isa, Out, denominator, per_isa, sigmoid_of_negated, tanh, thread_blocks};
 use super::real::Real;
 
-/// The row-major `(B, 3H)` halves of a step's pre-activations, gate blocks z, r, n
-/// (`gx = x_t W_x + b_x`, `gh = h_{t−1} U + b_h`), and `h_{t−1}` `(B, H)`.
+/// The row-major `(B, 3H)` halves of a step's pre-activations without their biases, gate
+/// blocks z, r, n (`x_t W_x`, `h_{t−1} U`), the biases `b_x`, `b_h` (`3H` each, added to every
+/// row: `gx = x_t W_x + b_x`, `gh = h_{t−1} U + b_h`), and `h_{t−1}` `(B, H)`.
 pub(crate) struct StepInputs<'a, E> {
     pub gx: &'a [E],
     pub gh: &'a [E],
+    pub b_x: &'a [E],
+    pub b_h: &'a [E],
     pub h_prev: &'a [E],
     pub hidden: usize,
 }
@@ -47,6 +50,12 @@ pub(crate) fn step<E: Real>(isa: Isa, inputs: &StepInputs<'_, E>, outputs: StepO
     assert!(
         h > 0 && n.is_multiple_of(h),
         "GRU step: {n} outputs for hidden size {h}"
+    );
+    assert!(
+        inputs.b_x.len() == 3 * h && inputs.b_h.len() == 3 * h,
+        "GRU step: biases of {} and {} elements for hidden size {h}",
+        inputs.b_x.len(),
+        inputs.b_h.len()
     );
     assert!(
         inputs.gx.len() == 3 * n && inputs.gh.len() == 3 * n && inputs.h_prev.len() == n,
@@ -93,6 +102,8 @@ impl<'a, E> StepInputs<'a, E> {
         let part = |gx, gh, h_prev| StepInputs {
             gx,
             gh,
+            b_x: self.b_x,
+            b_h: self.b_h,
             h_prev,
             hidden: h,
         };
@@ -176,6 +187,7 @@ fn blocks<E>(row: &[E], n: usize) -> [&[E]; 3] {
 #[inline(always)]
 fn step_rows<E: Real, const FUSED: bool>(inputs: &StepInputs<'_, E>, outputs: StepOutputs<'_, E>) {
     let n = inputs.hidden;
+    let ([bxz, bxr, bxn], [bhz, bhr, bhn]) = (blocks(inputs.b_x, n), blocks(inputs.b_h, n));
     let rows = inputs
         .gx
         .chunks_exact(3 * n)
@@ -199,13 +211,19 @@ fn step_rows<E: Real, const FUSED: bool>(inputs: &StepInputs<'_, E>, outputs: St
                 let (keep, update, a_n) = (&mut keep[..n], &mut update[..n], &mut a_n[..n]);
                 let (reset_product, m, h) = (&mut reset_product[..n], &mut m[..n], &mut h[..n]);
                 for j in 0..n {
-                    let (k, u, a, rm, h_t) =
-                        cell::<E, FUSED>((xz[j], hz[j]), (xr[j], hr[j]), xn[j], hn[j], h_prev[j]);
+                    let m_j = hn[j] + bhn[j];
+                    let (k, u, a, rm, h_t) = cell::<E, FUSED>(
+                        (xz[j] + bxz[j], hz[j] + bhz[j]),
+                        (xr[j] + bxr[j], hr[j] + bhr[j]),
+                        xn[j] + bxn[j],
+                        m_j,
+                        h_prev[j],
+                    );
                     keep[j].write(k);
                     update[j].write(u);
                     a_n[j].write(a);
                     reset_product[j].write(rm);
-                    m[j].write(hn[j]);
+                    m[j].write(m_j);
                     h[j].write(h_t);
                 }
             }
@@ -215,8 +233,13 @@ fn step_rows<E: Real, const FUSED: bool>(inputs: &StepInputs<'_, E>, outputs: St
                 let ([xz, xr, xn], [hz, hr, hn]) = (blocks(gx, n), blocks(gh, n));
                 let (h_prev, h) = (&h_prev[..n], &mut h[..n]);
                 for j in 0..n {
-                    let (.., h_t) =
-                        cell::<E, FUSED>((xz[j], hz[j]), (xr[j], hr[j]), xn[j], hn[j], h_prev[j]);
+                    let (.., h_t) = cell::<E, FUSED>(
+                        (xz[j] + bxz[j], hz[j] + bhz[j]),
+                        (xr[j] + bxr[j], hr[j] + bhr[j]),
+                        xn[j] + bxn[j],
+                        hn[j] + bhn[j],
+                        h_prev[j],
+                    );
                     h[j].write(h_t);
                 }
             }
@@ -367,6 +390,19 @@ mod tests {
         ]
     }
 
+    /// Biases `(b_x, b_h)` of `3h` elements each.
+    fn biases(h: usize) -> (Vec<f64>, Vec<f64>) {
+        (values(3 * h, 13, 2.0), values(3 * h, 101, 1.0))
+    }
+
+    /// Every row of `v` plus `bias`.
+    fn with_bias(v: &[f64], bias: &[f64]) -> Vec<f64> {
+        v.iter()
+            .enumerate()
+            .map(|(k, x)| x + bias[k % bias.len()])
+            .collect()
+    }
+
     /// The step as `lrp_core::cells::gru` computes it with tensor operations, with `std`'s
     /// `exp`: `[h, keep, update, a_n, reset_product, m]` per element.
     fn reference(gx: &[f64], gh: &[f64], h_prev: &[f64], h: usize) -> Vec<[f64; 6]> {
@@ -412,13 +448,17 @@ mod tests {
     fn every_instruction_set_computes_the_tensor_paths_step() {
         let (rows, h) = (3, 37);
         let [gx, gh, h_prev] = step_values(rows, h);
+        let (b_x, b_h) = biases(h);
         let inputs = StepInputs {
             gx: &gx,
             gh: &gh,
+            b_x: &b_x,
+            b_h: &b_h,
             h_prev: &h_prev,
             hidden: h,
         };
-        let want = reference(&gx, &gh, &h_prev, h);
+        // The tensor path's halves hold the biases, added before anything else.
+        let want = reference(&with_bias(&gx, &b_x), &with_bias(&gh, &b_h), &h_prev, h);
         // The first result with and without fused multiply-adds.
         let mut first: [Option<Vec<Vec<f64>>>; 2] = [None, None];
         for isa in isas() {
@@ -455,9 +495,12 @@ mod tests {
     fn steps_in_blocks_of_rows_give_the_bits_of_one_block() {
         let (rows, h) = (37, 300);
         let [gx, gh, h_prev] = step_values(rows, h);
+        let (b_x, b_h) = biases(h);
         let inputs = StepInputs {
             gx: &gx,
             gh: &gh,
+            b_x: &b_x,
+            b_h: &b_h,
             h_prev: &h_prev,
             hidden: h,
         };

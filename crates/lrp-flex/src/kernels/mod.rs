@@ -191,16 +191,39 @@ impl StepKernels for FlexKernels {
         let [rows, width] = step.gx.dims();
         let hidden = width / 3;
         let shape = [rows, hidden];
-        if width != 3 * hidden || step.gh.dims() != [rows, width] || step.h_prev.dims() != shape {
+        let fits = width == 3 * hidden
+            && step.gh.dims() == [rows, width]
+            && step.h_prev.dims() == shape
+            && step
+                .biases
+                .as_ref()
+                .is_none_or(|(b_x, b_h)| b_x.dims() == [1, width] && b_h.dims() == [1, width]);
+        if !fits {
             return Err(Box::new(step));
         }
-        let GruStepInputs { gx, gh, h_prev } = step;
-        let ([gx, gh, h_prev], dtype) = flex_floats([gx, gh, h_prev]).map_err(|inputs| {
-            let [gx, gh, h_prev] = *inputs;
-            Box::new(GruStepInputs { gx, gh, h_prev })
-        })?;
+        let GruStepInputs {
+            gx,
+            gh,
+            biases,
+            h_prev,
+        } = step;
+        // One conversion for both cases: without biases, `gx` stands in for them (other
+        // handles on the same buffer), dropped after the check.
+        let biased = biases.is_some();
+        let (b_x, b_h) = biases.unwrap_or_else(|| (gx.clone(), gx.clone()));
+        let ([gx, gh, h_prev, b_x, b_h], dtype) =
+            flex_floats([gx, gh, h_prev, b_x, b_h]).map_err(|inputs| {
+                let [gx, gh, h_prev, b_x, b_h] = *inputs;
+                Box::new(GruStepInputs {
+                    gx,
+                    gh,
+                    biases: biased.then_some((b_x, b_h)),
+                    h_prev,
+                })
+            })?;
+        let biases = biased.then_some((&b_x, &b_h));
         ran(2);
-        let inputs = (&gx, &gh, &h_prev);
+        let inputs = (&gx, &gh, biases, &h_prev);
         let outputs = match dtype {
             DType::F64 => gru_step_typed::<f64>(inputs, hidden, keep),
             _ => gru_step_typed::<f32>(inputs, hidden, keep),
@@ -507,16 +530,32 @@ fn step_typed<E: Elements>(
     })
 }
 
-/// One GRU step from `(gx, gh, h_prev)`: the buffers of `h` and, with `keep`, of the kept
+/// One GRU step from `(gx, gh, biases, h_prev)`: the buffers of `h` and, with `keep`, of the kept
 /// `(keep, update, a_n, reset_product, m)`.
 fn gru_step_typed<E: Elements>(
-    (gx, gh, h_prev): (&FlexTensor, &FlexTensor, &FlexTensor),
+    (gx, gh, biases, h_prev): (
+        &FlexTensor,
+        &FlexTensor,
+        Option<(&FlexTensor, &FlexTensor)>,
+        &FlexTensor,
+    ),
     hidden: usize,
     keep: bool,
 ) -> Vec<Bytes> {
+    // Without biases (the halves hold them), zeros: `x + 0` is `x`.
+    let zeros;
+    let (b_x, b_h) = match biases {
+        Some((b_x, b_h)) => (elements(b_x), elements(b_h)),
+        None => {
+            zeros = vec![E::ZERO; 3 * hidden];
+            (&zeros[..], &zeros[..])
+        }
+    };
     let inputs = gru::StepInputs::<E> {
         gx: elements(gx),
         gh: elements(gh),
+        b_x,
+        b_h,
         h_prev: elements(h_prev),
         hidden,
     };
