@@ -3,7 +3,7 @@
 //! E = 200, C = 2, B = 1000 samples, f64, default device (`cpu`).
 //!
 //! ```text
-//! cargo bench --bench cli_overhead                  # 3 repetitions, batches 1000 and 256
+//! cargo bench --bench cli_overhead                  # 3 repetitions, batches 1000, 100 and 256
 //! cargo bench --bench cli_overhead -- --repeats 5 --samples 500
 //! cargo bench --bench cli_overhead -- --repeats 1 --keep   # keep the model and input files
 //! ```
@@ -75,10 +75,12 @@ fn write_model(params: &ModelParams, path: &Path) {
 }
 
 /// Times one `lstm-lrp explain` process; `extra` names the input (`--input FILE`) and outputs.
+/// Each repetition of a row replaces its previous output (`--overwrite`: without it the CLI
+/// refuses to write over an existing file, and the second repetition failed).
 fn cli(model: &Path, extra: &[String]) -> f64 {
     let start = Instant::now();
     let status = Command::new(env!("CARGO_BIN_EXE_lstm-lrp"))
-        .args(["explain", "--print", "0", "--model"])
+        .args(["explain", "--print", "0", "--overwrite", "--model"])
         .arg(model)
         .args(extra)
         .stdout(Stdio::null())
@@ -186,6 +188,9 @@ fn main() {
             samples,
             Some(with(batch(samples), &[s("--jsonl"), out("r.jsonl")])),
         ),
+        // The speed issue's measure: batch 100.
+        (s("library, batch 100"), 100, None),
+        (s("cli, batch 100, no output"), 100, Some(batch(100))),
         (s("library, batch 256"), 256, None),
         (
             s("cli, batch 256 (default), no output"),

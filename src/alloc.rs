@@ -12,6 +12,7 @@
 //!
 //! fn main() {
 //!     lstm_lrp::alloc::keep_freed_memory();
+//!     lstm_lrp::alloc::no_transparent_huge_pages();
 //!     // … every allocation of the program now goes through mimalloc:
 //!     let batch = vec![0.5f64; 1 << 17]; // 1 MiB
 //!     assert_eq!(batch.iter().sum::<f64>(), 65536.0);
@@ -44,9 +45,53 @@ pub fn keep_freed_memory() {
     unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1) }
 }
 
+/// `mi_option_allow_thp` in the same headers (see [`MI_OPTION_PURGE_DELAY`]).
+const MI_OPTION_ALLOW_THP: libmimalloc_sys::mi_option_t = 43;
+
+/// Tells mimalloc not to ask the kernel for transparent huge pages, unless the user's
+/// `MIMALLOC_ALLOW_THP` says otherwise. Call it at the start of `main`, with
+/// [`keep_freed_memory`].
+///
+/// mimalloc marks its memory for huge pages by default. Where the kernel compacts memory to
+/// find a huge page while the fault waits (`/sys/kernel/mm/transparent_hugepage/defrag` =
+/// `madvise`, a common default), a fresh process's first batches stalled. `lstm-lrp explain` on
+/// 1000 sequences at the benchmark shape (f32, a 2-core VM, `benches/README.md` §7, round 2g):
+/// - with huge pages, 0.26–0.55 s of system time in a 0.69–0.84 s run while the machine was
+///   busy;
+/// - without them, 0.04–0.11 s in 0.46–0.54 s.
+///
+/// When the machine was quiet, both ran in 0.45–0.52 s, apart from one stall with huge pages.
+/// A warm process, which reuses its memory, ran at the same speed either way.
+///
+/// ```
+/// lstm_lrp::alloc::no_transparent_huge_pages();
+/// let batch = vec![0.5f64; 1 << 18]; // 2 MiB, in ordinary pages
+/// assert_eq!(batch.len(), 1 << 18);
+/// ```
+pub fn no_transparent_huge_pages() {
+    if std::env::var_os("MIMALLOC_ALLOW_THP").is_some() {
+        return;
+    }
+    // SAFETY: as in `keep_freed_memory`.
+    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_ALLOW_THP, 0) }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_option_index_is_mimallocs_allow_thp() {
+        // allow_thp's default in the vendored mimalloc 3 is 1 on Linux (`src/options.c`); its
+        // neighbours' defaults are 32 (page_cross_thread_max_reclaim) and 0
+        // (minimal_purge_size), so a wrong index reads another value.
+        if std::env::var_os("MIMALLOC_ALLOW_THP").is_some() {
+            return;
+        }
+        // SAFETY: reading an option has no preconditions.
+        let default = unsafe { libmimalloc_sys::mi_option_get(MI_OPTION_ALLOW_THP) };
+        assert_eq!(default, 1);
+    }
 
     #[test]
     fn the_option_index_is_mimallocs_purge_delay() {

@@ -10,7 +10,10 @@ static GLOBAL: lstm_lrp::alloc::MiMalloc = lstm_lrp::alloc::MiMalloc;
 
 fn main() -> ExitCode {
     #[cfg(feature = "mimalloc")]
-    lstm_lrp::alloc::keep_freed_memory();
+    {
+        lstm_lrp::alloc::keep_freed_memory();
+        lstm_lrp::alloc::no_transparent_huge_pages();
+    }
     match cli::run() {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
