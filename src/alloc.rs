@@ -48,9 +48,10 @@ pub fn keep_freed_memory() {
 /// `mi_option_allow_thp` in the same headers (see [`MI_OPTION_PURGE_DELAY`]).
 const MI_OPTION_ALLOW_THP: libmimalloc_sys::mi_option_t = 43;
 
-/// Tells mimalloc not to ask the kernel for transparent huge pages, unless the user's
-/// `MIMALLOC_ALLOW_THP` says otherwise. Call it at the start of `main`, with
-/// [`keep_freed_memory`].
+/// Turns transparent huge pages off for this process (and tells mimalloc not to ask for them),
+/// unless the user's `MIMALLOC_ALLOW_THP` says otherwise. For programs, at the start of `main`
+/// with [`keep_freed_memory`]; not for a library loaded into another program (the Python
+/// module), as the setting is the whole process's.
 ///
 /// mimalloc marks its memory for huge pages by default. Where the kernel compacts memory to
 /// find a huge page while the fault waits (`/sys/kernel/mm/transparent_hugepage/defrag` =
@@ -72,25 +73,46 @@ pub fn no_transparent_huge_pages() {
     if std::env::var_os("MIMALLOC_ALLOW_THP").is_some() {
         return;
     }
+    // No `madvise(MADV_HUGEPAGE)` on the memory mimalloc maps from now on.
     // SAFETY: as in `keep_freed_memory`.
     unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_ALLOW_THP, 0) }
+    // mimalloc reads the option once more only at its initialisation, which runs before `main`
+    // (the runtime allocates first) and has by then advised its first arena, where every
+    // allocation of a run comes from. The process-wide flag (Linux ≥ 3.15), checked at each
+    // page fault, covers that arena too; it is what mimalloc itself sets when the option is
+    // given by the environment.
+    #[cfg(target_os = "linux")]
+    // SAFETY: PR_SET_THP_DISABLE takes plain integer arguments and touches no memory of ours;
+    // an error (an old kernel) leaves huge pages on, which is only slower.
+    unsafe {
+        libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0);
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// One test, as it changes what it reads (tests of one binary share the process).
     #[test]
-    fn the_option_index_is_mimallocs_allow_thp() {
-        // allow_thp's default in the vendored mimalloc 3 is 1 on Linux (`src/options.c`); its
-        // neighbours' defaults are 32 (page_cross_thread_max_reclaim) and 0
-        // (minimal_purge_size), so a wrong index reads another value.
+    fn the_option_index_is_mimallocs_allow_thp_and_the_process_turns_them_off() {
         if std::env::var_os("MIMALLOC_ALLOW_THP").is_some() {
             return;
         }
+        // allow_thp's default in the vendored mimalloc 3 is 1 on Linux (`src/options.c`); its
+        // neighbours' defaults are 32 (page_cross_thread_max_reclaim) and 0
+        // (minimal_purge_size), so a wrong index reads another value.
         // SAFETY: reading an option has no preconditions.
-        let default = unsafe { libmimalloc_sys::mi_option_get(MI_OPTION_ALLOW_THP) };
-        assert_eq!(default, 1);
+        let get = || unsafe { libmimalloc_sys::mi_option_get(MI_OPTION_ALLOW_THP) };
+        assert_eq!(get(), 1);
+        no_transparent_huge_pages();
+        assert_eq!(get(), 0);
+        #[cfg(target_os = "linux")]
+        {
+            // SAFETY: PR_GET_THP_DISABLE reads the flag and touches no memory.
+            let disabled = unsafe { libc::prctl(libc::PR_GET_THP_DISABLE, 0, 0, 0, 0) };
+            assert_eq!(disabled, 1);
+        }
     }
 
     #[test]

@@ -906,10 +906,9 @@ fn _panics_caught() -> usize {
 #[pymodule]
 #[pyo3(name = "_native")]
 fn native(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    // Before any model allocates: keep freed memory for the next batch, and no transparent
-    // huge pages (stalls in fresh processes), as the CLI does.
+    // Before any model allocates: keep freed memory for the next batch, as the CLI does. (Not
+    // `no_transparent_huge_pages`: its flag is the whole process's, and this is a guest in it.)
     lstm_lrp::alloc::keep_freed_memory();
-    lstm_lrp::alloc::no_transparent_huge_pages();
     m.add_class::<NativeModel>()?;
     m.add_function(wrap_pyfunction!(load, m)?)?;
     m.add_function(wrap_pyfunction!(render_html, m)?)?;
