@@ -42,12 +42,11 @@ pub struct LstmStepOutputs {
 pub struct LstmStepInputs {
     /// The recurrent half `h_{t−1} W_h`; `None` at the first step, where `h_0 = 0`.
     pub pre_h: Option<Tensor<2>>,
-    /// The input half `x_t W_x`, with the bias when `bias` is `None`.
+    /// The input half `x_t W_x`, without the bias.
     pub pre_x: Tensor<2>,
-    /// The bias `(1, 4H)`, added to every row of `pre_x`; `None` when `pre_x` holds it. The
-    /// core passes it here so that the input projection need not copy it under every row of
-    /// its product first.
-    pub bias: Option<Tensor<2>>,
+    /// The bias `(1, 4H)`, added to every row of `pre_x`. The core passes it here so that the
+    /// input projection need not copy it under every row of its product first.
+    pub bias: Tensor<2>,
     /// `c_{t−1}`.
     pub c_prev: Tensor<2>,
 }
@@ -70,14 +69,15 @@ pub struct LstmRelevanceInputs {
 /// The inputs of one GRU step (`reset_after`, logistic gates), gate blocks in the order z, r, n.
 #[derive(Debug, Clone)]
 pub struct GruStepInputs {
-    /// The input half `x_t W_x` `(B, 3H)`, with `b_x` when `biases` is `None`.
+    /// The input half `x_t W_x` `(B, 3H)`, without its bias.
     pub gx: Tensor<2>,
-    /// The recurrent half `h_{t−1} U` `(B, 3H)`, with `b_h` when `biases` is `None`.
+    /// The recurrent half `h_{t−1} U` `(B, 3H)`, without its bias.
     pub gh: Tensor<2>,
-    /// `(b_x, b_h)`, each `(1, 3H)`, added to every row of `gx` and `gh` before anything else;
-    /// `None` when the halves hold them. The core passes them here so that the products need
-    /// not copy them under every row of their outputs first.
-    pub biases: Option<(Tensor<2>, Tensor<2>)>,
+    /// `b_x` `(1, 3H)`, added to every row of `gx` before anything else. The core passes the
+    /// biases here so that the products need not copy them under every row of their outputs.
+    pub b_x: Tensor<2>,
+    /// `b_h` `(1, 3H)`, added to every row of `gh` before anything else.
+    pub b_h: Tensor<2>,
     /// `h_{t−1}` `(B, H)`.
     pub h_prev: Tensor<2>,
 }
@@ -179,7 +179,7 @@ pub trait StepKernels: Send + Sync {
 
     /// The element-wise tail of a GRU step (`reset_after`, logistic gates; see
     /// [`GruStepInputs`]): per element, after adding the biases to the halves (`gx + b_x`,
-    /// `gh + b_h`, when given), `a = gx + gh` and `σ(a) = 1 / (exp(−a) + 1)` for `z` and
+    /// `gh + b_h`), `a = gx + gh` and `σ(a) = 1 / (exp(−a) + 1)` for `z` and
     /// `r`, `m = gh_n`, `r ⊙ m`, `a_n = gx_n + r ⊙ m`, `n = 2 / (exp(−2 a_n) + 1) − 1`,
     /// `z ⊙ h_{t−1}`, `(1 − z) ⊙ n` and their sum `h_t`; with `keep` also the values of
     /// [`GruKept`]. Returns the inputs back when it does not run them; a backend without a GRU

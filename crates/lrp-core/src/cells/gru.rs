@@ -165,7 +165,8 @@ fn fused_step(
     let inputs = GruStepInputs {
         gx,
         gh,
-        biases: Some((weights.b_x.clone(), weights.b_h.clone())),
+        b_x: weights.b_x.clone(),
+        b_h: weights.b_h.clone(),
         h_prev: h_prev.clone(),
     };
     match kernels.0.gru_step(inputs, run.keep) {
@@ -183,12 +184,10 @@ fn fused_step(
             (h, step)
         }
         Err(inputs) => {
-            let GruStepInputs { gx, gh, biases, .. } = *inputs;
-            let (gx, gh) = match biases {
-                Some((b_x, b_h)) => (gx.add(b_x), gh.add(b_h)),
-                None => (gx, gh),
-            };
-            step_tensor_ops(gx, Some(gh), h_prev, weights, true, run)
+            let GruStepInputs {
+                gx, gh, b_x, b_h, ..
+            } = *inputs;
+            step_tensor_ops(gx.add(b_x), Some(gh.add(b_h)), h_prev, weights, true, run)
         }
     }
 }

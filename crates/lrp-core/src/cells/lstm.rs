@@ -108,7 +108,7 @@ pub(crate) fn run_direction(
                 let step = LstmStepInputs {
                     pre_h: h_part.map(|h| kernels::matmul(Some(kernels), h, weights.w_h.clone())),
                     pre_x,
-                    bias: Some(weights.b.clone()),
+                    bias: weights.b.clone(),
                     c_prev: c_prev.clone(),
                 };
                 kernels.0.lstm_step(step, run.keep).map_err(|inputs| {
@@ -116,10 +116,7 @@ pub(crate) fn run_direction(
                     let LstmStepInputs {
                         pre_h, pre_x, bias, ..
                     } = *inputs;
-                    let pre_x = match bias {
-                        Some(b) => pre_x.add(b),
-                        None => pre_x,
-                    };
+                    let pre_x = pre_x.add(bias);
                     match pre_h {
                         Some(pre_h) => pre_h.add(pre_x),
                         None => pre_x,

@@ -103,7 +103,7 @@ impl StepKernels for FlexKernels {
                 .pre_h
                 .as_ref()
                 .is_none_or(|p| p.dims() == [rows, width])
-            && step.bias.as_ref().is_none_or(|b| b.dims() == [1, width]);
+            && step.bias.dims() == [1, width];
         if !fits {
             return Err(Box::new(step));
         }
@@ -113,25 +113,23 @@ impl StepKernels for FlexKernels {
             bias,
             c_prev,
         } = step;
-        // One conversion for every case: a missing recurrent half or bias is stood in for by
-        // `pre_x` (another handle on the same buffer), dropped after the check.
-        let (recurrent, biased) = (pre_h.is_some(), bias.is_some());
+        // One conversion for both cases: without a recurrent half, `pre_x` stands in for it
+        // (another handle on the same buffer) and is dropped after the check.
+        let recurrent = pre_h.is_some();
         let third = pre_h.unwrap_or_else(|| pre_x.clone());
-        let fourth = bias.unwrap_or_else(|| pre_x.clone());
-        let ([pre_x, c_prev, third, fourth], dtype) = flex_floats([pre_x, c_prev, third, fourth])
+        let ([pre_x, c_prev, third, bias], dtype) = flex_floats([pre_x, c_prev, third, bias])
             .map_err(|inputs| {
-            let [pre_x, c_prev, third, fourth] = *inputs;
-            Box::new(LstmStepInputs {
-                pre_h: recurrent.then_some(third),
-                pre_x,
-                bias: biased.then_some(fourth),
-                c_prev,
-            })
-        })?;
+                let [pre_x, c_prev, third, bias] = *inputs;
+                Box::new(LstmStepInputs {
+                    pre_h: recurrent.then_some(third),
+                    pre_x,
+                    bias,
+                    c_prev,
+                })
+            })?;
         let pre_h = recurrent.then_some(third);
-        let bias = biased.then_some(fourth);
         ran(0);
-        let inputs = (&pre_x, pre_h.as_ref(), bias.as_ref(), &c_prev);
+        let inputs = (&pre_x, pre_h.as_ref(), &bias, &c_prev);
         let outputs = match dtype {
             DType::F64 => step_typed::<f64>(inputs, hidden, keep),
             _ => step_typed::<f32>(inputs, hidden, keep),
@@ -194,36 +192,31 @@ impl StepKernels for FlexKernels {
         let fits = width == 3 * hidden
             && step.gh.dims() == [rows, width]
             && step.h_prev.dims() == shape
-            && step
-                .biases
-                .as_ref()
-                .is_none_or(|(b_x, b_h)| b_x.dims() == [1, width] && b_h.dims() == [1, width]);
+            && step.b_x.dims() == [1, width]
+            && step.b_h.dims() == [1, width];
         if !fits {
             return Err(Box::new(step));
         }
         let GruStepInputs {
             gx,
             gh,
-            biases,
+            b_x,
+            b_h,
             h_prev,
         } = step;
-        // One conversion for both cases: without biases, `gx` stands in for them (other
-        // handles on the same buffer), dropped after the check.
-        let biased = biases.is_some();
-        let (b_x, b_h) = biases.unwrap_or_else(|| (gx.clone(), gx.clone()));
-        let ([gx, gh, h_prev, b_x, b_h], dtype) =
-            flex_floats([gx, gh, h_prev, b_x, b_h]).map_err(|inputs| {
-                let [gx, gh, h_prev, b_x, b_h] = *inputs;
+        let ([gx, gh, b_x, b_h, h_prev], dtype) =
+            flex_floats([gx, gh, b_x, b_h, h_prev]).map_err(|inputs| {
+                let [gx, gh, b_x, b_h, h_prev] = *inputs;
                 Box::new(GruStepInputs {
                     gx,
                     gh,
-                    biases: biased.then_some((b_x, b_h)),
+                    b_x,
+                    b_h,
                     h_prev,
                 })
             })?;
-        let biases = biased.then_some((&b_x, &b_h));
         ran(2);
-        let inputs = (&gx, &gh, biases, &h_prev);
+        let inputs = (&gx, &gh, (&b_x, &b_h), &h_prev);
         let outputs = match dtype {
             DType::F64 => gru_step_typed::<f64>(inputs, hidden, keep),
             _ => gru_step_typed::<f32>(inputs, hidden, keep),
@@ -495,28 +488,14 @@ impl Elements for f32 {}
 /// One step from `(pre_x, pre_h, bias, c_prev)`: the buffers of `h`, `c` and, with `keep`, the
 /// kept `(fc, ig, z_g)`.
 fn step_typed<E: Elements>(
-    (pre_x, pre_h, bias, c_prev): (
-        &FlexTensor,
-        Option<&FlexTensor>,
-        Option<&FlexTensor>,
-        &FlexTensor,
-    ),
+    (pre_x, pre_h, bias, c_prev): (&FlexTensor, Option<&FlexTensor>, &FlexTensor, &FlexTensor),
     hidden: usize,
     keep: bool,
 ) -> Vec<Bytes> {
-    // Without a bias (`pre_x` holds it), zeros: `x + 0` is `x`.
-    let zeros;
-    let bias = match bias {
-        Some(b) => elements(b),
-        None => {
-            zeros = vec![E::ZERO; 4 * hidden];
-            &zeros[..]
-        }
-    };
     let inputs = StepInputs::<E> {
         pre_x: elements(pre_x),
         pre_h: pre_h.map(elements),
-        bias,
+        bias: elements(bias),
         c_prev: elements(c_prev),
         hidden,
     };
@@ -530,32 +509,23 @@ fn step_typed<E: Elements>(
     })
 }
 
-/// One GRU step from `(gx, gh, biases, h_prev)`: the buffers of `h` and, with `keep`, of the kept
+/// One GRU step from `(gx, gh, (b_x, b_h), h_prev)`: the buffers of `h` and, with `keep`, of the kept
 /// `(keep, update, a_n, reset_product, m)`.
 fn gru_step_typed<E: Elements>(
-    (gx, gh, biases, h_prev): (
+    (gx, gh, (b_x, b_h), h_prev): (
         &FlexTensor,
         &FlexTensor,
-        Option<(&FlexTensor, &FlexTensor)>,
+        (&FlexTensor, &FlexTensor),
         &FlexTensor,
     ),
     hidden: usize,
     keep: bool,
 ) -> Vec<Bytes> {
-    // Without biases (the halves hold them), zeros: `x + 0` is `x`.
-    let zeros;
-    let (b_x, b_h) = match biases {
-        Some((b_x, b_h)) => (elements(b_x), elements(b_h)),
-        None => {
-            zeros = vec![E::ZERO; 3 * hidden];
-            (&zeros[..], &zeros[..])
-        }
-    };
     let inputs = gru::StepInputs::<E> {
         gx: elements(gx),
         gh: elements(gh),
-        b_x,
-        b_h,
+        b_x: elements(b_x),
+        b_h: elements(b_h),
         h_prev: elements(h_prev),
         hidden,
     };
@@ -833,7 +803,7 @@ mod tests {
         let step = LstmStepInputs {
             pre_h: None,
             pre_x,
-            bias: None,
+            bias: t(&[0.0; 4], [1, 4], DType::F64),
             c_prev,
         };
         assert!(FLEX_KERNELS.lstm_step(step, true).is_err());
