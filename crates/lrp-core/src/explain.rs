@@ -527,26 +527,23 @@ impl LstmModel {
                 logits.push(lo);
             }
         }
-        let (relevance, rest, logits) = (
+        let (mut relevance, mut rest, mut logits) = (
             Tensor::cat(relevance, 1),
             Tensor::cat(rest, 0),
             Tensor::cat(logits, 0),
         );
-        // Shards of a batch in its own order come back in order: nothing to gather.
-        if position.iter().enumerate().all(|(i, &p)| p == i as i64) {
-            return Ok(Explanation {
-                relevance: relevance.swap_dims(0, 1),
-                rest,
-                logits,
-                target: self.target_tensor(&targets),
-            });
+        // Back in batch order, unless the results are in it (shards of a batch in its order).
+        if position.iter().enumerate().any(|(i, &p)| p != i as i64) {
+            let order: Tensor<1, Int> =
+                Tensor::from_data(TensorData::new(position, [prepared.batch]), &self.device);
+            relevance = relevance.select(1, order.clone());
+            rest = rest.select(0, order.clone());
+            logits = logits.select(0, order);
         }
-        let order: Tensor<1, Int> =
-            Tensor::from_data(TensorData::new(position, [prepared.batch]), &self.device);
         Ok(Explanation {
-            relevance: relevance.select(1, order.clone()).swap_dims(0, 1),
-            rest: rest.select(0, order.clone()),
-            logits: logits.select(0, order),
+            relevance: relevance.swap_dims(0, 1),
+            rest,
+            logits,
             target: self.target_tensor(&targets),
         })
     }

@@ -7,9 +7,9 @@
 //! (`benches/README.md` §7), and the bias is added once per chunk instead of once per step.
 //! A caller whose step kernel adds the bias itself asks for `x_t W_x` alone, which spares
 //! copying the bias under every row of the product before it. Chunks of about [`CHUNK_ROWS`]
-//! rows keep the memory at `O(CHUNK_ROWS · G)` per direction
-//! whatever the sequence's length. Under packed steps (see [`StepRows`]) only the computed rows of
-//! each step are projected, gathered into one matrix.
+//! rows keep the memory at `O(CHUNK_ROWS · G)` per direction whatever the sequence's length.
+//! Under packed steps (see [`StepRows`]) only the computed rows of each step are projected,
+//! gathered into one matrix.
 
 use burn::tensor::Tensor;
 
@@ -60,8 +60,9 @@ impl<'a> InputProjection<'a> {
         }
     }
 
-    /// `x_t W_x + b` (or `x_t W_x`, see [`InputProjection::new`]) for reading step `s` (steps asked in increasing order), computed rows only:
-    /// `(n, G)`, a contiguous view into the chunk's product.
+    /// `x_t W_x + b` (or `x_t W_x`, see [`InputProjection::new`]) for reading step `s` (steps
+    /// asked in increasing order), computed rows only: `(n, G)`, a contiguous view into the
+    /// chunk's product.
     pub fn step(&mut self, s: usize) -> Tensor<2> {
         let [t_len, batch, _] = self.inputs.dims();
         let stale = self
