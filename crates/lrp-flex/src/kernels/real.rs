@@ -59,21 +59,30 @@ pub(crate) trait Real:
     fn from_f64(value: f64) -> Self;
 }
 
-impl Real for f64 {
-    const ZERO: Self = 0.0;
-    const ONE: Self = 1.0;
-    const TWO: Self = 2.0;
-    const NEG_TWO: Self = -2.0;
-    const NEG_HALF: Self = -0.5;
+/// The items of [`Real`] that read the same for `f64` and `f32`: the constants (each literal
+/// typed by the impl it lands in) and the multiply-add, which a trait default could not write
+/// (`mul_add` is each type's inherent method).
+macro_rules! same_in_both_types {
+    () => {
+        const ZERO: Self = 0.0;
+        const ONE: Self = 1.0;
+        const TWO: Self = 2.0;
+        const NEG_TWO: Self = -2.0;
+        const NEG_HALF: Self = -0.5;
 
-    #[inline(always)]
-    fn mad<const FUSED: bool>(self, a: Self, b: Self) -> Self {
-        if FUSED {
-            self.mul_add(a, b)
-        } else {
-            self * a + b
+        #[inline(always)]
+        fn mad<const FUSED: bool>(self, a: Self, b: Self) -> Self {
+            if FUSED {
+                self.mul_add(a, b)
+            } else {
+                self * a + b
+            }
         }
-    }
+    };
+}
+
+impl Real for f64 {
+    same_in_both_types!();
 
     #[inline(always)]
     fn exp<const FUSED: bool>(self) -> Self {
@@ -129,20 +138,7 @@ impl Real for f64 {
 }
 
 impl Real for f32 {
-    const ZERO: Self = 0.0;
-    const ONE: Self = 1.0;
-    const TWO: Self = 2.0;
-    const NEG_TWO: Self = -2.0;
-    const NEG_HALF: Self = -0.5;
-
-    #[inline(always)]
-    fn mad<const FUSED: bool>(self, a: Self, b: Self) -> Self {
-        if FUSED {
-            self.mul_add(a, b)
-        } else {
-            self * a + b
-        }
-    }
+    same_in_both_types!();
 
     #[inline(always)]
     fn exp<const FUSED: bool>(self) -> Self {
