@@ -442,7 +442,10 @@ pub fn holds_floats(bytes: &[u8]) -> Result<bool> {
     Ok(parse_header(bytes)?.0.ty.is_float())
 }
 
-fn write(descr: &str, shape: &[usize], payload: Vec<u8>) -> Vec<u8> {
+/// The `.npy` (version 1.0) header of a C-ordered array of `descr` (`<f8`, `<i8`, …) and
+/// `shape`: everything before the data, which follows row-major. Streaming writers write this,
+/// then the values.
+pub fn header(descr: &str, shape: &[usize]) -> Vec<u8> {
     let shape_text = match shape {
         [n] => format!("({n},)"),
         _ => format!(
@@ -460,11 +463,16 @@ fn write(descr: &str, shape: &[usize], payload: Vec<u8>) -> Vec<u8> {
     let unpadded = MAGIC.len() + 4 + header.len() + 1;
     header.push_str(&" ".repeat((64 - unpadded % 64) % 64));
     header.push('\n');
-    let mut out = Vec::with_capacity(MAGIC.len() + 4 + header.len() + payload.len());
+    let mut out = Vec::with_capacity(MAGIC.len() + 4 + header.len());
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&[1, 0]);
     out.extend_from_slice(&(header.len() as u16).to_le_bytes());
     out.extend_from_slice(header.as_bytes());
+    out
+}
+
+fn write(descr: &str, shape: &[usize], payload: Vec<u8>) -> Vec<u8> {
+    let mut out = header(descr, shape);
     out.extend_from_slice(&payload);
     out
 }

@@ -149,6 +149,140 @@ pub fn serialize(
     }
 }
 
+/// One tensor written by [`write_streamed`]: its name, element type, shape, and a function that
+/// writes its values (row-major, little-endian, e.g. with [`dtype::write_le`]).
+pub struct StreamedTensor<'a> {
+    /// The tensor's name in the file.
+    pub name: &'a str,
+    /// F64 or I64 (the types [`OutTensor`] writes).
+    pub dtype: StreamedDtype,
+    /// The shape; the function must write exactly as many values.
+    pub shape: Vec<usize>,
+    /// Writes the values.
+    pub write: WriteValues<'a>,
+}
+
+/// Writes a [`StreamedTensor`]'s values when the file reaches them.
+pub type WriteValues<'a> = Box<dyn FnOnce(&mut dyn std::io::Write) -> std::io::Result<()> + 'a>;
+
+/// The element types [`write_streamed`] writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreamedDtype {
+    /// IEEE binary64.
+    F64,
+    /// 8-byte signed integers.
+    I64,
+}
+
+/// Writes named tensors as a safetensors file to `out`, each tensor's values produced while it
+/// is written: nothing the size of the file is held in memory. The bytes are those
+/// [`serialize`] gives for the same tensors (without metadata).
+///
+/// Why by hand: the crate writes only from whole in-memory tensors (`serialize` builds the file
+/// in one buffer, `serialize_to_file` replaces its path without syncing it). Here the crate still
+/// decides the layout: its `Dtype` order sorts the tensors and its `TensorInfo` writes each
+/// header entry; a test checks the bytes against its `serialize`.
+///
+/// ```
+/// use lrp_import::formats::dtype::write_le;
+/// use lrp_import::formats::safetensors::{
+///     StreamedDtype, StreamedTensor, float_array, parse, write_streamed,
+/// };
+///
+/// let values = [1.5, -2.0, 0.25];
+/// let x = StreamedTensor {
+///     name: "x",
+///     dtype: StreamedDtype::F64,
+///     shape: vec![3],
+///     write: Box::new(|w| write_le(w, &values, f64::to_le_bytes)),
+/// };
+/// let mut file = Vec::new();
+/// write_streamed(&mut file, vec![x])?;
+/// assert_eq!(float_array(&parse(&file)?, "x")?.data, values);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// # Errors
+/// The writer's; `InvalidData` when a tensor's function writes a number of bytes other than its
+/// shape holds (a bug in the caller, caught before a malformed file is finished).
+pub fn write_streamed(
+    out: &mut dyn std::io::Write,
+    mut tensors: Vec<StreamedTensor<'_>>,
+) -> std::io::Result<()> {
+    let dtype = |t: &StreamedTensor<'_>| match t.dtype {
+        StreamedDtype::F64 => Dtype::F64,
+        StreamedDtype::I64 => Dtype::I64,
+    };
+    // The crate's order: by descending dtype, then by name.
+    tensors.sort_by(|l, r| dtype(r).cmp(&dtype(l)).then(l.name.cmp(r.name)));
+    let too_large = || std::io::Error::new(std::io::ErrorKind::InvalidInput, "tensor too large");
+    let mut entries = Vec::with_capacity(tensors.len());
+    let mut sizes = Vec::with_capacity(tensors.len());
+    let mut offset = 0usize;
+    for t in &tensors {
+        let size = t
+            .shape
+            .iter()
+            // Both element types take 8 bytes.
+            .try_fold(8usize, |n, &d| n.checked_mul(d))
+            .ok_or_else(too_large)?;
+        let end = offset.checked_add(size).ok_or_else(too_large)?;
+        let info = safetensors::tensor::TensorInfo {
+            dtype: dtype(t),
+            shape: t.shape.clone(),
+            data_offsets: (offset, end),
+        };
+        entries.push(format!(
+            "{}:{}",
+            serde_json::to_string(t.name)?,
+            serde_json::to_string(&info)?
+        ));
+        sizes.push(size);
+        offset = end;
+    }
+    let mut header = format!("{{{}}}", entries.join(",")).into_bytes();
+    // Padded with spaces so that the data starts at a multiple of 8 bytes.
+    header.resize(header.len().next_multiple_of(8), b' ');
+    out.write_all(&(header.len() as u64).to_le_bytes())?;
+    out.write_all(&header)?;
+    for (t, size) in tensors.into_iter().zip(sizes) {
+        let name = t.name;
+        let mut counted = CountingWriter {
+            inner: &mut *out,
+            written: 0,
+        };
+        (t.write)(&mut counted)?;
+        if counted.written != size {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!(
+                    "tensor `{name}`: {} bytes written, its shape holds {size}",
+                    counted.written
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Counts the bytes passed through to `inner`.
+struct CountingWriter<'w> {
+    inner: &'w mut dyn std::io::Write,
+    written: usize,
+}
+
+impl std::io::Write for CountingWriter<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.written += n;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
 /// Puts the metadata into a serialised file's header with its keys sorted, so that the same
 /// tensors and metadata always give the same bytes: the crate writes the map in hash order,
 /// which changes from run to run. The result is the crate's own layout (`__metadata__` first,
@@ -191,6 +325,71 @@ mod tests {
     use std::collections::HashMap;
 
     use super::*;
+
+    #[test]
+    fn streamed_files_are_the_bytes_serialize_gives() {
+        let relevance: Vec<f64> = (0..24).map(|k| f64::from(k) / 7.0).collect();
+        let target = vec![1i64, -1];
+        let rest = vec![0.5, f64::NAN];
+        let tensors = vec![
+            StreamedTensor {
+                name: "relevance",
+                dtype: StreamedDtype::F64,
+                shape: vec![2, 3, 4],
+                write: Box::new(|w| dtype::write_le(w, &relevance, f64::to_le_bytes)),
+            },
+            StreamedTensor {
+                name: "target",
+                dtype: StreamedDtype::I64,
+                shape: vec![2],
+                write: Box::new(|w| dtype::write_le(w, &target, i64::to_le_bytes)),
+            },
+            StreamedTensor {
+                name: "rest",
+                dtype: StreamedDtype::F64,
+                shape: vec![2],
+                write: Box::new(|w| dtype::write_le(w, &rest, f64::to_le_bytes)),
+            },
+        ];
+        let mut streamed = Vec::new();
+        write_streamed(&mut streamed, tensors).expect("written");
+        let f = |shape: Vec<usize>, data: &[f64]| {
+            OutTensor::F64(HostArray {
+                shape,
+                data: data.to_vec(),
+            })
+        };
+        let target_tensor = OutTensor::I64(HostArray {
+            shape: vec![2],
+            data: target.clone(),
+        });
+        let whole = serialize(
+            &[
+                ("relevance", f(vec![2, 3, 4], &relevance)),
+                ("target", target_tensor),
+                ("rest", f(vec![2], &rest)),
+            ],
+            None,
+        )
+        .expect("serialised");
+        assert_eq!(streamed, whole);
+    }
+
+    #[test]
+    fn a_tensor_writing_the_wrong_number_of_bytes_is_an_error() {
+        let short = StreamedTensor {
+            name: "x",
+            dtype: StreamedDtype::F64,
+            shape: vec![3],
+            write: Box::new(|w| dtype::write_le(w, &[1.0, 2.0], f64::to_le_bytes)),
+        };
+        let error = write_streamed(&mut Vec::new(), vec![short]).expect_err("2 of 3 values");
+        assert_eq!(error.kind(), std::io::ErrorKind::InvalidData);
+        assert!(
+            error.to_string().contains("`x`: 16 bytes written"),
+            "{error}"
+        );
+    }
 
     fn tensors() -> Vec<(&'static str, OutTensor)> {
         vec![
