@@ -536,29 +536,35 @@ fn matrix_tensor(m: &Matrix, device: &Device, dtype: DType) -> Tensor<2> {
     from_f64(m.data().to_vec(), m.shape(), device, dtype)
 }
 
-/// Canonical gate blocks i, f, c, o → internal i, f, o, g, scaled by −1, −1, −1, −2 (exact).
-fn internal_gate_order(row: &[f64], h: usize) -> impl Iterator<Item = f64> + '_ {
-    let sigmoid_gates = row[..2 * h].iter().chain(&row[3 * h..4 * h]).map(|v| -v);
-    let candidate = row[2 * h..3 * h].iter().map(|v| -2.0 * v);
-    sigmoid_gates.chain(candidate)
+/// Canonical gate blocks i, f, c, o → internal i, f, o, g, scaled by −1, −1, −1, −2 (exact),
+/// appended to `out`.
+fn push_internal_gate_order(row: &[f64], h: usize, out: &mut Vec<f64>) {
+    out.extend(row[..2 * h].iter().chain(&row[3 * h..4 * h]).map(|v| -v));
+    out.extend(row[2 * h..3 * h].iter().map(|v| -2.0 * v));
 }
 
-/// Canonical gate blocks i, f, c, o → i, f, o, g, unscaled (the gate rules' layout).
-fn relevance_gate_order(row: &[f64], h: usize) -> impl Iterator<Item = f64> + '_ {
-    row[..2 * h]
-        .iter()
-        .chain(&row[3 * h..4 * h])
-        .chain(&row[2 * h..3 * h])
-        .copied()
+/// Canonical gate blocks i, f, c, o → i, f, o, g, unscaled (the gate rules' layout), appended
+/// to `out`.
+fn push_relevance_gate_order(row: &[f64], h: usize, out: &mut Vec<f64>) {
+    out.extend_from_slice(&row[..2 * h]);
+    out.extend_from_slice(&row[3 * h..4 * h]);
+    out.extend_from_slice(&row[2 * h..3 * h]);
+}
+
+/// Every row of `m` (`4H` columns) rearranged by `push`. The output is allocated once: the
+/// weights of a large model are tens of MB, and growing the vector as it fills (what collecting
+/// a flattened iterator does) copied them over and over at start-up.
+fn rows_reordered(m: &Matrix, h: usize, push: fn(&[f64], usize, &mut Vec<f64>)) -> Vec<f64> {
+    let mut out = Vec::with_capacity(m.data().len());
+    m.data()
+        .chunks(m.cols())
+        .for_each(|row| push(row, h, &mut out));
+    out
 }
 
 /// `m` with its gate columns in the gate rules' order, transposed: `(4H, rows)` row-major.
 fn gates_transposed(m: &Matrix, h: usize) -> Vec<f64> {
-    let reordered: Vec<f64> = m
-        .data()
-        .chunks(m.cols())
-        .flat_map(|row| relevance_gate_order(row, h))
-        .collect();
+    let reordered = rows_reordered(m, h, push_relevance_gate_order);
     Matrix::new(m.rows(), 4 * h, reordered)
         .expect("same size")
         .transpose()
@@ -566,10 +572,21 @@ fn gates_transposed(m: &Matrix, h: usize) -> Vec<f64> {
 }
 
 fn reorder_columns(m: &Matrix, h: usize) -> Vec<f64> {
-    m.data()
-        .chunks(m.cols())
-        .flat_map(|row| internal_gate_order(row, h))
-        .collect()
+    rows_reordered(m, h, push_internal_gate_order)
+}
+
+/// The bias in the model's internal layout.
+fn internal_bias(b: &[f64], h: usize) -> Vec<f64> {
+    let mut out = Vec::with_capacity(b.len());
+    push_internal_gate_order(b, h, &mut out);
+    out
+}
+
+/// The bias in the gate rules' layout.
+fn relevance_bias(b: &[f64], h: usize) -> Vec<f64> {
+    let mut out = Vec::with_capacity(b.len());
+    push_relevance_gate_order(b, h, &mut out);
+    out
 }
 
 fn upload_layer(layer: &RecurrentLayer, device: &Device, dtype: DType) -> LayerTensors {
@@ -602,19 +619,15 @@ fn upload_lstm(weights: &[&LstmWeights], device: &Device, dtype: DType) -> LstmC
     let d = weights.len();
     let w_x_g_t: Vec<f64> = weights
         .iter()
-        .flat_map(|w| w.w_x.columns(2 * h..3 * h).transpose().into_data())
-        .collect();
+        .map(|w| w.w_x.columns(2 * h..3 * h).transpose().into_data())
+        .collect::<Vec<_>>()
+        .concat();
     let dirs = weights
         .iter()
         .map(|w| DirectionTensors {
             w_x: from_f64(reorder_columns(&w.w_x, h), [e, 4 * h], device, dtype),
             w_h: from_f64(reorder_columns(&w.w_h, h), [h, 4 * h], device, dtype),
-            b: from_f64(
-                internal_gate_order(&w.b, h).collect(),
-                [1, 4 * h],
-                device,
-                dtype,
-            ),
+            b: from_f64(internal_bias(&w.b, h), [1, 4 * h], device, dtype),
             w_h_g_t: from_f64(
                 w.w_h.columns(2 * h..3 * h).transpose().into_data(),
                 [h, h],
@@ -623,18 +636,14 @@ fn upload_lstm(weights: &[&LstmWeights], device: &Device, dtype: DType) -> LstmC
             ),
             b_g: from_f64(w.b[2 * h..3 * h].to_vec(), [1, h], device, dtype),
             w_h_gates_t: from_f64(gates_transposed(&w.w_h, h), [4 * h, h], device, dtype),
-            b_gates: from_f64(
-                relevance_gate_order(&w.b, h).collect(),
-                [1, 4 * h],
-                device,
-                dtype,
-            ),
+            b_gates: from_f64(relevance_bias(&w.b, h), [1, 4 * h], device, dtype),
         })
         .collect();
     let w_x_gates_t: Vec<f64> = weights
         .iter()
-        .flat_map(|w| gates_transposed(&w.w_x, h))
-        .collect();
+        .map(|w| gates_transposed(&w.w_x, h))
+        .collect::<Vec<_>>()
+        .concat();
     let unscale: Vec<f64> = (0..4 * h)
         .map(|j| if j < 3 * h { -1.0 } else { -0.5 })
         .collect();
@@ -723,12 +732,14 @@ fn upload_gru(
         .collect();
     let w_x_n_t: Vec<f64> = weights
         .iter()
-        .flat_map(|w| w.w_x.columns(2 * h..3 * h).transpose().into_data())
-        .collect();
+        .map(|w| w.w_x.columns(2 * h..3 * h).transpose().into_data())
+        .collect::<Vec<_>>()
+        .concat();
     let w_x_gates_t: Vec<f64> = weights
         .iter()
-        .flat_map(|w| w.w_x.transpose().into_data())
-        .collect();
+        .map(|w| w.w_x.transpose().into_data())
+        .collect::<Vec<_>>()
+        .concat();
     GruCellTensors {
         reset_after,
         w_x_n_t: from_f64(w_x_n_t, [d * h, e], device, dtype),
