@@ -6,8 +6,8 @@ use std::sync::Arc;
 use clap::Args;
 use lrp_core::{ExplainConfig, InputLayer, LstmModel, Precision, Readout, Step, Target};
 use lstm_lrp::io::{
-    InputArrays, InputBatch, InputPath, InputSource, IoError, OutputPath, Vocab, count_json_lines,
-    read_targets,
+    InputArrays, InputBatch, InputPath, InputSource, IoError, OutputPath, ReadAhead, Vocab,
+    count_json_lines, read_targets,
 };
 
 use lstm_lrp::batched::offset_sample;
@@ -272,7 +272,12 @@ pub fn run(args: ExplainArgs) -> Result<(), CliError> {
     let mut progress = Progress::new(source.position());
     let chunk = usize::try_from(args.batch_size).unwrap_or(usize::MAX);
     let mut sequences = skipped;
-    while let Some(batch) = source.next_batch(chunk)? {
+    let mut unknown_words = source.unknown_words();
+    // Batch k + 1 is read and decoded while batch k is explained.
+    let mut batches = ReadAhead::start(source, chunk)?;
+    while let Some(ahead) = batches.next().transpose()? {
+        let batch = ahead.batch;
+        unknown_words = ahead.unknown_words;
         check_input_kind(&batch.inputs, &setup, &input_name)?;
         let [n, _] = batch.inputs.batch_and_steps();
         let range = batch.start..batch.start + n;
@@ -294,7 +299,7 @@ pub fn run(args: ExplainArgs) -> Result<(), CliError> {
                 &args,
                 &input_name,
                 &mut outputs,
-                &source,
+                batches.vocab(),
             )?;
         } else {
             let input = batch
@@ -304,9 +309,9 @@ pub fn run(args: ExplainArgs) -> Result<(), CliError> {
                 .explain(input, &batch_config)
                 .and_then(|e| e.to_host())
                 .map_err(|e| CliError::explain(&input_name, offset_sample(e, range.start)))?;
-            outputs.write(&batch, part, source.vocab())?;
+            outputs.write(&batch, part, batches.vocab())?;
         }
-        progress.update(n, source.position());
+        progress.update(n, ahead.position);
         if outputs.stdout_closed() {
             break;
         }
@@ -318,7 +323,7 @@ pub fn run(args: ExplainArgs) -> Result<(), CliError> {
     {
         return Err(target_count_error(&args.target, classes.len(), sequences));
     }
-    report_unknown(source.unknown_words());
+    report_unknown(unknown_words);
     let title = format!("lstm-lrp: {} on {input_name}", setup.model_name);
     outputs.finish(sequences, &title)
 }
@@ -331,7 +336,7 @@ fn explain_every_step(
     args: &ExplainArgs,
     input_name: &str,
     outputs: &mut Outputs,
-    source: &InputSource,
+    vocab: Option<&Vocab>,
 ) -> Result<(), CliError> {
     let [n, t] = batch.inputs.batch_and_steps();
     let per_sequence = t
@@ -359,7 +364,7 @@ fn explain_every_step(
             start: batch.start + start,
             words: batch.words.as_ref().map(|w| w[start..end].to_vec()),
         };
-        outputs.write_steps(&rows_batch, part, source.vocab())?;
+        outputs.write_steps(&rows_batch, part, vocab)?;
         if outputs.stdout_closed() {
             break;
         }
