@@ -7,9 +7,8 @@ use std::path::PathBuf;
 use lrp_core::{HostExplanation, HostStepExplanations};
 use lstm_lrp::io::{
     Collected, CollectedSteps, Colours, Existing, InputBatch, IoError, JsonLine, JsonlMode,
-    JsonlSink, OutputPath, Row, Vocab, check_writable, explanation_safetensors, html,
-    relevance_npy, rows, step_explanation_safetensors, step_relevance_npy, step_rows, terminal,
-    write_atomic,
+    JsonlSink, OutputPath, Row, Vocab, check_writable, html, rows, step_explanation_safetensors,
+    step_relevance_npy, step_rows, terminal, write_atomic, write_atomic_with,
 };
 
 use super::CliError;
@@ -192,16 +191,24 @@ impl Outputs {
         self.summary.finish(sequences);
         if let Some(path) = &self.plan.output {
             let npy = path.extension().and_then(|e| e.to_str()) == Some("npy");
-            let bytes = match (self.collected_steps.finish(), self.collected.finish()) {
-                (Some((all, _)), _) if npy => Some(Ok(step_relevance_npy(&all))),
-                (Some((all, tokens)), _) => {
-                    Some(step_explanation_safetensors(&all, tokens.as_ref()))
+            if self.collected_steps.is_empty() {
+                // Written straight from the batches as they were explained.
+                if !self.collected.is_empty() {
+                    let collected = &self.collected;
+                    write_atomic_with(path, self.existing, |out| {
+                        if npy {
+                            collected.write_relevance_npy(out).map(drop)
+                        } else {
+                            collected.write_safetensors(out).map(drop)
+                        }
+                    })?;
                 }
-                (None, Some((all, _))) if npy => Some(Ok(relevance_npy(&all))),
-                (None, Some((all, tokens))) => Some(explanation_safetensors(&all, tokens.as_ref())),
-                (None, None) => None,
-            };
-            if let Some(bytes) = bytes {
+            } else if let Some((all, tokens)) = self.collected_steps.finish() {
+                let bytes = if npy {
+                    Ok(step_relevance_npy(&all))
+                } else {
+                    step_explanation_safetensors(&all, tokens.as_ref())
+                };
                 let bytes = bytes
                     .map_err(|e| CliError::file(path, e, "could not serialise the explanation"))?;
                 write_atomic(path, &bytes, self.existing)?;

@@ -1,10 +1,15 @@
 //! Every batch's explanation gathered into one array set, for outputs that need all samples at
 //! once (`--output`): batches padded to different lengths are padded to the longest.
 
+use std::io::Write;
+
 use lrp_core::HostExplanation;
 use lrp_import::HostArray;
+use lrp_import::formats::dtype::write_le;
 use lrp_import::formats::npy;
-use lrp_import::formats::safetensors::{OutTensor, serialize};
+use lrp_import::formats::safetensors::{
+    OutTensor, StreamedDtype, StreamedTensor, WriteValues, serialize, write_streamed,
+};
 
 use crate::io::arrays::InputValues;
 use crate::io::pad::PAD_ID;
@@ -41,6 +46,129 @@ impl Collected {
             InputValues::Features(_) => None,
         };
         self.parts.push((out, tokens));
+    }
+
+    /// Whether nothing was pushed.
+    pub fn is_empty(&self) -> bool {
+        self.parts.is_empty()
+    }
+
+    /// The shape every part is padded to: `(B, T_max, E, C)`; `None` when nothing was pushed.
+    fn padded_shape(&self) -> Option<[usize; 4]> {
+        let steps = self.parts.iter().map(|(e, _)| e.steps).max()?;
+        let (first, _) = self.parts.first()?;
+        let batch = self.parts.iter().map(|(e, _)| e.batch).sum();
+        Some([batch, steps, first.features, first.classes])
+    }
+
+    /// Writes what [`explanation_safetensors`] writes for [`Collected::finish`]'s result, from
+    /// the parts as they are: the file is produced while it is written, without gathering the
+    /// batches into one array first. `Ok(false)` when nothing was pushed (nothing written).
+    ///
+    /// ```
+    /// use lstm_lrp::HostExplanation;
+    /// use lstm_lrp::io::{Collected, InputBatch, explanation_safetensors, pad_tokens};
+    ///
+    /// let part = |steps: usize, r: f64| HostExplanation {
+    ///     batch: 1, steps, features: 1, classes: 1,
+    ///     relevance: vec![r; steps], rest: vec![0.0], logits: vec![r], target: vec![0],
+    /// };
+    /// let mut all = Collected::default();
+    /// all.push(&InputBatch { inputs: pad_tokens(&[vec![3]]), start: 0, words: None }, part(1, 1.0));
+    /// all.push(&InputBatch { inputs: pad_tokens(&[vec![4, 5]]), start: 1, words: None }, part(2, 2.0));
+    /// let mut streamed = Vec::new();
+    /// assert!(all.write_safetensors(&mut streamed)?);
+    /// let (whole, tokens) = all.finish().expect("two batches");
+    /// assert_eq!(streamed, explanation_safetensors(&whole, tokens.as_ref())?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// The writer's.
+    pub fn write_safetensors(&self, out: &mut dyn Write) -> std::io::Result<bool> {
+        let Some([b, t, e, c]) = self.padded_shape() else {
+            return Ok(false);
+        };
+        let parts = &self.parts;
+        let mut tensors = vec![
+            f64s(
+                "relevance",
+                vec![b, t, e],
+                Box::new(move |w| {
+                    parts.iter().try_for_each(|(p, _)| {
+                        write_padded_rows(w, &p.relevance, p.steps * e, (t - p.steps) * e, 0.0)
+                    })
+                }),
+            ),
+            f64s(
+                "step_relevance",
+                vec![b, t],
+                Box::new(move |w| {
+                    parts.iter().try_for_each(|(p, _)| {
+                        write_padded_rows(w, &p.step_relevance(), p.steps, t - p.steps, 0.0)
+                    })
+                }),
+            ),
+            f64s(
+                "rest",
+                vec![b],
+                Box::new(move |w| {
+                    parts
+                        .iter()
+                        .try_for_each(|(p, _)| write_le(w, &p.rest, f64::to_le_bytes))
+                }),
+            ),
+            f64s(
+                "logits",
+                vec![b, c],
+                Box::new(move |w| {
+                    parts
+                        .iter()
+                        .try_for_each(|(p, _)| write_le(w, &p.logits, f64::to_le_bytes))
+                }),
+            ),
+            StreamedTensor {
+                name: "target",
+                dtype: StreamedDtype::I64,
+                shape: vec![b],
+                write: Box::new(move |w| {
+                    parts
+                        .iter()
+                        .try_for_each(|(p, _)| write_le(w, &p.target, i64::to_le_bytes))
+                }),
+            },
+        ];
+        if parts.iter().all(|(_, ids)| ids.is_some()) {
+            tensors.push(StreamedTensor {
+                name: "tokens",
+                dtype: StreamedDtype::I64,
+                shape: vec![b, t],
+                write: Box::new(move |w| {
+                    parts.iter().try_for_each(|(p, ids)| {
+                        let ids = ids.as_ref().map_or(&[][..], |ids| &ids.data[..]);
+                        write_padded_rows(w, ids, p.steps, t - p.steps, PAD_ID)
+                    })
+                }),
+            });
+        }
+        write_streamed(out, tensors)?;
+        Ok(true)
+    }
+
+    /// Writes what [`relevance_npy`] writes for [`Collected::finish`]'s result, from the parts
+    /// as they are (see [`Collected::write_safetensors`]). `Ok(false)` when nothing was pushed.
+    ///
+    /// # Errors
+    /// The writer's.
+    pub fn write_relevance_npy(&self, out: &mut dyn Write) -> std::io::Result<bool> {
+        let Some([b, t, e, _]) = self.padded_shape() else {
+            return Ok(false);
+        };
+        out.write_all(&npy::header("<f8", &[b, t, e]))?;
+        for (p, _) in &self.parts {
+            write_padded_rows(out, &p.relevance, p.steps * e, (t - p.steps) * e, 0.0)?;
+        }
+        Ok(true)
     }
 
     /// Everything as one explanation `(B, T_max, …)` and the token ids `(B, T_max)` (padded
@@ -137,4 +265,48 @@ pub fn explanation_safetensors(
 /// The relevance `(B, T, E)` as a `.npy` array (`<f8`).
 pub fn relevance_npy(out: &HostExplanation) -> Vec<u8> {
     npy::write_f64(&[out.batch, out.steps, out.features], &out.relevance)
+}
+
+/// Writes `values` in rows of `row` values, each followed by `pad` copies of `fill`.
+fn write_padded_rows<T: LittleEndian>(
+    out: &mut dyn Write,
+    values: &[T],
+    row: usize,
+    pad: usize,
+    fill: T,
+) -> std::io::Result<()> {
+    if pad == 0 {
+        return write_le(out, values, T::to_le);
+    }
+    let padding = vec![fill; pad];
+    values.chunks(row.max(1)).try_for_each(|r| {
+        write_le(out, r, T::to_le)?;
+        write_le(out, &padding, T::to_le)
+    })
+}
+
+/// The element types the outputs hold, with their little-endian bytes.
+trait LittleEndian: Copy {
+    fn to_le(self) -> [u8; 8];
+}
+
+impl LittleEndian for f64 {
+    fn to_le(self) -> [u8; 8] {
+        self.to_le_bytes()
+    }
+}
+
+impl LittleEndian for i64 {
+    fn to_le(self) -> [u8; 8] {
+        self.to_le_bytes()
+    }
+}
+
+fn f64s<'a>(name: &'a str, shape: Vec<usize>, write: WriteValues<'a>) -> StreamedTensor<'a> {
+    StreamedTensor {
+        name,
+        dtype: StreamedDtype::F64,
+        shape,
+        write,
+    }
 }

@@ -80,12 +80,41 @@ fn temporary_next_to(path: &Path) -> PathBuf {
 /// # Errors
 /// [`IoError::Exists`], or the OS's error creating, writing or moving the file.
 pub fn write_atomic(path: &Path, bytes: &[u8], existing: Existing) -> Result<(), IoError> {
+    write_atomic_with(path, existing, |out| out.write_all(bytes))
+}
+
+/// As [`write_atomic`], the contents written by `write` as they are produced (through a 1 MiB
+/// buffer), so that a large output is never held whole in memory.
+///
+/// ```
+/// use std::io::Write;
+/// use lstm_lrp::io::{Existing, write_atomic_with};
+///
+/// let path = std::env::temp_dir().join(format!("lstm-lrp-doc-with-{}.txt", std::process::id()));
+/// write_atomic_with(&path, Existing::Replace, |out| {
+///     (0..3).try_for_each(|k| write!(out, "{k} "))
+/// })?;
+/// assert_eq!(std::fs::read_to_string(&path)?, "0 1 2 ");
+/// # std::fs::remove_file(&path)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// # Errors
+/// As [`write_atomic`], and `write`'s own error; either way no file appears at `path`.
+pub fn write_atomic_with(
+    path: &Path,
+    existing: Existing,
+    write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> Result<(), IoError> {
     let name = path.display().to_string();
     check_writable(path, existing, "--overwrite")?;
     let temp = temporary_next_to(path);
     let result = (|| {
-        let mut file = File::create(&temp)?;
-        file.write_all(bytes)?;
+        let mut out = BufWriter::with_capacity(1 << 20, File::create(&temp)?);
+        write(&mut out)?;
+        let file = out
+            .into_inner()
+            .map_err(std::io::IntoInnerError::into_error)?;
         file.sync_all()?;
         drop(file);
         match existing {
