@@ -2,9 +2,13 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::mpsc::{Receiver, SyncSender};
 
 use clap::Args;
-use lrp_core::{ExplainConfig, InputLayer, LstmModel, Precision, Readout, Step, Target};
+use lrp_core::{
+    ExplainConfig, HostExplanation, HostStepExplanations, InputLayer, LstmModel, Precision,
+    Readout, Step, Target,
+};
 use lstm_lrp::io::{
     InputArrays, InputBatch, InputPath, InputSource, IoError, OutputPath, ReadAhead, Vocab,
     count_json_lines, read_targets,
@@ -236,7 +240,7 @@ pub fn run(args: ExplainArgs) -> Result<(), CliError> {
     config
         .validate()
         .map_err(|e| CliError::explain("settings", e))?;
-    let mut outputs = Outputs::open(OutputPlan {
+    let outputs = Outputs::open(OutputPlan {
         output: args.output.clone(),
         jsonl: args.jsonl.clone().map(OutputPath::from),
         resume: args.resume,
@@ -249,7 +253,7 @@ pub fn run(args: ExplainArgs) -> Result<(), CliError> {
     let setup = Setup::new(&args.model, &args.device, args.precision)?;
     let model = step_model(&setup, args.step)?;
     let vocab = read_vocab(&args, &setup)?;
-    let mut source = open_source(&args, vocab)?;
+    let mut source = open_source(&args, vocab.clone())?;
     let input_name = source.name().to_string();
     if let Target::PerSample(classes) = &target {
         // Known for arrays; for a JSON-lines file counted now, so a wrong count stops the run
@@ -269,54 +273,16 @@ pub fn run(args: ExplainArgs) -> Result<(), CliError> {
         eprintln!("resuming after the {skipped} sequence(s) already in the --jsonl file");
     }
 
-    let mut progress = Progress::new(source.position());
-    let chunk = usize::try_from(args.batch_size).unwrap_or(usize::MAX);
-    let mut sequences = skipped;
-    let mut unknown_words = source.unknown_words();
-    // Batch k + 1 is read and decoded while batch k is explained.
-    let mut batches = ReadAhead::start(source, chunk)?;
-    while let Some(ahead) = batches.next().transpose()? {
-        let batch = ahead.batch;
-        unknown_words = ahead.unknown_words;
-        check_input_kind(&batch.inputs, &setup, &input_name)?;
-        let [n, _] = batch.inputs.batch_and_steps();
-        let range = batch.start..batch.start + n;
-        sequences = range.end;
-        let batch_config = match &target {
-            Target::PerSample(classes) => {
-                let Some(part) = classes.get(range.clone()) else {
-                    return Err(target_count_error(&args.target, classes.len(), range.end));
-                };
-                config.clone().with_target(Target::PerSample(part.to_vec()))
-            }
-            _ => config.clone(),
-        };
-        if args.step == Some(StepChoice::All) {
-            explain_every_step(
-                &model,
-                &batch,
-                &batch_config,
-                &args,
-                &input_name,
-                &mut outputs,
-                batches.vocab(),
-            )?;
-        } else {
-            let input = batch
-                .inputs
-                .input_range(0..n, model.device(), args.precision);
-            let part = model
-                .explain(input, &batch_config)
-                .and_then(|e| e.to_host())
-                .map_err(|e| CliError::explain(&input_name, offset_sample(e, range.start)))?;
-            outputs.write(&batch, part, batches.vocab())?;
-        }
-        progress.update(n, ahead.position);
-        if outputs.stdout_closed() {
-            break;
-        }
-    }
-    progress.finish();
+    let progress = Progress::new(source.position());
+    let run = BatchRun {
+        model: &model,
+        setup: &setup,
+        args: &args,
+        config: &config,
+        target: &target,
+        input_name: &input_name,
+    };
+    let (outputs, sequences, unknown_words) = run.explain_all(source, outputs, vocab, progress)?;
     if let Target::PerSample(classes) = &target
         && classes.len() != sequences
         && !outputs.stdout_closed()
@@ -328,6 +294,133 @@ pub fn run(args: ExplainArgs) -> Result<(), CliError> {
     outputs.finish(sequences, &title)
 }
 
+/// What the writer thread writes, in input order.
+enum Part {
+    /// One batch's explanation.
+    Batch(InputBatch, HostExplanation),
+    /// Some sequences of a batch explained at every output position (`--step all`).
+    Steps(InputBatch, HostStepExplanations),
+}
+
+/// The settings every batch of a run shares.
+struct BatchRun<'a> {
+    model: &'a LstmModel,
+    setup: &'a Setup,
+    args: &'a ExplainArgs,
+    config: &'a ExplainConfig,
+    target: &'a Target,
+    input_name: &'a str,
+}
+
+impl BatchRun<'_> {
+    /// Explains every batch of `source` and writes it to `outputs`; returns the outputs (to
+    /// finish), the index after the last sequence explained, and the words read as `<unk>`.
+    ///
+    /// Three threads share the work: a reader reads and decodes batch k + 1 ([`ReadAhead`]),
+    /// this thread explains batch k, and a writer writes batch k − 1 (JSON lines, the summary,
+    /// the parts `--output` keeps). Each hands over through a channel of one batch, so at most
+    /// a few batches are in memory, and outputs keep the input's order. The writer stops at
+    /// its first error, or when stdout's reader has gone; this thread then stops too.
+    fn explain_all(
+        &self,
+        source: InputSource,
+        outputs: Outputs,
+        vocab: Option<Arc<Vocab>>,
+        mut progress: Progress,
+    ) -> Result<(Outputs, usize, usize), CliError> {
+        let chunk = usize::try_from(self.args.batch_size).unwrap_or(usize::MAX);
+        let mut unknown_words = source.unknown_words();
+        let mut sequences = source.position().sequences;
+        let batches = ReadAhead::start(source, chunk)?;
+        std::thread::scope(|scope| {
+            let (parts, written) = std::sync::mpsc::sync_channel::<Part>(1);
+            let writer = std::thread::Builder::new()
+                .name("lstm-lrp-writer".into())
+                .spawn_scoped(scope, move || write_parts(outputs, written, vocab))
+                .map_err(|e| CliError::usage(format!("could not start the writer thread: {e}")))?;
+            for ahead in batches {
+                let ahead = ahead?;
+                unknown_words = ahead.unknown_words;
+                let [n, _] = ahead.batch.inputs.batch_and_steps();
+                sequences = ahead.batch.start + n;
+                // `false`: the writer has stopped (an error, or stdout closed); its result
+                // below says which.
+                if !self.explain_batch(ahead.batch, &parts)? {
+                    break;
+                }
+                progress.update(n, ahead.position);
+            }
+            progress.finish();
+            drop(parts);
+            let outputs = match writer.join() {
+                Ok(result) => result?,
+                Err(panic) => std::panic::resume_unwind(panic),
+            };
+            Ok((outputs, sequences, unknown_words))
+        })
+    }
+
+    /// Explains one batch and hands it to the writer; `false` when the writer has stopped.
+    fn explain_batch(&self, batch: InputBatch, parts: &SyncSender<Part>) -> Result<bool, CliError> {
+        check_input_kind(&batch.inputs, self.setup, self.input_name)?;
+        let [n, _] = batch.inputs.batch_and_steps();
+        let range = batch.start..batch.start + n;
+        let config = match self.target {
+            Target::PerSample(classes) => {
+                let Some(part) = classes.get(range.clone()) else {
+                    return Err(target_count_error(
+                        &self.args.target,
+                        classes.len(),
+                        range.end,
+                    ));
+                };
+                self.config
+                    .clone()
+                    .with_target(Target::PerSample(part.to_vec()))
+            }
+            _ => self.config.clone(),
+        };
+        if self.args.step == Some(StepChoice::All) {
+            return explain_every_step(
+                self.model,
+                &batch,
+                &config,
+                self.args,
+                self.input_name,
+                parts,
+            );
+        }
+        let input = batch
+            .inputs
+            .input_range(0..n, self.model.device(), self.args.precision);
+        let part = self
+            .model
+            .explain(input, &config)
+            .and_then(|e| e.to_host())
+            .map_err(|e| CliError::explain(self.input_name, offset_sample(e, range.start)))?;
+        Ok(parts.send(Part::Batch(batch, part)).is_ok())
+    }
+}
+
+/// The writer thread: writes each part as it arrives, until the channel closes, an output
+/// fails, or stdout's reader has gone.
+fn write_parts(
+    mut outputs: Outputs,
+    parts: Receiver<Part>,
+    vocab: Option<Arc<Vocab>>,
+) -> Result<Outputs, CliError> {
+    for part in parts {
+        match part {
+            Part::Batch(batch, part) => outputs.write(&batch, part, vocab.as_deref())?,
+            Part::Steps(batch, part) => outputs.write_steps(&batch, part, vocab.as_deref())?,
+        }
+        if outputs.stdout_closed() {
+            break;
+        }
+    }
+    Ok(outputs)
+}
+
 /// `--step all` on one batch: explained in parts small enough for [`STEP_PASS_VALUES`].
 fn explain_every_step(
     model: &LstmModel,
@@ -335,9 +428,8 @@ fn explain_every_step(
     config: &ExplainConfig,
     args: &ExplainArgs,
     input_name: &str,
-    outputs: &mut Outputs,
-    vocab: Option<&Vocab>,
-) -> Result<(), CliError> {
+    parts: &SyncSender<Part>,
+) -> Result<bool, CliError> {
     let [n, t] = batch.inputs.batch_and_steps();
     let per_sequence = t
         .saturating_mul(t)
@@ -364,13 +456,12 @@ fn explain_every_step(
             start: batch.start + start,
             words: batch.words.as_ref().map(|w| w[start..end].to_vec()),
         };
-        outputs.write_steps(&rows_batch, part, vocab)?;
-        if outputs.stdout_closed() {
-            break;
+        if parts.send(Part::Steps(rows_batch, part)).is_err() {
+            return Ok(false);
         }
         start = end;
     }
-    Ok(())
+    Ok(true)
 }
 
 /// Checks that the input's kind (token ids or feature vectors) is what the model reads.
