@@ -31,48 +31,9 @@ use lrp_conformance::random::{Rng, SingleLayer};
 use lrp_import::HostArray;
 use lrp_import::formats::safetensors::{OutTensor, serialize};
 use lstm_lrp::burn::tensor::{Tensor, TensorData};
-use lstm_lrp::{ExplainConfig, LstmModel, ModelParams, Precision, backends};
+use lstm_lrp::{ExplainConfig, LstmModel, Precision, backends};
 
 use harness::reference::{C, E, H, T};
-
-fn f64s(shape: Vec<usize>, data: Vec<f64>) -> OutTensor {
-    OutTensor::F64(HostArray { shape, data })
-}
-
-/// Writes `params` (single bidirectional layer) in the canonical layout.
-fn write_model(params: &ModelParams, path: &Path) {
-    let layer = &params.recurrent()[0];
-    let dense = &params.head()[0];
-    let weights = |w: &lstm_lrp::LstmWeights| {
-        [
-            f64s(w.w_x.shape().to_vec(), w.w_x.data().to_vec()),
-            f64s(w.w_h.shape().to_vec(), w.w_h.data().to_vec()),
-            f64s(vec![w.b.len()], w.b.clone()),
-        ]
-    };
-    let [w_x, w_h, b] = weights(layer.forward.as_lstm().expect("an LSTM"));
-    let [w_x_bw, w_h_bw, b_bw] = weights(
-        layer
-            .backward
-            .as_ref()
-            .and_then(|b| b.as_lstm())
-            .expect("a bidirectional LSTM"),
-    );
-    let tensors = vec![
-        ("w_x", w_x),
-        ("w_h", w_h),
-        ("b", b),
-        ("w_x_bw", w_x_bw),
-        ("w_h_bw", w_h_bw),
-        ("b_bw", b_bw),
-        (
-            "w_dense",
-            f64s(dense.w.shape().to_vec(), dense.w.data().to_vec()),
-        ),
-        ("b_dense", f64s(vec![dense.b.len()], dense.b.clone())),
-    ];
-    std::fs::write(path, serialize(&tensors, None).expect("serialise")).expect("write model");
-}
 
 /// Times one `lstm-lrp explain` process; `extra` names the input (`--input FILE`) and outputs.
 /// Each repetition of a row replaces its previous output (`--overwrite`: without it the CLI
@@ -108,9 +69,19 @@ fn main() {
     }
     .random(&mut rng);
     let (model_path, input_path) = (dir.join("model.safetensors"), dir.join("x.safetensors"));
-    write_model(&params, &model_path);
+    harness::write_canonical_model(&params, &model_path);
     let x = rng.normals(samples * T * E, 1.0);
-    let bytes = serialize(&[("x", f64s(vec![samples, T, E], x.clone()))], None).expect("input");
+    let bytes = serialize(
+        &[(
+            "x",
+            OutTensor::F64(HostArray {
+                shape: vec![samples, T, E],
+                data: x.clone(),
+            }),
+        )],
+        None,
+    )
+    .expect("input");
     std::fs::write(&input_path, bytes).expect("write input");
     // The same samples as .npy, which the CLI streams by rows (safetensors is read whole).
     let npy_path = dir.join("x.npy");

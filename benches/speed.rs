@@ -12,7 +12,13 @@
 //! cargo bench --bench speed -- --python /path/to/python      # numpy's GEMM next to burn's
 //! cargo bench --bench speed -- --backends flex,flex-unfused  # fused step kernels vs tensor ops
 //! cargo bench --bench speed -- --directions 1                # the reference's forward half alone
+//! cargo bench --bench speed -- --cli-samples 0               # without the CLI's run
 //! ```
+//!
+//! The CLI column is the issue's own measure: a whole `lstm-lrp explain` process (start-up,
+//! reading the model and a `.npy` of `--cli-samples` sequences, explaining them at
+//! `--batch-size 100`, no output file) on the bench's model and device, timed among the other
+//! runs, as ms per sequence and as a share of numpy's GEMM rate of the same run.
 //!
 //! FLOPs are those of the matrix products (2·m·k·n each): per sample, forward
 //! `D·T·2·(E+H)·4H` plus the head, explain adds `D·T·2·H·H` (the recurrent relevance under the
@@ -46,6 +52,8 @@ struct Options {
     child: Option<String>,
     /// Directions of the LSTM: 2 (the reference, bidirectional) or 1 (its forward half).
     directions: usize,
+    /// Sequences of the CLI run (0: none).
+    cli_samples: usize,
 }
 
 fn options() -> Options {
@@ -63,6 +71,7 @@ fn options() -> Options {
             d @ (1 | 2) => d,
             d => panic!("--directions {d}: 1 or 2"),
         },
+        cli_samples: harness::parsed("--cli-samples", 1000usize, "1000"),
     }
 }
 
@@ -262,6 +271,66 @@ fn model_on(name: &str, precision: Precision, o: &Options) -> Option<Runs> {
     })
 }
 
+/// A whole `lstm-lrp explain` process over `samples` random sequences of the bench's model, in
+/// files written once (`None` for a backend the CLI has no device name for).
+struct CliRun {
+    dir: std::path::PathBuf,
+    device: String,
+    precision: Precision,
+}
+
+impl CliRun {
+    fn new(name: &str, precision: Precision, o: &Options) -> Option<Self> {
+        // The CLI's device names; `flex-unfused` and the like are the bench's own.
+        if o.cli_samples == 0 || name.parse::<DeviceChoice>().is_err() {
+            return None;
+        }
+        let dir = std::env::temp_dir().join(format!(
+            "lstm-lrp-speed-cli-{}-{name}-{precision}",
+            std::process::id()
+        ));
+        std::fs::create_dir_all(&dir).expect("a temporary directory");
+        let params = SingleLayer {
+            e: E,
+            h: H,
+            c: C,
+            bidirectional: o.directions == 2,
+        }
+        .random(&mut Rng::new(1));
+        harness::write_canonical_model(&params, &dir.join("model.safetensors"));
+        let x = Rng::new(5).normals(o.cli_samples * T * E, 1.0);
+        let npy = lrp_import::formats::npy::write_f64(&[o.cli_samples, T, E], &x);
+        std::fs::write(dir.join("x.npy"), npy).expect("write the input");
+        Some(CliRun {
+            dir,
+            device: name.to_string(),
+            precision,
+        })
+    }
+
+    /// Runs the process once.
+    fn run(&self) {
+        let status = std::process::Command::new(env!("CARGO_BIN_EXE_lstm-lrp"))
+            .args(["explain", "--print", "0", "--batch-size", "100"])
+            .args(["--device", &self.device])
+            .args(["--precision", &self.precision.to_string()])
+            .arg("--model")
+            .arg(self.dir.join("model.safetensors"))
+            .arg("--input")
+            .arg(self.dir.join("x.npy"))
+            .stdout(std::process::Stdio::null())
+            .status()
+            .expect("run lstm-lrp");
+        assert!(status.success(), "lstm-lrp explain failed");
+    }
+}
+
+impl Drop for CliRun {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
 /// The single-thread child: one explain measurement at batch 100, printed as ms per sample.
 /// `--child BACKEND:PRECISION[:padded|:forward|:bN]`; `padded` explains the post-padded batch
 /// of the table's padded column instead, `forward` times the forward pass alone, `bN` explains
@@ -352,9 +421,10 @@ fn main() {
         );
     }
     println!(
-        "| backend | precision | GEMM 2000² GFLOP/s | numpy's GEMM 2000² GFLOP/s | step GEMMs (100×200·200×1200, 100×300·300×1200, 100×300·300×300) GFLOP/s | explain B=100 ms/sample | explain GFLOP/s | share of GEMM 2000² | share of numpy's | explain/forward | B=10 vs B=100 per sample | padded (lengths 5–25) vs full | 1 thread vs {threads} | fused kernels vs tensor path |"
+        "| backend | precision | GEMM 2000² GFLOP/s | numpy's GEMM 2000² GFLOP/s | step GEMMs (100×200·200×1200, 100×300·300×1200, 100×300·300×300) GFLOP/s | explain B=100 ms/sample | explain GFLOP/s | share of GEMM 2000² | share of numpy's | explain/forward | B=10 vs B=100 per sample | padded (lengths 5–25) vs full | 1 thread vs {threads} | fused kernels vs tensor path | CLI, {} sequences at batch 100, start-up included: ms/sequence | CLI's share of numpy's |",
+        o.cli_samples
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     for name in &o.backends {
         for &precision in &o.precisions {
             let Some(runs) = model_on(name, precision, &o) else {
@@ -374,6 +444,7 @@ fn main() {
             let tensor_path = runs.model.clone().with_fused_kernels(false);
             let fused = runs.model.fused_kernels().is_some();
             let model = &runs.model;
+            let cli = CliRun::new(name, precision, &o);
             // Everything the ratios compare, interleaved (see `harness::measure_interleaved`),
             // so that a load that comes and goes slows all of them alike.
             let mut runs_of: Vec<Box<dyn FnMut() + '_>> = vec![
@@ -395,6 +466,10 @@ fn main() {
                     explain_once(&tensor_path, Input::features(x100.clone()))
                 }));
             }
+            let cli_at = runs_of.len();
+            if let Some(cli) = &cli {
+                runs_of.push(Box::new(|| cli.run()));
+            }
             let numpy_at = runs_of.len();
             if let Some(numpy) = numpy.as_mut() {
                 runs_of.push(Box::new(move || numpy.product(precision)));
@@ -404,11 +479,9 @@ fn main() {
             let (gemm, explain100, explain10, forward100, padded) =
                 (times[0], times[1], times[2], times[3], times[4]);
             let big = gflops(big_flops, gemm);
-            let kernels = times[5..numpy_at]
-                .first()
-                .map_or("–".to_string(), |unfused| {
-                    format!("{:.2}×", unfused.as_secs_f64() / explain100.as_secs_f64())
-                });
+            let kernels = times[5..cli_at].first().map_or("–".to_string(), |unfused| {
+                format!("{:.2}×", unfused.as_secs_f64() / explain100.as_secs_f64())
+            });
             let numpy_rate = times.get(numpy_at).map(|&t| gflops(big_flops, t));
             let per100 = explain100.as_secs_f64() / 100.0;
             let per10 = explain10.as_secs_f64() / 10.0;
@@ -420,8 +493,16 @@ fn main() {
                 .map_or(("–".into(), "–".into()), |r| {
                     (format!("{r:.1}"), format!("{:.0} %", 100.0 * rate / r))
                 });
+            let cli_time = times[cli_at..numpy_at].first().copied();
+            let cli_column = cli_time.map_or("–".into(), |t| {
+                format!("{:.3}", t.as_secs_f64() * 1e3 / o.cli_samples as f64)
+            });
+            let cli_share = cli_time.zip(numpy_rate).map_or("–".into(), |(t, r)| {
+                let cli_rate = gflops(explain_flops(o.directions) * o.cli_samples as f64, t);
+                format!("{:.0} %", 100.0 * cli_rate / r)
+            });
             println!(
-                "| {name} | {precision} | {big:.1} | {numpy_column} | {} | {:.3} | {rate:.1} | {:.0} % | {numpy_share} | {:.2} | {:.2} | {:.2} (ideal {real:.2}) | {one} | {kernels} |",
+                "| {name} | {precision} | {big:.1} | {numpy_column} | {} | {:.3} | {rate:.1} | {:.0} % | {numpy_share} | {:.2} | {:.2} | {:.2} (ideal {real:.2}) | {one} | {kernels} | {cli_column} | {cli_share} |",
                 steps.join(", "),
                 per100 * 1e3,
                 100.0 * rate / big,

@@ -110,6 +110,37 @@ pub fn device(name: &str, precision: Precision) -> Result<(DeviceChoice, Device)
 
 /// The reference configuration of the TensorFlow port's benchmark (a bidirectional LSTM on
 /// 200-dimensional inputs, two classes), shared by the benches that compare against it.
+/// Writes `params` (one LSTM layer, either direction count, and a dense head) in the canonical
+/// safetensors layout the CLI reads.
+pub fn write_canonical_model(params: &lstm_lrp::ModelParams, path: &std::path::Path) {
+    use lrp_import::HostArray;
+    use lrp_import::formats::safetensors::{OutTensor, serialize};
+    let f64s = |shape: &[usize], data: &[f64]| {
+        OutTensor::F64(HostArray {
+            shape: shape.to_vec(),
+            data: data.to_vec(),
+        })
+    };
+    let layer = &params.recurrent()[0];
+    let dense = &params.head()[0];
+    let weights = |w: &lstm_lrp::LstmWeights, suffix: &str| {
+        [
+            (format!("w_x{suffix}"), f64s(&w.w_x.shape(), w.w_x.data())),
+            (format!("w_h{suffix}"), f64s(&w.w_h.shape(), w.w_h.data())),
+            (format!("b{suffix}"), f64s(&[w.b.len()], &w.b)),
+        ]
+    };
+    let mut tensors: Vec<(String, OutTensor)> =
+        weights(layer.forward.as_lstm().expect("an LSTM"), "").into();
+    if let Some(backward) = &layer.backward {
+        tensors.extend(weights(backward.as_lstm().expect("an LSTM"), "_bw"));
+    }
+    tensors.push(("w_dense".into(), f64s(&dense.w.shape(), dense.w.data())));
+    tensors.push(("b_dense".into(), f64s(&[dense.b.len()], &dense.b)));
+    let named: Vec<(&str, OutTensor)> = tensors.into_iter().map(|(n, t)| (&*n.leak(), t)).collect();
+    std::fs::write(path, serialize(&named, None).expect("serialise")).expect("write model");
+}
+
 pub mod reference {
     /// Time steps.
     pub const T: usize = 25;
