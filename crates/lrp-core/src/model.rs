@@ -1,6 +1,8 @@
 //! The model on a device: the canonical parameters uploaded as tensors in the layout the forward
 //! and relevance passes want.
 
+use std::sync::OnceLock;
+
 use burn::tensor::{DType, Device, Tensor};
 
 use crate::config::Precision;
@@ -130,8 +132,9 @@ pub(crate) struct LstmCellTensors {
     pub w_x_g_t: Tensor<2>,
     /// `(D·4H, E)`: every gate's input kernel, unscaled, gates in the order i, f, o, g,
     /// transposed, directions stacked by rows: the input relevance under a gate rule other than
-    /// `all` (whose gates pass relevance on to `x_t`).
-    pub w_x_gates_t: Tensor<2>,
+    /// `all` (whose gates pass relevance on to `x_t`). Derived on the device at first use (see
+    /// [`LstmCellTensors::w_x_gates_t`]).
+    w_x_gates_t: OnceLock<Tensor<2>>,
     /// `(1, 4H)`: multiplies the internal pre-activations into the true ones,
     /// `[−1 (i, f, o), −1/2 (g)]`.
     pub unscale: Tensor<2>,
@@ -153,9 +156,40 @@ pub(crate) struct DirectionTensors {
     /// The cell candidate's bias: `(1, H)`.
     pub b_g: Tensor<2>,
     /// Every gate's recurrent kernel, unscaled, gates i, f, o, g, transposed: `(4H, H)`.
-    pub w_h_gates_t: Tensor<2>,
+    /// Derived on the device at first use (see [`DirectionTensors::w_h_gates_t`]).
+    w_h_gates_t: OnceLock<Tensor<2>>,
     /// Every gate's bias, unscaled, gates i, f, o, g: `(1, 4H)`.
     pub b_gates: Tensor<2>,
+}
+
+impl LstmCellTensors {
+    /// The gate rules' input kernels `(D·4H, E)` (see the field), from the internal ones on
+    /// the device: `W_x ⊙ unscale`, transposed, the directions stacked.
+    ///
+    /// Only the gate rules other than `all` read them. Built with the model, they had cost a
+    /// reordered and a transposed copy of every input and recurrent kernel on the host, about
+    /// a third of a large model's start-up (`benches/README.md` §7, round 2h). Scaling by −1
+    /// and −½ is exact, so these are the values the host copies held, bit for bit.
+    pub fn w_x_gates_t(&self) -> &Tensor<2> {
+        self.w_x_gates_t.get_or_init(|| {
+            let parts = self
+                .dirs
+                .iter()
+                .map(|d| d.w_x.clone().mul(self.unscale.clone()).transpose())
+                .collect();
+            Tensor::cat(parts, 0)
+        })
+    }
+}
+
+impl DirectionTensors {
+    /// The gate rules' recurrent kernel `(4H, H)` (see the field), from the internal one on the
+    /// device, as [`LstmCellTensors::w_x_gates_t`]: `W_h ⊙ unscale`, transposed (a strided
+    /// view, which the matrix products read as it is).
+    pub fn w_h_gates_t(&self, unscale: &Tensor<2>) -> &Tensor<2> {
+        self.w_h_gates_t
+            .get_or_init(|| self.w_h.clone().mul(unscale.clone()).transpose())
+    }
 }
 
 /// The GRU cells of one layer (gate order z, r, n as in the canonical layout).
@@ -562,15 +596,6 @@ fn rows_reordered(m: &Matrix, h: usize, push: fn(&[f64], usize, &mut Vec<f64>)) 
     out
 }
 
-/// `m` with its gate columns in the gate rules' order, transposed: `(4H, rows)` row-major.
-fn gates_transposed(m: &Matrix, h: usize) -> Vec<f64> {
-    let reordered = rows_reordered(m, h, push_relevance_gate_order);
-    Matrix::new(m.rows(), 4 * h, reordered)
-        .expect("same size")
-        .transpose()
-        .into_data()
-}
-
 fn reorder_columns(m: &Matrix, h: usize) -> Vec<f64> {
     rows_reordered(m, h, push_internal_gate_order)
 }
@@ -635,21 +660,16 @@ fn upload_lstm(weights: &[&LstmWeights], device: &Device, dtype: DType) -> LstmC
                 dtype,
             ),
             b_g: from_f64(w.b[2 * h..3 * h].to_vec(), [1, h], device, dtype),
-            w_h_gates_t: from_f64(gates_transposed(&w.w_h, h), [4 * h, h], device, dtype),
+            w_h_gates_t: OnceLock::new(),
             b_gates: from_f64(relevance_bias(&w.b, h), [1, 4 * h], device, dtype),
         })
         .collect();
-    let w_x_gates_t: Vec<f64> = weights
-        .iter()
-        .map(|w| gates_transposed(&w.w_x, h))
-        .collect::<Vec<_>>()
-        .concat();
     let unscale: Vec<f64> = (0..4 * h)
         .map(|j| if j < 3 * h { -1.0 } else { -0.5 })
         .collect();
     LstmCellTensors {
         w_x_g_t: from_f64(w_x_g_t, [d * h, e], device, dtype),
-        w_x_gates_t: from_f64(w_x_gates_t, [d * 4 * h, e], device, dtype),
+        w_x_gates_t: OnceLock::new(),
         unscale: from_f64(unscale, [1, 4 * h], device, dtype),
         dirs,
     }

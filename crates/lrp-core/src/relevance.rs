@@ -168,7 +168,7 @@ impl LstmModel {
         // G·H (every gate); the directions' (D·G, E) matrices stacked.
         let w_x_t = match (&layer.cell, gate_rule) {
             (LayerCell::Lstm(cell), GateRule::All) => &cell.w_x_g_t,
-            (LayerCell::Lstm(cell), _) => &cell.w_x_gates_t,
+            (LayerCell::Lstm(cell), _) => cell.w_x_gates_t(),
             (LayerCell::Gru(cell), GateRule::All) => &cell.w_x_n_t,
             (LayerCell::Gru(cell), _) => &cell.w_x_gates_t,
         };
@@ -208,9 +208,7 @@ impl LstmModel {
             let relevance = match (&layer.cell, &trace.dirs[d].steps) {
                 (LayerCell::Lstm(cell), CellSteps::Lstm(steps)) => match gate_rule {
                     GateRule::All => lstm::direction_relevance(pass, &cell.dirs[d], steps, upper),
-                    other => {
-                        lstm::direction_relevance_gates(pass, &cell.dirs[d], steps, upper, other)
-                    }
+                    other => lstm::direction_relevance_gates(pass, cell, d, steps, upper, other),
                 },
                 (LayerCell::Gru(cell), CellSteps::Gru(steps)) => {
                     gru::direction_relevance(pass, &cell.dirs[d], steps, upper, gate_rule)

@@ -313,7 +313,8 @@ fn fused_step_relevance(
 /// The quotients returned are `(B, 4H)`, gates i, f, o, g, in true (unscaled) units.
 pub(crate) fn direction_relevance_gates(
     pass: DirectionPass<'_>,
-    weights: &DirectionTensors,
+    cell: &LstmCellTensors,
+    direction: usize,
     steps: &[LstmStep],
     upper: Upper,
     gate_rule: GateRule,
@@ -321,6 +322,8 @@ pub(crate) fn direction_relevance_gates(
     let rule = pass.rule;
     let n_gate = pass.inputs + pass.hidden;
     let h = pass.hidden;
+    let weights = &cell.dirs[direction];
+    let w_h_gates_t = weights.w_h_gates_t(&cell.unscale);
     backward_through_time(&pass, upper, true, |s, r_h, r_c| {
         let r_c = r_c.expect("an LSTM carries a cell state");
         let step = &steps[s];
@@ -357,7 +360,7 @@ pub(crate) fn direction_relevance_gates(
         let share = rule.share(&q, &gates.pre, Some(&weights.b_gates), n_gate);
         let r_h_prev = with_share(
             q.clone()
-                .matmul(weights.w_h_gates_t.clone())
+                .matmul(w_h_gates_t.clone())
                 .mul(step.h_prev.clone()),
             &share,
         );
