@@ -200,10 +200,29 @@ pub(crate) struct GruCellTensors {
     /// `(D·H, E)`: the candidates' input kernels `W_n`, transposed, directions stacked by rows
     /// (the input relevance under `all`).
     pub w_x_n_t: Tensor<2>,
-    /// `(D·3H, E)`: every gate's input kernel, transposed, directions stacked by rows.
-    pub w_x_gates_t: Tensor<2>,
+    /// `(D·3H, E)`: every gate's input kernel, transposed, directions stacked by rows (the
+    /// input relevance under the other gate rules). Derived on the device at first use (see
+    /// [`GruCellTensors::w_x_gates_t`]).
+    w_x_gates_t: OnceLock<Tensor<2>>,
     /// Per direction (forward, then backward).
     pub dirs: Vec<GruDirectionTensors>,
+}
+
+impl GruCellTensors {
+    /// The gate rules' input kernels `(D·3H, E)` (see the field): each direction's `W_x`
+    /// transposed, the directions stacked. Only the gate rules other than `all` read them, so
+    /// they are not built with the model (as for the LSTM's,
+    /// [`LstmCellTensors::w_x_gates_t`]); a transpose moves values without changing them.
+    pub fn w_x_gates_t(&self) -> &Tensor<2> {
+        self.w_x_gates_t.get_or_init(|| {
+            let parts = self
+                .dirs
+                .iter()
+                .map(|d| d.w_x.clone().transpose())
+                .collect();
+            Tensor::cat(parts, 0)
+        })
+    }
 }
 
 /// The weights of one GRU direction.
@@ -755,15 +774,10 @@ fn upload_gru(
         .map(|w| w.w_x.columns(2 * h..3 * h).transpose().into_data())
         .collect::<Vec<_>>()
         .concat();
-    let w_x_gates_t: Vec<f64> = weights
-        .iter()
-        .map(|w| w.w_x.transpose().into_data())
-        .collect::<Vec<_>>()
-        .concat();
     GruCellTensors {
         reset_after,
         w_x_n_t: from_f64(w_x_n_t, [d * h, e], device, dtype),
-        w_x_gates_t: from_f64(w_x_gates_t, [d * 3 * h, e], device, dtype),
+        w_x_gates_t: OnceLock::new(),
         dirs,
     }
 }

@@ -170,7 +170,7 @@ impl LstmModel {
             (LayerCell::Lstm(cell), GateRule::All) => &cell.w_x_g_t,
             (LayerCell::Lstm(cell), _) => cell.w_x_gates_t(),
             (LayerCell::Gru(cell), GateRule::All) => &cell.w_x_n_t,
-            (LayerCell::Gru(cell), _) => &cell.w_x_gates_t,
+            (LayerCell::Gru(cell), _) => cell.w_x_gates_t(),
         };
         let width = w_x_t.dims()[0] / layer.directions();
         // Packed steps with relevance on the final state leave each step's computed rows only
