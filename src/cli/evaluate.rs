@@ -10,7 +10,7 @@ use lrp_core::attribution::Method;
 use lrp_core::{ExplainConfig, LstmModel, Precision, Removal, Target};
 use lstm_lrp::evaluation::{DeletionCurve, DeletionSettings, Order, deletion_curve, maz_area};
 use lstm_lrp::io::{
-    Existing, InputArrays, InputPath, InputSource, Vocab, check_writable, write_atomic,
+    Existing, InputArrays, InputPath, InputSource, ReadAhead, Vocab, check_writable, write_atomic,
 };
 
 use super::CliError;
@@ -192,7 +192,7 @@ pub fn run(args: EvaluateArgs) -> Result<(), CliError> {
         .map(Vocab::read)
         .transpose()?
         .map(Arc::new);
-    let mut source = InputSource::open(InputPath::from(args.input.clone()), vocab)?;
+    let source = InputSource::open(InputPath::from(args.input.clone()), vocab)?;
     let settings = DeletionSettings {
         steps: args.steps,
         removal,
@@ -200,7 +200,9 @@ pub fn run(args: EvaluateArgs) -> Result<(), CliError> {
     let ctx = source.name().to_string();
     let chunk = usize::try_from(args.batch_size).unwrap_or(usize::MAX);
     let mut rows: Vec<Row> = Vec::new();
-    while let Some(batch) = source.next_batch(chunk)? {
+    // Batch k + 1 is read while batch k is evaluated.
+    for ahead in ReadAhead::start(source, chunk)? {
+        let batch = ahead?.batch;
         for (m, method) in methods.iter().enumerate() {
             let seed = args.seed.wrapping_add(batch.start as u64);
             let row = evaluate_batch(&setup.model, &batch.inputs, method, settings, seed, &ctx)?;
