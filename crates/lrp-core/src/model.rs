@@ -172,12 +172,11 @@ impl LstmCellTensors {
     /// and −½ is exact, so these are the values the host copies held, bit for bit.
     pub fn w_x_gates_t(&self) -> &Tensor<2> {
         self.w_x_gates_t.get_or_init(|| {
-            let parts = self
-                .dirs
-                .iter()
-                .map(|d| d.w_x.clone().mul(self.unscale.clone()).transpose())
-                .collect();
-            Tensor::cat(parts, 0)
+            stacked_transposed(
+                self.dirs
+                    .iter()
+                    .map(|d| d.w_x.clone().mul(self.unscale.clone())),
+            )
         })
     }
 }
@@ -214,15 +213,14 @@ impl GruCellTensors {
     /// they are not built with the model (as for the LSTM's,
     /// [`LstmCellTensors::w_x_gates_t`]); a transpose moves values without changing them.
     pub fn w_x_gates_t(&self) -> &Tensor<2> {
-        self.w_x_gates_t.get_or_init(|| {
-            let parts = self
-                .dirs
-                .iter()
-                .map(|d| d.w_x.clone().transpose())
-                .collect();
-            Tensor::cat(parts, 0)
-        })
+        self.w_x_gates_t
+            .get_or_init(|| stacked_transposed(self.dirs.iter().map(|d| d.w_x.clone())))
     }
+}
+
+/// The directions' `(E, G)` kernels transposed and stacked by rows: `(D·G, E)`, contiguous.
+fn stacked_transposed(kernels: impl Iterator<Item = Tensor<2>>) -> Tensor<2> {
+    Tensor::cat(kernels.map(|w| w.transpose()).collect(), 0)
 }
 
 /// The weights of one GRU direction.
