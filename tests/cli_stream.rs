@@ -176,3 +176,23 @@ fn npy_inputs_stream_by_rows_and_resume() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("after the 3 sequence(s)"));
     assert_same(&a, &objects(&partial));
 }
+
+/// A write that fails halfway (the writer thread's): the run stops with the error, exit code 1,
+/// rather than going on explaining or ending as if it had succeeded.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_failing_output_stops_the_run_with_its_error() {
+    // /dev/full accepts the open and fails every write with ENOSPC.
+    let o = Command::new(env!("CARGO_BIN_EXE_lstm-lrp"))
+        .args(["explain", "--model", MODEL, "--vocab", VOCAB, "--input"])
+        .arg(input())
+        .args(["--batch-size", "3", "--jsonl", "/dev/full", "--overwrite"])
+        .output()
+        .expect("run lstm-lrp");
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("/dev/full") && stderr.contains("No space left"),
+        "{stderr}"
+    );
+}
