@@ -8,7 +8,7 @@ use lrp_import::HostArray;
 use lrp_import::formats::dtype::write_le;
 use lrp_import::formats::npy;
 use lrp_import::formats::safetensors::{
-    OutTensor, StreamedDtype, StreamedTensor, WriteValues, serialize, write_streamed,
+    StreamedDtype, StreamedTensor, WriteValues, write_streamed,
 };
 
 use crate::io::arrays::InputValues;
@@ -53,12 +53,12 @@ impl Collected {
         self.parts.is_empty()
     }
 
-    /// The shape every part is padded to: `(B, T_max, E, C)`; `None` when nothing was pushed.
-    fn padded_shape(&self) -> Option<[usize; 4]> {
-        let steps = self.parts.iter().map(|(e, _)| e.steps).max()?;
-        let (first, _) = self.parts.first()?;
-        let batch = self.parts.iter().map(|(e, _)| e.batch).sum();
-        Some([batch, steps, first.features, first.classes])
+    /// Each batch's explanation with its token ids, borrowed.
+    fn parts(&self) -> Vec<Part<'_>> {
+        self.parts
+            .iter()
+            .map(|(e, ids)| (e, ids.as_ref()))
+            .collect()
     }
 
     /// Writes what [`explanation_safetensors`] writes for [`Collected::finish`]'s result, from
@@ -86,73 +86,7 @@ impl Collected {
     /// # Errors
     /// The writer's.
     pub fn write_safetensors(&self, out: &mut dyn Write) -> std::io::Result<bool> {
-        let Some([b, t, e, c]) = self.padded_shape() else {
-            return Ok(false);
-        };
-        let parts = &self.parts;
-        let mut tensors = vec![
-            f64s(
-                "relevance",
-                vec![b, t, e],
-                Box::new(move |w| {
-                    parts.iter().try_for_each(|(p, _)| {
-                        write_padded_rows(w, &p.relevance, p.steps * e, (t - p.steps) * e, 0.0)
-                    })
-                }),
-            ),
-            f64s(
-                "step_relevance",
-                vec![b, t],
-                Box::new(move |w| {
-                    parts.iter().try_for_each(|(p, _)| {
-                        write_padded_rows(w, &p.step_relevance(), p.steps, t - p.steps, 0.0)
-                    })
-                }),
-            ),
-            f64s(
-                "rest",
-                vec![b],
-                Box::new(move |w| {
-                    parts
-                        .iter()
-                        .try_for_each(|(p, _)| write_le(w, &p.rest, f64::to_le_bytes))
-                }),
-            ),
-            f64s(
-                "logits",
-                vec![b, c],
-                Box::new(move |w| {
-                    parts
-                        .iter()
-                        .try_for_each(|(p, _)| write_le(w, &p.logits, f64::to_le_bytes))
-                }),
-            ),
-            StreamedTensor {
-                name: "target",
-                dtype: StreamedDtype::I64,
-                shape: vec![b],
-                write: Box::new(move |w| {
-                    parts
-                        .iter()
-                        .try_for_each(|(p, _)| write_le(w, &p.target, i64::to_le_bytes))
-                }),
-            },
-        ];
-        if parts.iter().all(|(_, ids)| ids.is_some()) {
-            tensors.push(StreamedTensor {
-                name: "tokens",
-                dtype: StreamedDtype::I64,
-                shape: vec![b, t],
-                write: Box::new(move |w| {
-                    parts.iter().try_for_each(|(p, ids)| {
-                        let ids = ids.as_ref().map_or(&[][..], |ids| &ids.data[..]);
-                        write_padded_rows(w, ids, p.steps, t - p.steps, PAD_ID)
-                    })
-                }),
-            });
-        }
-        write_streamed(out, tensors)?;
-        Ok(true)
+        write_safetensors(out, &self.parts())
     }
 
     /// Writes what [`relevance_npy`] writes for [`Collected::finish`]'s result, from the parts
@@ -161,11 +95,12 @@ impl Collected {
     /// # Errors
     /// The writer's.
     pub fn write_relevance_npy(&self, out: &mut dyn Write) -> std::io::Result<bool> {
-        let Some([b, t, e, _]) = self.padded_shape() else {
+        let parts = self.parts();
+        let Some([b, t, e, _]) = padded_shape(&parts) else {
             return Ok(false);
         };
         out.write_all(&npy::header("<f8", &[b, t, e]))?;
-        for (p, _) in &self.parts {
+        for (p, _) in parts {
             write_padded_rows(out, &p.relevance, p.steps * e, (t - p.steps) * e, 0.0)?;
         }
         Ok(true)
@@ -230,36 +165,94 @@ pub fn explanation_safetensors(
     out: &HostExplanation,
     tokens: Option<&HostArray<i64>>,
 ) -> Result<Vec<u8>, lrp_import::ImportError> {
-    let f = |shape: Vec<usize>, data: Vec<f64>| OutTensor::F64(HostArray { shape, data });
+    let mut bytes = Vec::new();
+    write_safetensors(&mut bytes, &[(out, tokens)])
+        .map_err(|e| lrp_import::ImportError::Format(format!("safetensors writer: {e}")))?;
+    Ok(bytes)
+}
+
+/// One batch's explanation and, for token input, its token ids `(B, T)`.
+type Part<'a> = (&'a HostExplanation, Option<&'a HostArray<i64>>);
+
+/// The shape every part is padded to: `(B, T_max, E, C)`; `None` for no parts.
+fn padded_shape(parts: &[Part<'_>]) -> Option<[usize; 4]> {
+    let steps = parts.iter().map(|(e, _)| e.steps).max()?;
+    let (first, _) = parts.first()?;
+    let batch = parts.iter().map(|(e, _)| e.batch).sum();
+    Some([batch, steps, first.features, first.classes])
+}
+
+/// The safetensors file of [`explanation_safetensors`] for the parts one after another, each
+/// padded to the longest (zero relevance, the padding id), written as it is produced: the one
+/// definition of the file's tensors. `Ok(false)` for no parts (nothing written); the tokens
+/// only when every part has them.
+fn write_safetensors(out: &mut dyn Write, parts: &[Part<'_>]) -> std::io::Result<bool> {
+    let Some([b, t, e, c]) = padded_shape(parts) else {
+        return Ok(false);
+    };
     let mut tensors = vec![
-        (
+        f64s(
             "relevance",
-            f(
-                vec![out.batch, out.steps, out.features],
-                out.relevance.clone(),
-            ),
-        ),
-        (
-            "step_relevance",
-            f(vec![out.batch, out.steps], out.step_relevance()),
-        ),
-        ("rest", f(vec![out.batch], out.rest.clone())),
-        (
-            "logits",
-            f(vec![out.batch, out.classes], out.logits.clone()),
-        ),
-        (
-            "target",
-            OutTensor::I64(HostArray {
-                shape: vec![out.batch],
-                data: out.target.clone(),
+            vec![b, t, e],
+            Box::new(move |w| {
+                parts.iter().try_for_each(|(p, _)| {
+                    write_padded_rows(w, &p.relevance, p.steps * e, (t - p.steps) * e, 0.0)
+                })
             }),
         ),
+        f64s(
+            "step_relevance",
+            vec![b, t],
+            Box::new(move |w| {
+                parts.iter().try_for_each(|(p, _)| {
+                    write_padded_rows(w, &p.step_relevance(), p.steps, t - p.steps, 0.0)
+                })
+            }),
+        ),
+        f64s(
+            "rest",
+            vec![b],
+            Box::new(move |w| {
+                parts
+                    .iter()
+                    .try_for_each(|(p, _)| write_le(w, &p.rest, f64::to_le_bytes))
+            }),
+        ),
+        f64s(
+            "logits",
+            vec![b, c],
+            Box::new(move |w| {
+                parts
+                    .iter()
+                    .try_for_each(|(p, _)| write_le(w, &p.logits, f64::to_le_bytes))
+            }),
+        ),
+        StreamedTensor {
+            name: "target",
+            dtype: StreamedDtype::I64,
+            shape: vec![b],
+            write: Box::new(move |w| {
+                parts
+                    .iter()
+                    .try_for_each(|(p, _)| write_le(w, &p.target, i64::to_le_bytes))
+            }),
+        },
     ];
-    if let Some(ids) = tokens {
-        tensors.push(("tokens", OutTensor::I64(ids.clone())));
+    if parts.iter().all(|(_, ids)| ids.is_some()) {
+        tensors.push(StreamedTensor {
+            name: "tokens",
+            dtype: StreamedDtype::I64,
+            shape: vec![b, t],
+            write: Box::new(move |w| {
+                parts.iter().try_for_each(|(p, ids)| {
+                    let ids = ids.map_or(&[][..], |ids| &ids.data[..]);
+                    write_padded_rows(w, ids, p.steps, t - p.steps, PAD_ID)
+                })
+            }),
+        });
     }
-    serialize(&tensors, None)
+    write_streamed(out, tensors)?;
+    Ok(true)
 }
 
 /// The relevance `(B, T, E)` as a `.npy` array (`<f8`).
