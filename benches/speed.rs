@@ -39,7 +39,7 @@ use std::time::Duration;
 use lrp_conformance::random::{Rng, SingleLayer};
 use lstm_lrp::backends::{self, DeviceChoice};
 use lstm_lrp::burn::tensor::{Device, Tensor, TensorData};
-use lstm_lrp::{ExplainConfig, Input, LstmModel, Precision};
+use lstm_lrp::{ExplainConfig, Input, LstmModel, ModelParams, Precision};
 
 use harness::reference::{C, E, H, T};
 
@@ -231,6 +231,18 @@ fn explain_once(model: &LstmModel, input: Input) {
     let _ = e.relevance.into_data();
 }
 
+/// The bench's model: the reference shape, `--directions` directions, fixed random weights. The
+/// library's runs and the CLI's process explain the same one.
+fn bench_params(o: &Options) -> ModelParams {
+    SingleLayer {
+        e: E,
+        h: H,
+        c: C,
+        bidirectional: o.directions == 2,
+    }
+    .random(&mut Rng::new(1))
+}
+
 /// `name` is a device (`flex`, `ndarray`, `tch`, …), or one with `-unfused` appended: the same
 /// device with the backend's fused step kernels turned off (every step as tensor operations).
 fn model_on(name: &str, precision: Precision, o: &Options) -> Option<Runs> {
@@ -253,14 +265,7 @@ fn model_on(name: &str, precision: Precision, o: &Options) -> Option<Runs> {
             return None;
         }
     };
-    let params = SingleLayer {
-        e: E,
-        h: H,
-        c: C,
-        bidirectional: o.directions == 2,
-    }
-    .random(&mut Rng::new(1));
-    let model = LstmModel::new(&params, &device, precision)
+    let model = LstmModel::new(&bench_params(o), &device, precision)
         .expect("model")
         .with_fused_kernels(fused);
     Some(Runs {
@@ -271,8 +276,8 @@ fn model_on(name: &str, precision: Precision, o: &Options) -> Option<Runs> {
     })
 }
 
-/// A whole `lstm-lrp explain` process over `samples` random sequences of the bench's model, in
-/// files written once (`None` for a backend the CLI has no device name for).
+/// A whole `lstm-lrp explain` process over `--cli-samples` random sequences of the bench's
+/// model, in files written once.
 struct CliRun {
     dir: std::path::PathBuf,
     device: String,
@@ -280,6 +285,7 @@ struct CliRun {
 }
 
 impl CliRun {
+    /// `None` with `--cli-samples 0`, or for a backend the CLI has no device name for.
     fn new(name: &str, precision: Precision, o: &Options) -> Option<Self> {
         // The CLI's device names; `flex-unfused` and the like are the bench's own.
         if o.cli_samples == 0 || name.parse::<DeviceChoice>().is_err() {
@@ -290,14 +296,7 @@ impl CliRun {
             std::process::id()
         ));
         std::fs::create_dir_all(&dir).expect("a temporary directory");
-        let params = SingleLayer {
-            e: E,
-            h: H,
-            c: C,
-            bidirectional: o.directions == 2,
-        }
-        .random(&mut Rng::new(1));
-        harness::write_canonical_model(&params, &dir.join("model.safetensors"));
+        harness::write_canonical_model(&bench_params(o), &dir.join("model.safetensors"));
         let x = Rng::new(5).normals(o.cli_samples * T * E, 1.0);
         let npy = lrp_import::formats::npy::write_f64(&[o.cli_samples, T, E], &x);
         std::fs::write(dir.join("x.npy"), npy).expect("write the input");
