@@ -191,19 +191,7 @@ impl Outputs {
         self.summary.finish(sequences);
         if let Some(path) = &self.plan.output {
             let npy = path.extension().and_then(|e| e.to_str()) == Some("npy");
-            if self.collected_steps.is_empty() {
-                // Written straight from the batches as they were explained.
-                if !self.collected.is_empty() {
-                    let collected = &self.collected;
-                    write_atomic_with(path, self.existing, |out| {
-                        if npy {
-                            collected.write_relevance_npy(out).map(drop)
-                        } else {
-                            collected.write_safetensors(out).map(drop)
-                        }
-                    })?;
-                }
-            } else if let Some((all, tokens)) = self.collected_steps.finish() {
+            if let Some((all, tokens)) = self.collected_steps.finish() {
                 let bytes = if npy {
                     Ok(step_relevance_npy(&all))
                 } else {
@@ -212,6 +200,16 @@ impl Outputs {
                 let bytes = bytes
                     .map_err(|e| CliError::file(path, e, "could not serialise the explanation"))?;
                 write_atomic(path, &bytes, self.existing)?;
+            } else if !self.collected.is_empty() {
+                // Written straight from the batches as they were explained.
+                let collected = &self.collected;
+                write_atomic_with(path, self.existing, |out| {
+                    if npy {
+                        collected.write_relevance_npy(out).map(drop)
+                    } else {
+                        collected.write_safetensors(out).map(drop)
+                    }
+                })?;
             }
         }
         if let Some(path) = &self.plan.html {

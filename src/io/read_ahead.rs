@@ -7,13 +7,11 @@
 //! reader thread reads batch k + 1 during batch k's explanation and then waits, so at most two
 //! batches are in memory at once.
 
-use std::sync::Arc;
 use std::sync::mpsc::{Receiver, RecvError, sync_channel};
 use std::thread::JoinHandle;
 
 use crate::io::error::IoError;
 use crate::io::source::{InputBatch, InputSource, Position};
-use crate::io::vocab::Vocab;
 
 /// A batch, with where the input stood once it was read.
 #[derive(Debug, Clone, PartialEq)]
@@ -47,7 +45,6 @@ pub struct ReadAhead {
     /// The reader thread, until it has ended.
     reader: Option<JoinHandle<()>>,
     name: String,
-    vocab: Option<Arc<Vocab>>,
 }
 
 impl ReadAhead {
@@ -58,7 +55,6 @@ impl ReadAhead {
     /// The operating system refused a thread.
     pub fn start(mut source: InputSource, batch_size: usize) -> Result<Self, IoError> {
         let name = source.name().to_string();
-        let vocab = source.shared_vocab();
         // Capacity 0: the reader hands a batch over only when the caller asks for it, so it is
         // never more than one batch ahead.
         let (send, batches) = sync_channel(0);
@@ -87,18 +83,12 @@ impl ReadAhead {
             batches,
             reader: Some(reader),
             name,
-            vocab,
         })
     }
 
     /// The input's name in messages.
     pub fn name(&self) -> &str {
         &self.name
-    }
-
-    /// The source's vocabulary, if any.
-    pub fn vocab(&self) -> Option<&Vocab> {
-        self.vocab.as_deref()
     }
 }
 

@@ -400,11 +400,6 @@ impl InputSource {
         self.vocab.as_deref()
     }
 
-    /// The vocabulary, shared (for a reader on another thread).
-    pub(crate) fn shared_vocab(&self) -> Option<Arc<Vocab>> {
-        self.vocab.clone()
-    }
-
     /// Words read as `<unk>` so far.
     pub fn unknown_words(&self) -> usize {
         self.unknown
