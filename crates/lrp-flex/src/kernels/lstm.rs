@@ -260,7 +260,8 @@ fn step_rows<E: Real, const FUSED: bool>(
 }
 
 /// The rows of a step; with `SUM` the pre-activations are `pre_h + (pre_x + bias)`, else
-/// `pre_x + bias` (`pre_h` is then not read). Two instances, so that neither loop tests per element.
+/// `pre_x + bias` (`pre_h` is then not read). Two instances, so that neither loop tests per
+/// element.
 #[inline(always)]
 fn step_rows_of<E: Real, const FUSED: bool, const SUM: bool>(
     inputs: &StepInputs<'_, E>,

@@ -509,8 +509,8 @@ fn step_typed<E: Elements>(
     })
 }
 
-/// One GRU step from `(gx, gh, (b_x, b_h), h_prev)`: the buffers of `h` and, with `keep`, of the kept
-/// `(keep, update, a_n, reset_product, m)`.
+/// One GRU step from `(gx, gh, (b_x, b_h), h_prev)`: the buffers of `h` and, with `keep`, of the
+/// kept `(keep, update, a_n, reset_product, m)`.
 fn gru_step_typed<E: Elements>(
     (gx, gh, (b_x, b_h), h_prev): (
         &FlexTensor,

@@ -161,8 +161,8 @@ pub fn to_i64(bytes: &[u8], ty: ElementType, endian: Endian) -> Result<Vec<i64>,
 }
 
 /// Writes `values` as little-endian bytes, the layout every format here stores, through an
-/// 8 KiB buffer on the stack (no copy of the whole array; the per-element loop compiles to a plain copy on
-/// little-endian machines).
+/// 8 KiB buffer on the stack (no copy of the whole array; the per-element loop compiles to a
+/// plain copy on little-endian machines).
 pub fn write_le<T: Copy, const N: usize>(
     out: &mut dyn std::io::Write,
     values: &[T],
